@@ -1,0 +1,29 @@
+# Two commands do all the set-up on a fresh machine:
+#   make dev    creates .venv when there is none, then runs `scale-scheduler dev`
+#   make test   creates .venv when there is none, then runs the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+.PHONY: dev test bench venv clean
+
+$(STAMP): setup.py pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/scale-scheduler dev
+
+test: $(STAMP)
+	$(BIN)/ruff check scheduler tests bench
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

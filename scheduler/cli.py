@@ -1,0 +1,188 @@
+"""The ``scale-scheduler`` command: ``run``, ``dev``, ``sim`` and the operator commands.
+
+Settings come from the environment, then the config file, then these flags (strongest). A bad
+value ends the command with one line naming the setting and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from scheduler import __version__
+from scheduler.config import ConfigError, Settings, load_settings
+from scheduler.logs import setup_logging
+
+EXIT_CONFIG = 2
+
+# CLI flag -> setting key, for the flags every daemon command takes.
+COMMON_FLAGS = {
+    "master_url": "MESOS_MASTER_URL",
+    "database_url": "DATABASE_URL",
+    "broker_url": "SCALE_BROKER_URL",
+    "host": "SCALE_API_HOST",
+    "port": "PORT0",
+    "log_level": "LOG_LEVEL",
+}
+
+DEV_DEFAULTS = {
+    "SCALE_API_HOST": "127.0.0.1",
+    "PORT0": "8000",
+    "DATABASE_URL": "sqlite:///var/scale-scheduler-dev.db",
+    "SCALE_BROKER_URL": "memory://",
+}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each overrides the environment and the config file)")
+    group.add_argument("--config", metavar="FILE", help="TOML file of settings (default conf/scale-scheduler.toml)")
+    group.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], help="any setting by its name")
+    group.add_argument("--master-url", help="MESOS_MASTER_URL")
+    group.add_argument("--database-url", help="DATABASE_URL")
+    group.add_argument("--broker-url", help="SCALE_BROKER_URL")
+    group.add_argument("--host", help="SCALE_API_HOST: address the API listens on")
+    group.add_argument("--port", help="PORT0: API port")
+    group.add_argument("--log-level", help="LOG_LEVEL")
+
+
+def _non_negative(kind: type) -> callable:
+    def parse(text: str):
+        value = kind(text)
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _sim_flags(parser: argparse.ArgumentParser, *, standalone: bool) -> None:
+    group = parser.add_argument_group("simulated master")
+    if standalone:
+        group.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        group.add_argument("--port", type=_non_negative(int), default=5050, help="port (default 5050)")
+        group.add_argument("--log-level", default="INFO", type=str.upper, choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    else:
+        group.add_argument(
+            "--sim-port",
+            type=_non_negative(int),
+            default=5050,
+            help="port of the simulated master (default 5050; 0 picks a free one)",
+        )
+    group.add_argument("--agents", type=_non_negative(int), default=50 if standalone else 3, help="number of agents")
+    group.add_argument("--agent-cpus", type=_non_negative(float), default=4.0)
+    group.add_argument("--agent-mem", type=_non_negative(float), default=8192.0, help="MB")
+    group.add_argument("--agent-disk", type=_non_negative(float), default=65536.0, help="MB")
+    group.add_argument("--agent-gpus", type=_non_negative(float), default=0.0)
+    group.add_argument("--heartbeat-interval", type=_non_negative(float), default=15.0, help="seconds")
+    group.add_argument("--task-duration", type=_non_negative(float), default=5.0, help="default task run time, s")
+    group.add_argument("--task-state", default="TASK_FINISHED", help="default final state of a task")
+    group.add_argument("--seed", type=int, default=0, help="seed of the simulator's random choices")
+    if standalone:
+        group.add_argument("--redirect-to", metavar="URL", help="act as a non-leading master redirecting here")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="scale-scheduler",
+        description="A Mesos framework that runs batch jobs and serves Scale's v6 system API.",
+    )
+    parser.add_argument("--version", action="version", version=f"scale-scheduler {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the scheduler against MESOS_MASTER_URL")
+    _common(run)
+
+    dev = commands.add_parser("dev", help="everything embedded: simulated master, SQLite, API on :8000")
+    _common(dev)
+    _sim_flags(dev, standalone=False)
+
+    api = commands.add_parser("api", help="serve the v6 API from the database alone (like Scale's web tier)")
+    _common(api)
+
+    sim = commands.add_parser("sim", help="run the simulated Mesos master alone")
+    _sim_flags(sim, standalone=True)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = value
+    for attr, key in COMMON_FLAGS.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[key] = value
+    return overrides
+
+
+def load(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> Settings:
+    return load_settings(os.environ, config_file=args.config, overrides=_overrides(args), defaults=defaults)
+
+
+def _sim_config(args: argparse.Namespace):
+    from scheduler.sim.config import SimConfig
+
+    return SimConfig(
+        agents=args.agents,
+        agent_cpus=args.agent_cpus,
+        agent_mem=args.agent_mem,
+        agent_disk=args.agent_disk,
+        agent_gpus=args.agent_gpus,
+        heartbeat_interval_s=args.heartbeat_interval,
+        task_duration_s=args.task_duration,
+        task_final_state=args.task_state,
+        seed=args.seed,
+        redirect_to=getattr(args, "redirect_to", None),
+    )
+
+
+def _checked_sim_config(args: argparse.Namespace):
+    try:
+        return _sim_config(args)
+    except ValueError as exc:  # SimConfig checks its values
+        raise ConfigError(f"simulator: {exc}") from None
+
+
+def _launch(command: str, settings: Settings | None, sim_config, args: argparse.Namespace) -> int:
+    if command == "sim":
+        from scheduler.sim.server import run_sim
+
+        return run_sim(sim_config, args.host, args.port)
+    if command == "run":
+        from scheduler.daemon import run_daemon
+
+        return asyncio.run(run_daemon(settings))
+    if command == "dev":
+        from scheduler.devmode import run_dev
+
+        return asyncio.run(run_dev(settings, sim_config, sim_port=args.sim_port))
+    if command == "api":
+        from scheduler.apiserver import run_api_server
+
+        return asyncio.run(run_api_server(settings))
+    raise AssertionError(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings, sim_config = None, None
+    try:
+        if args.command in ("sim", "dev"):
+            sim_config = _checked_sim_config(args)
+        if args.command != "sim":
+            settings = load(args, DEV_DEFAULTS if args.command == "dev" else None)
+    except ConfigError as exc:
+        print(f"scale-scheduler: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if settings is None:
+        setup_logging(args.log_level)
+    else:
+        setup_logging(settings.log_level, settings.secret_values())
+    return _launch(args.command, settings, sim_config, args)

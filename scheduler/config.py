@@ -1,0 +1,463 @@
+"""Settings: environment, then an optional TOML file under conf/, then CLI flags (strongest).
+
+Every setting is declared once in ``SETTINGS`` with its parser, default and help text; names are
+Scale's where Scale has one, so existing deployments carry over. A bad value raises ``ConfigError``
+naming the setting; the CLI turns that into one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from scheduler.redact import mask_url
+
+DEFAULT_CONFIG_PATH = Path("conf") / "scale-scheduler.toml"
+CONFIG_PATH_ENV = "SCALE_SCHEDULER_CONFIG"
+
+
+class ConfigError(Exception):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+# --- parsers: each takes the raw text and returns the typed value or raises ValueError ---------
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _number(raw: str, *, minimum: float, strict: bool, integer: bool = False) -> float | int:
+    try:
+        value: float | int = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ValueError(f"expected {kind}, got {raw!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    if (strict and value <= minimum) or (not strict and value < minimum):
+        bound = f"greater than {minimum:g}" if strict else f"at least {minimum:g}"
+        raise ValueError(f"must be {bound}, got {raw!r}")
+    return value
+
+
+def _positive_seconds(raw: str) -> float:
+    return float(_number(raw, minimum=0, strict=True))
+
+
+def _non_negative_seconds(raw: str) -> float:
+    return float(_number(raw, minimum=0, strict=False))
+
+
+def _positive_int(raw: str) -> int:
+    return int(_number(raw, minimum=0, strict=True, integer=True))
+
+
+def _threshold(raw: str) -> int:
+    # Scale's convention: -1 (or any negative) disables a threshold.
+    return int(_number(raw, minimum=-1, strict=False, integer=True))
+
+
+def _port(raw: str) -> int:
+    value = int(_number(raw, minimum=0, strict=False, integer=True))
+    if value > 65535:
+        raise ValueError(f"must be a TCP port (0-65535), got {raw!r}")
+    return value
+
+
+def _url(*schemes: str, optional: bool = False) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        value = raw.strip()
+        if not value:
+            if optional:
+                return None
+            raise ValueError("must not be empty")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc}): {mask_url(value)!r}") from None
+        if parts.scheme not in schemes:
+            wanted = ", ".join(f"{s}://" for s in schemes)
+            raise ValueError(f"expected a {wanted} URL, got {mask_url(value)!r}")
+        if not parts.hostname:
+            raise ValueError(f"URL has no host: {mask_url(value)!r}")
+        return value.rstrip("/")
+
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    value = raw.strip()
+    from sqlalchemy.engine import make_url  # local: keep config importable without SQLAlchemy
+
+    try:
+        url = make_url(value)
+    except Exception:  # SQLAlchemy raises ArgumentError for anything unparseable
+        raise ValueError(f"not a valid SQLAlchemy URL: {mask_url(value)!r}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"only sqlite:// and postgresql:// are supported, got {mask_url(value)!r}")
+    return value
+
+
+def _broker_url(raw: str) -> str:
+    value = raw.strip()
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in ("amqp", "pyamqp", "memory", "sqs"):
+        raise ValueError(f"expected an amqp://, memory:// or sqs:// URL, got {mask_url(value)!r}")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError(f"expected DEBUG, INFO, WARNING or ERROR, got {raw!r}")
+    return value
+
+
+# --- the declarations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # the environment / file name
+    attr: str  # the Settings field
+    parse: Callable[[str], Any]
+    default: str | None  # raw text, parsed like any other value; None means "unset"
+    help: str
+    aliases: tuple[str, ...] = ()  # other environment names, weaker than ``key``
+    secret: bool = False  # never echoed in errors or logs
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # Mesos
+    Setting(
+        "MESOS_MASTER_URL",
+        "mesos_master_url",
+        _url("http", "https"),
+        "http://127.0.0.1:5050",
+        "Mesos master to subscribe to",
+    ),
+    Setting("MESOS_ROLE", "mesos_role", _text, "*", "Role the framework subscribes with"),
+    Setting(
+        "ACCEPTED_RESOURCE_ROLE",
+        "accepted_resource_role",
+        _text,
+        "*",
+        "Role of the offered resources the scheduler uses; offers of other roles are declined",
+    ),
+    Setting(
+        "FRAMEWORK_NAME",
+        "framework_name",
+        _text,
+        "scale",
+        "Framework name shown by Mesos",
+        aliases=("DCOS_PACKAGE_FRAMEWORK_NAME",),
+    ),
+    Setting("MESOS_USER", "mesos_user", _text, "root", "Unix user tasks run as on the agents"),
+    Setting(
+        "FAILOVER_TIMEOUT",
+        "failover_timeout_s",
+        _positive_seconds,
+        "604800",
+        "Seconds Mesos keeps the framework's tasks while the scheduler is away (default one week)",
+    ),
+    Setting(
+        "MESOS_MISSED_HEARTBEATS",
+        "missed_heartbeats",
+        _positive_int,
+        "5",
+        "Heartbeat intervals without any event before the scheduler re-subscribes",
+    ),
+    Setting(
+        "MESOS_BACKOFF_MAX",
+        "backoff_max_s",
+        _positive_seconds,
+        "15",
+        "Cap of the exponential reconnect backoff, seconds",
+    ),
+    Setting(
+        "MESOS_CALL_TIMEOUT", "call_timeout_s", _positive_seconds, "75", "Timeout of a call to the master, seconds"
+    ),
+    Setting(
+        "OFFER_REFUSE_SECONDS",
+        "offer_refuse_s",
+        _non_negative_seconds,
+        "5",
+        "Refuse filter sent with declined offers, seconds",
+    ),
+    # storage and messaging
+    Setting(
+        "DATABASE_URL",
+        "database_url",
+        _database_url,
+        "sqlite:///var/scale-scheduler.db",
+        "SQLAlchemy URL of the database (postgresql://... in production)",
+        secret=True,
+    ),
+    Setting(
+        "DATABASE_TIMEOUT", "database_timeout_s", _positive_seconds, "10", "Timeout of one database round trip, seconds"
+    ),
+    Setting(
+        "SCALE_BROKER_URL",
+        "broker_url",
+        _broker_url,
+        "memory://",
+        "kombu broker URL of the command message queue",
+        secret=True,
+    ),
+    Setting("SCALE_QUEUE_NAME", "queue_name", _text, "scale-command-messages", "Command message queue"),
+    Setting(
+        "MESSAGE_QUEUE_DEPTH_WARN",
+        "queue_depth_warn",
+        _threshold,
+        "-1",
+        "Queue depth above which msg_queue warns (-1: never)",
+        aliases=("MESSSAGE_QUEUE_DEPTH_WARN",),
+    ),
+    # dependencies probed by the status
+    Setting(
+        "ELASTICSEARCH_URL",
+        "elasticsearch_url",
+        _url("http", "https", optional=True),
+        None,
+        "Elasticsearch to probe",
+        aliases=("SCALE_ELASTICSEARCH_URLS",),
+        secret=True,
+    ),
+    Setting(
+        "LOGGING_ADDRESS",
+        "logging_address",
+        _optional_text,
+        None,
+        "Log shipping target, e.g. tcp://fluentd:24224",
+        aliases=("SCALE_LOGGING_ADDRESS",),
+    ),
+    Setting(
+        "LOGGING_HEALTH_ADDRESS",
+        "logging_health_address",
+        _url("http", "https", optional=True),
+        None,
+        "fluentd monitor-agent URL",
+    ),
+    Setting(
+        "FLUENTD_BUFFER_WARN",
+        "fluentd_buffer_warn",
+        _threshold,
+        "-1",
+        "fluentd buffer queue length above which logs warn (-1: never)",
+    ),
+    Setting(
+        "FLUENTD_BUFFER_SIZE_WARN",
+        "fluentd_buffer_size_warn",
+        _threshold,
+        "-1",
+        "fluentd buffer total size above which logs warn (-1: never)",
+    ),
+    Setting("SILO_URL", "silo_url", _url("http", "https", optional=True), None, "Silo service to probe"),
+    Setting("GEOAXIS_ENABLED", "geoaxis_enabled", _bool, "false", "Whether GEOAxIS IdAM is enabled"),
+    Setting("GEOAXIS_KEY", "geoaxis_key", _optional_text, None, "GEOAxIS client key (enables GEOAxIS)", secret=True),
+    Setting("GEOAXIS_HOST", "geoaxis_host", _text, "geoaxis.gxaccess.com", "GEOAxIS host"),
+    Setting("SCALE_VHOST", "scale_vhost", _text, "localhost:8000", "Public host of the Scale API"),
+    Setting(
+        "SECRETS_URL",
+        "secrets_url",
+        _url("http", "https", optional=True),
+        None,
+        "Vault address",
+        aliases=("VAULT_ADDR",),
+    ),
+    Setting(
+        "SECRETS_TOKEN", "secrets_token", _optional_text, None, "Vault token", aliases=("VAULT_TOKEN",), secret=True
+    ),
+    # the daemon
+    Setting("SCALE_API_HOST", "api_host", _text, "0.0.0.0", "Address the API listens on"),
+    Setting("PORT0", "api_port", _port, "8000", "API port (Marathon's PORT0 or PORT)", aliases=("PORT",)),
+    Setting("STATUS_INTERVAL", "status_interval_s", _positive_seconds, "1", "Seconds between two status snapshots"),
+    Setting(
+        "STATUS_FRESHNESS_THRESHOLD",
+        "status_freshness_s",
+        _positive_seconds,
+        "12",
+        "Age in seconds past which GET /v6/status/ answers 503",
+    ),
+    Setting(
+        "STATUS_PERSIST_INTERVAL",
+        "status_persist_interval_s",
+        _positive_seconds,
+        "5",
+        "Seconds between two writes of the status to the database (read by the api command)",
+    ),
+    Setting(
+        "MASTER_POLL_INTERVAL",
+        "master_poll_interval_s",
+        _positive_seconds,
+        "5",
+        "Seconds between two reads of the master's agents (/master/slaves)",
+    ),
+    Setting(
+        "NODE_RETIRE_AFTER",
+        "node_retire_after_s",
+        _positive_seconds,
+        "3600",
+        "Seconds an offline node stays OFFLINE before it is retired to DEPRECATED",
+    ),
+    Setting(
+        "METRICS_WINDOW",
+        "metrics_window_s",
+        _positive_int,
+        "10",
+        "Seconds of the sliding window behind the per-second metrics",
+    ),
+    Setting("PROBE_INTERVAL", "probe_interval_s", _positive_seconds, "10", "Seconds between dependency probes"),
+    Setting("PROBE_TIMEOUT", "probe_timeout_s", _positive_seconds, "5", "Timeout of one dependency probe"),
+    Setting("LOG_LEVEL", "log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+
+SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mesos_master_url: str
+    mesos_role: str
+    accepted_resource_role: str
+    framework_name: str
+    mesos_user: str
+    failover_timeout_s: float
+    missed_heartbeats: int
+    backoff_max_s: float
+    call_timeout_s: float
+    offer_refuse_s: float
+    database_url: str
+    database_timeout_s: float
+    broker_url: str
+    queue_name: str
+    queue_depth_warn: int
+    elasticsearch_url: str | None
+    logging_address: str | None
+    logging_health_address: str | None
+    fluentd_buffer_warn: int
+    fluentd_buffer_size_warn: int
+    silo_url: str | None
+    geoaxis_enabled: bool
+    geoaxis_key: str | None
+    geoaxis_host: str
+    scale_vhost: str
+    secrets_url: str | None
+    secrets_token: str | None
+    api_host: str
+    api_port: int
+    status_interval_s: float
+    status_freshness_s: float
+    status_persist_interval_s: float
+    master_poll_interval_s: float
+    node_retire_after_s: float
+    metrics_window_s: int
+    probe_interval_s: float
+    probe_timeout_s: float
+    log_level: str
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def secret_values(self) -> list[str]:
+        """Values that must never appear in logs or the status: tokens and URL passwords."""
+        values = []
+        for setting in SETTINGS:
+            value = getattr(self, setting.attr)
+            if not setting.secret or not value:
+                continue
+            password = urlsplit(value).password if "://" in str(value) else None
+            values.append(password if password else str(value))
+        return [v for v in values if v and len(v) >= 4 and "://" not in v]
+
+
+def _raw_from_file(path: Path) -> dict[str, str]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+    raw = {}
+    for key, value in data.items():
+        if key not in SETTINGS_BY_KEY:
+            raise ConfigError(f"config file {path}: unknown setting {key!r}")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{key}: expected a string or a number in {path}")
+        raw[key] = str(value)
+    return raw
+
+
+def _raw_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    raw = {}
+    for setting in SETTINGS:
+        # The canonical name wins over its aliases; aliases are listed strongest first.
+        for name in (setting.key, *setting.aliases):
+            if name in environ:
+                raw[setting.key] = environ[name]
+                break
+    return raw
+
+
+def config_path(environ: Mapping[str, str], explicit: str | None) -> Path | None:
+    """The config file to read: --config, else $SCALE_SCHEDULER_CONFIG, else conf/ if present."""
+    if explicit:
+        return Path(explicit)
+    if environ.get(CONFIG_PATH_ENV):
+        return Path(environ[CONFIG_PATH_ENV])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    config_file: str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from mode defaults < environment < config file < CLI overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, str | None] = {s.key: s.default for s in SETTINGS}
+    raw.update(defaults or {})
+    raw.update(_raw_from_environ(environ))
+    path = config_path(environ, config_file)
+    if path is not None:
+        raw.update(_raw_from_file(path))
+    for key, value in (overrides or {}).items():
+        if key not in SETTINGS_BY_KEY:
+            raise ConfigError(f"unknown setting {key!r}")
+        raw[key] = value
+    values = {}
+    for setting in SETTINGS:
+        text = raw[setting.key]
+        if text is None:
+            values[setting.attr] = None
+            continue
+        try:
+            values[setting.attr] = setting.parse(text)
+        except ValueError as exc:
+            raise ConfigError(f"{setting.key}: {exc}") from None
+    return Settings(**values)
