@@ -1,0 +1,442 @@
+"""The Mesos v1 scheduler driver: one asyncio client on aiohttp, no threads.
+
+It keeps one subscription alive (SUBSCRIBE, RecordIO stream, ``Mesos-Stream-Id``), turns records into
+typed events for the scheduler, and sends calls on other connections. Losing the stream (master gone,
+307 to a new leader, 503 while it recovers, heartbeats missed) leads to a re-subscribe with the same
+framework id after a capped, jittered exponential backoff, so running tasks are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import aiohttp
+import orjson
+
+from scheduler.aio import wait_event
+from scheduler.mesos import calls
+from scheduler.mesos.calls import FrameworkSpec
+from scheduler.mesos.events import (
+    Disconnected,
+    Event,
+    MalformedEvent,
+    MasterError,
+    Subscribed,
+    TaskStatus,
+    parse_event,
+)
+from scheduler.mesos.recordio import RecordIODecoder, RecordIOError
+from scheduler.redact import mask_url
+
+log = logging.getLogger(__name__)
+
+SCHEDULER_PATH = "/api/v1/scheduler"
+DEFAULT_HEARTBEAT_S = 15.0  # until SUBSCRIBED tells us the master's interval
+DECLINE_BATCH = 2000  # offer ids per DECLINE call, keeping each request small
+
+
+class FrameworkIdStore(Protocol):
+    """Where the framework id lives between runs (the scheduler row in the database)."""
+
+    async def load_framework_id(self) -> str | None: ...
+
+    async def save_framework_id(self, framework_id: str | None) -> None: ...
+
+
+class MemoryFrameworkIdStore:
+    def __init__(self, framework_id: str | None = None) -> None:
+        self.framework_id = framework_id
+
+    async def load_framework_id(self) -> str | None:
+        return self.framework_id
+
+    async def save_framework_id(self, framework_id: str | None) -> None:
+        self.framework_id = framework_id
+
+
+class CallError(Exception):
+    """A call the master did not accept; ``status`` is the HTTP status (0: no answer)."""
+
+    def __init__(self, kind: str, status: int, detail: str) -> None:
+        super().__init__(f"{kind} call failed: {status or 'no answer'} {detail}".strip())
+        self.kind, self.status, self.detail = kind, status, detail
+
+
+class NotSubscribed(CallError):
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind, 0, "not subscribed to a master")
+
+
+class _StreamEnded(Exception):
+    """The subscription is over; the message says why (for the log and the Disconnected event)."""
+
+
+class _Redirected(Exception):
+    def __init__(self, leader_url: str) -> None:
+        super().__init__(leader_url)
+        self.leader_url = leader_url
+
+
+@dataclass(frozen=True)
+class DriverOptions:
+    master_url: str
+    call_timeout_s: float = 75.0
+    connect_timeout_s: float = 10.0
+    missed_heartbeats: int = 5
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 15.0
+    call_retries: int = 4  # for 503 answers
+    max_redirects: int = 5  # in a row, before backing off
+
+
+def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2**attempt)."""
+    ceiling = min(cap_s, base_s * (2 ** min(attempt, 30)))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+def resolve_location(current_url: str, location: str) -> str:
+    """The leader's base URL from a 307 Location, which Mesos sends protocol-relative (``//h:p/path``)."""
+    current = urlsplit(current_url)
+    target = urlsplit(location if "//" in location else f"//{location}")
+    path = target.path
+    if path.endswith(SCHEDULER_PATH):
+        path = path[: -len(SCHEDULER_PATH)]
+    return urlunsplit((target.scheme or current.scheme, target.netloc or current.netloc, path.rstrip("/"), "", ""))
+
+
+EventHandler = Callable[[Event], None]
+_SAVED = object()  # marks "the stored framework id is the current one"
+
+
+class MesosDriver:
+    """Subscribe, stay subscribed, hand events to ``on_event`` in order, and send calls."""
+
+    def __init__(
+        self,
+        spec: FrameworkSpec,
+        options: DriverOptions,
+        on_event: EventHandler,
+        id_store: FrameworkIdStore,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.spec = spec
+        self.options = options
+        self._on_event = on_event
+        self._id_store = id_store
+        self._rng = rng or random.Random()
+        self._seed_url = options.master_url.rstrip("/")
+        self.master_url = self._seed_url  # the leader, once a redirect has told us who it is
+        self.framework_id: str | None = None
+        self.stream_id: str | None = None
+        self.heartbeat_interval_s = DEFAULT_HEARTBEAT_S
+        self.subscriptions = 0  # successful SUBSCRIBEDs, for tests and the status
+        self.last_event_monotonic: float | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._stream_task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._loaded_id = False
+        self._unsaved_framework_id: object = _SAVED
+        self._save_retry_task: asyncio.Task[None] | None = None
+
+    # --- state ---
+
+    @property
+    def subscribed(self) -> bool:
+        return self.stream_id is not None
+
+    # --- lifecycle ---
+
+    async def run(self) -> None:
+        """Keep a subscription until ``stop``; never raises for master or network trouble."""
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+        )
+        attempt, redirects = 0, 0
+        try:
+            await self._load_framework_id()
+            while not self._stopping.is_set():
+                subscriptions_before = self.subscriptions
+                self._stream_task = asyncio.create_task(self._subscribe_once(), name="mesos-subscription")
+                reason = "stream ended"
+                try:
+                    await self._stream_task
+                except _Redirected as redirect:
+                    reason = f"redirected to the leading master {redirect.leader_url}"
+                    self.master_url = redirect.leader_url
+                    redirects += 1
+                    if redirects <= self.options.max_redirects:
+                        self._end_subscription(reason)
+                        log.info("Master %s is not the leader; following the redirect", mask_url(self.master_url))
+                        continue
+                except asyncio.CancelledError:
+                    if asyncio.current_task().cancelling():
+                        raise  # run() itself is being cancelled
+                    reason = "stopped" if self._stopping.is_set() else "re-subscribing on request"
+                except _StreamEnded as ended:
+                    reason = str(ended)
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    reason = f"cannot reach the master at {mask_url(self.master_url)}: {exc!r}"
+                    # The leader we were redirected to may be gone; start again from the configured one.
+                    self.master_url = self._seed_url
+                finally:
+                    self._stream_task = None
+                self._end_subscription(reason)
+                if self._stopping.is_set():
+                    break
+                if self.subscriptions > subscriptions_before:
+                    attempt, redirects = 0, 0
+                delay = backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s, self._rng)
+                attempt += 1
+                log.warning("Mesos subscription lost (%s); re-subscribing in %.1f s", reason, delay)
+                await wait_event(self._stopping, delay)
+        finally:
+            self._end_subscription("driver stopped")
+            if self._save_retry_task is not None:
+                self._save_retry_task.cancel()
+            await self._session.close()
+            self._session = None
+
+    async def _load_framework_id(self) -> None:
+        # Subscribing without the stored id would orphan every running task, so wait for it.
+        attempt = 0
+        while not self._loaded_id and not self._stopping.is_set():
+            try:
+                self.framework_id = await self._id_store.load_framework_id()
+                self._loaded_id = True
+            except Exception as exc:
+                delay = backoff_delay(attempt, 1.0, 30.0, self._rng)
+                attempt += 1
+                log.error("Cannot read the stored framework id (%s); retrying in %.1f s", exc, delay)
+                await wait_event(self._stopping, delay)
+
+    async def stop(self, *, teardown: bool = False) -> None:
+        """End the subscription. Only ``teardown=True`` asks Mesos to kill the framework's tasks."""
+        if teardown and self.subscribed and self.framework_id:
+            try:
+                await self._post(calls.teardown(self.framework_id), "TEARDOWN")
+                log.warning("Sent TEARDOWN: Mesos will kill every task of framework %s", self.framework_id)
+                self.framework_id = None
+                await self._persist_framework_id(None)
+            except CallError as exc:
+                log.error("TEARDOWN failed: %s", exc)
+        self._stopping.set()
+        if self._stream_task is not None:
+            self._stream_task.cancel()
+
+    def resubscribe(self, reason: str) -> None:
+        """Drop the current subscription and subscribe again (after a 403, a lost leader, ...)."""
+        if self._stream_task is not None and not self._stream_task.done():
+            log.warning("Re-subscribing to Mesos: %s", reason)
+            self._stream_task.cancel()
+
+    # --- the subscription ---
+
+    def _end_subscription(self, reason: str) -> None:
+        if self.stream_id is None:
+            return
+        self.stream_id = None
+        self._dispatch(Disconnected(reason))
+
+    def _dispatch(self, event: Event) -> None:
+        try:
+            self._on_event(event)
+        except Exception:  # a bug in the handler must not end the subscription
+            log.exception("Handler failed on %s", type(event).__name__)
+
+    async def _subscribe_once(self) -> None:
+        assert self._session is not None
+        body = orjson.dumps(calls.subscribe(self.spec, self.framework_id))
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.options.connect_timeout_s, sock_read=None)
+        url = self.master_url + SCHEDULER_PATH
+        log.info("Subscribing to %s as %s", mask_url(url), self.framework_id or "a new framework")
+        async with self._session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as resp:
+            if resp.status == 307:
+                raise _Redirected(resolve_location(self.master_url, resp.headers.get("Location", "")))
+            if resp.status != 200:
+                text = (await resp.text())[:300].strip()
+                raise _StreamEnded(f"SUBSCRIBE answered {resp.status} {text}")
+            stream_id = resp.headers.get("Mesos-Stream-Id")
+            if not stream_id:
+                raise _StreamEnded("SUBSCRIBE answered 200 without a Mesos-Stream-Id header")
+            await self._read_stream(resp, stream_id)
+        raise _StreamEnded("the master closed the stream")
+
+    async def _read_stream(self, resp: aiohttp.ClientResponse, stream_id: str) -> None:
+        decoder = RecordIODecoder()
+        loop = asyncio.get_running_loop()
+        while True:
+            # Any event proves the connection alive; silence for several heartbeats means it is not.
+            silence_s = self.heartbeat_interval_s * self.options.missed_heartbeats
+            try:
+                async with asyncio.timeout(silence_s):
+                    chunk = await resp.content.readany()
+            except TimeoutError:
+                missed = self.options.missed_heartbeats
+                raise _StreamEnded(f"no event for {silence_s:.1f} s ({missed} heartbeats)") from None
+            if not chunk:
+                return
+            self.last_event_monotonic = loop.time()
+            try:
+                records = decoder.feed(chunk)
+            except RecordIOError as exc:
+                raise _StreamEnded(f"the stream is not RecordIO: {exc}") from None
+            for record in records:
+                event = self._parse(record)
+                if event is None:
+                    continue
+                if isinstance(event, Subscribed):
+                    await self._on_subscribed(event, stream_id)
+                    continue
+                self._dispatch(event)
+                if isinstance(event, MasterError):
+                    if event.framework_removed:
+                        log.error(
+                            "Mesos removed framework %s (%s): its tasks are gone; subscribing as a new framework",
+                            self.framework_id,
+                            event.message,
+                        )
+                        self.framework_id = None
+                        await self._persist_framework_id(None)
+                    raise _StreamEnded(f"master error: {event.message}")
+
+    async def _persist_framework_id(self, framework_id: str | None) -> None:
+        """Store the id; while the database is away keep it in memory and retry in the background."""
+        self._unsaved_framework_id = framework_id
+        try:
+            await self._id_store.save_framework_id(framework_id)
+            self._unsaved_framework_id = _SAVED
+            return
+        except Exception as exc:  # any database trouble; the id must still be used
+            log.error("Could not store framework id %s: %s; retrying in the background", framework_id, exc)
+        if self._save_retry_task is None or self._save_retry_task.done():
+            self._save_retry_task = asyncio.create_task(self._retry_save(), name="framework-id-save")
+
+    async def _retry_save(self) -> None:
+        attempt = 0
+        while self._unsaved_framework_id is not _SAVED:
+            await asyncio.sleep(backoff_delay(attempt, 1.0, 30.0, self._rng))
+            attempt += 1
+            value = self._unsaved_framework_id
+            try:
+                await self._id_store.save_framework_id(value)
+            except Exception as exc:
+                log.warning("Still cannot store framework id: %s", exc)
+                continue
+            if self._unsaved_framework_id == value:
+                self._unsaved_framework_id = _SAVED
+                log.info("Stored framework id %s", value)
+
+    @property
+    def framework_id_saved(self) -> bool:
+        return self._unsaved_framework_id is _SAVED
+
+    def _parse(self, record: bytes) -> Event | None:
+        try:
+            return parse_event(orjson.loads(record))
+        except (orjson.JSONDecodeError, MalformedEvent) as exc:
+            log.warning("Skipping a malformed event from the master: %s (%d bytes)", exc, len(record))
+            return None
+
+    async def _on_subscribed(self, event: Subscribed, stream_id: str) -> None:
+        previous = self.framework_id
+        self.framework_id = event.framework_id
+        self.heartbeat_interval_s = event.heartbeat_interval_s
+        if previous != event.framework_id:
+            # Stored before the handler hears of it (and so before anything is launched), so that a
+            # restarted scheduler finds its tasks under this id.
+            await self._persist_framework_id(event.framework_id)
+        self.stream_id = stream_id
+        self.subscriptions += 1
+        log.info(
+            "Subscribed to %s as framework %s (heartbeat every %.1f s)",
+            mask_url(self.master_url),
+            event.framework_id,
+            event.heartbeat_interval_s,
+        )
+        self._dispatch(event)
+
+    # --- calls ---
+
+    async def _post(self, call: dict[str, Any], kind: str) -> None:
+        if self._session is None or not self.subscribed:
+            raise NotSubscribed(kind)
+        body = orjson.dumps(call)
+        timeout = aiohttp.ClientTimeout(total=self.options.call_timeout_s)
+        for attempt in range(self.options.call_retries + 1):
+            stream_id = self.stream_id
+            if stream_id is None:
+                raise NotSubscribed(kind)
+            headers = {"Content-Type": "application/json", "Mesos-Stream-Id": stream_id}
+            try:
+                async with self._session.post(
+                    self.master_url + SCHEDULER_PATH, data=body, headers=headers, timeout=timeout, allow_redirects=False
+                ) as resp:
+                    if resp.status in (200, 202):
+                        return
+                    detail = (await resp.text())[:300].strip()
+            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                raise CallError(kind, 0, repr(exc)) from None
+            if resp.status == 503 and attempt < self.options.call_retries:
+                await asyncio.sleep(backoff_delay(attempt, self.options.backoff_base_s, 5.0, self._rng))
+                continue
+            if resp.status in (307, 403):
+                # No longer the leader, or the master no longer sees our subscription.
+                self.resubscribe(f"{kind} answered {resp.status} {detail}")
+            raise CallError(kind, resp.status, detail)
+
+    def _framework(self, kind: str) -> str:
+        if not self.framework_id or not self.subscribed:
+            raise NotSubscribed(kind)
+        return self.framework_id
+
+    async def launch(self, offer_ids: Sequence[str], task_infos: Sequence[dict], refuse_seconds: float | None) -> None:
+        """ACCEPT the offers (all of one agent) with one LAUNCH of ``task_infos``; the rest is declined."""
+        await self._post(calls.accept(self._framework("ACCEPT"), offer_ids, task_infos, refuse_seconds), "ACCEPT")
+
+    async def decline(self, offer_ids: Sequence[str], refuse_seconds: float | None) -> None:
+        framework_id = self._framework("DECLINE")
+        for start in range(0, len(offer_ids), DECLINE_BATCH):
+            batch = offer_ids[start : start + DECLINE_BATCH]
+            await self._post(calls.decline(framework_id, batch, refuse_seconds), "DECLINE")
+
+    async def kill(self, task_id: str, agent_id: str | None = None) -> None:
+        await self._post(calls.kill(self._framework("KILL"), task_id, agent_id), "KILL")
+
+    async def acknowledge(self, status: TaskStatus) -> bool:
+        """Acknowledge an update that carries a uuid; master-generated ones (no uuid) are skipped."""
+        if not status.uuid or not status.agent_id:
+            return False
+        await self._post(calls.acknowledge(self._framework("ACKNOWLEDGE"), status), "ACKNOWLEDGE")
+        return True
+
+    async def reconcile(self, tasks: Sequence[tuple[str, str | None]] = ()) -> None:
+        await self._post(calls.reconcile(self._framework("RECONCILE"), tasks), "RECONCILE")
+
+    async def revive(self, roles: Sequence[str] = ()) -> None:
+        await self._post(calls.revive(self._framework("REVIVE"), roles), "REVIVE")
+
+    async def suppress(self, roles: Sequence[str] = ()) -> None:
+        await self._post(calls.suppress(self._framework("SUPPRESS"), roles), "SUPPRESS")
+
+    async def get_master_json(self, path: str) -> Any:
+        """GET a JSON endpoint of the leading master (``/master/slaves``, ``/master/state``)."""
+        if self._session is None:
+            raise CallError("GET " + path, 0, "driver not running")
+        timeout = aiohttp.ClientTimeout(total=self.options.call_timeout_s)
+        try:
+            async with self._session.get(self.master_url + path, timeout=timeout) as resp:
+                if resp.status != 200:
+                    raise CallError("GET " + path, resp.status, (await resp.text())[:200])
+                return orjson.loads(await resp.read())
+        except (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError) as exc:
+            raise CallError("GET " + path, 0, repr(exc)) from None

@@ -1,0 +1,117 @@
+"""The driver against hand-made masters that misbehave: garbage records, 503s, bad framing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from driverkit import running_driver
+
+from scheduler.mesos.driver import backoff_delay, resolve_location
+from scheduler.mesos.events import Heartbeat, OffersReceived, Subscribed
+from scheduler.mesos.recordio import encode
+
+SUBSCRIBED = b'{"type":"SUBSCRIBED","subscribed":{"framework_id":{"value":"F-bad"},"heartbeat_interval_seconds":0.2}}'
+OFFER = (
+    b'{"type":"OFFERS","offers":{"offers":[{"id":{"value":"O1"},"agent_id":{"value":"S1"},"hostname":"h",'
+    b'"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}]}}'
+)
+
+
+async def serve(app: web.Application):
+    runner = web.AppRunner(app, shutdown_timeout=0.2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+def stream_master(records: list[bytes], *, fail_first: int = 0, status: int = 503):
+    state = {"subscribes": 0, "calls": []}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if body["type"] != "SUBSCRIBE":
+            state["calls"].append(body["type"])
+            return web.Response(status=202)
+        state["subscribes"] += 1
+        if state["subscribes"] <= fail_first:
+            return web.Response(status=status, text="Master has not finished recovery")
+        response = web.StreamResponse(headers={"Mesos-Stream-Id": "stream-1", "Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for record in records:
+            await response.write(record)
+        await asyncio.sleep(30)
+        return response
+
+    app = web.Application()
+    app.router.add_post("/api/v1/scheduler", handler)
+    return app, state
+
+
+async def test_malformed_records_are_logged_and_skipped(caplog):
+    records = [
+        encode(SUBSCRIBED),
+        encode(b"this is not json"),
+        encode(b'{"type":"NO_SUCH_EVENT","no_such_event":{}}'),
+        encode(b'{"type":"OFFERS","offers":[]}'),  # the documentation's wrong nesting
+        encode(OFFER),
+        encode(b'{"type":"HEARTBEAT"}'),
+    ]
+    app, _state = stream_master(records)
+    runner, url = await serve(app)
+    try:
+        with caplog.at_level(logging.WARNING, logger="scheduler.mesos.driver"):
+            async with running_driver(url) as (driver, recorder):
+                await recorder.wait_for(lambda e: isinstance(e, Heartbeat))
+                kinds = [type(e) for e in recorder.events]
+                assert kinds == [Subscribed, OffersReceived, Heartbeat]
+                assert driver.subscriptions == 1  # the stream was never dropped
+        skipped = [r for r in caplog.records if "malformed event" in r.getMessage()]
+        assert len(skipped) == 3
+    finally:
+        await runner.cleanup()
+
+
+async def test_503_on_subscribe_is_retried_with_backoff():
+    app, state = stream_master([encode(SUBSCRIBED)], fail_first=3)
+    runner, url = await serve(app)
+    try:
+        async with running_driver(url) as (driver, recorder):
+            await recorder.wait_for(lambda e: isinstance(e, Subscribed), timeout=10)
+            assert state["subscribes"] == 4
+    finally:
+        await runner.cleanup()
+
+
+async def test_bad_framing_drops_the_stream_and_resubscribes():
+    app, state = stream_master([encode(SUBSCRIBED), b"garbage-without-length\n"])
+    runner, url = await serve(app)
+    try:
+        async with running_driver(url) as (driver, recorder):
+            await recorder.wait_for(lambda e: isinstance(e, Subscribed))
+            await recorder.wait_for(lambda e: isinstance(e, Subscribed), timeout=5)
+            assert state["subscribes"] >= 2
+    finally:
+        await runner.cleanup()
+
+
+def test_backoff_grows_jitters_and_is_capped():
+    import random
+
+    rng = random.Random(7)
+    delays = [backoff_delay(n, 0.5, 15.0, rng) for n in range(12)]
+    assert 0.25 <= delays[0] <= 0.5
+    assert all(d <= 15.0 for d in delays)
+    assert delays[-1] >= 7.5  # at the cap, jitter keeps it within [cap/2, cap]
+    assert len({round(d, 6) for d in delays}) == len(delays)  # jittered, not a fixed ladder
+
+
+def test_protocol_relative_location_is_resolved():
+    assert resolve_location("http://a:5050", "//b:5051/api/v1/scheduler") == "http://b:5051"
+    assert resolve_location("https://a:5050", "//b:5051/api/v1/scheduler") == "https://b:5051"
+    assert resolve_location("http://a:5050/mesos", "//b:5051/mesos/api/v1/scheduler") == "http://b:5051/mesos"
+    assert resolve_location("http://a:5050", "http://c:1/api/v1/scheduler") == "http://c:1"
