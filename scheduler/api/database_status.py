@@ -1,0 +1,52 @@
+"""``scale-scheduler api``: the status served from the database alone, as Scale's web tier does.
+
+The scheduler writes its document every few seconds; this reads the row's time each second and the
+document only when it changed. A dead scheduler shows as Scale's "over 12 seconds old" 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from scheduler.aio import wait_event
+from scheduler.status.snapshot import StatusSnapshot
+from scheduler.store.database import Database
+from scheduler.store.scheduler_row import load_status, load_status_time
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseStatus:
+    def __init__(self, database: Database, freshness_s: float, poll_interval_s: float = 1.0) -> None:
+        self.database = database
+        self.freshness_s = freshness_s
+        self.poll_interval_s = poll_interval_s
+        self._snapshot: StatusSnapshot | None = None
+        self._loaded_time = None
+        self.error: str | None = None
+
+    def current(self) -> StatusSnapshot | None:
+        return self._snapshot
+
+    async def refresh(self) -> None:
+        status_time = await self.database.run(load_status_time)
+        if status_time is None or status_time == self._loaded_time:
+            return
+        text, status_time = await self.database.run(load_status)
+        if text:
+            self._snapshot = StatusSnapshot(status_time.timestamp(), text.encode())
+            self._loaded_time = status_time
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh()
+                if self.error is not None:
+                    log.info("Reading the status from the database again")
+                self.error = None
+            except Exception as exc:  # keep serving the last document; its age will tell
+                if self.error is None:
+                    log.error("Cannot read the status from the database: %s", exc)
+                self.error = str(exc)
+            await wait_event(stop, self.poll_interval_s)

@@ -1,0 +1,34 @@
+"""Every error answers JSON ``{"detail": "..."}``, as Scale's REST API does (DRF's format)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"detail": detail}, status=status, headers=headers)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return json_error(405, f'Method "{request.method}" not allowed.', {"Allow": allowed})
+    except web.HTTPNotFound:
+        return json_error(404, "Not found.")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            return json_error(exc.status, exc.reason, {k: v for k, v in exc.headers.items() if k == "Allow"})
+        raise
+    except Exception:
+        log.exception("Unhandled error serving %s %s", request.method, request.path)
+        return json_error(500, "Internal error; see the scheduler's log.")

@@ -1,0 +1,184 @@
+"""The scheduler process: API server, database, Mesos driver and engine on one asyncio loop.
+
+``run_daemon`` is what ``scale-scheduler run`` and ``scale-scheduler dev`` execute. It starts the
+parts in dependency order, stops them in reverse on SIGTERM or SIGINT, and never sends TEARDOWN on
+a plain stop: Mesos keeps the tasks for the failover timeout and a restart picks them up again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from scheduler import __version__
+from scheduler.aio import wait_event
+from scheduler.api.app import create_app
+from scheduler.config import Settings
+from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.mesos.calls import FrameworkSpec
+from scheduler.mesos.driver import DriverOptions, MesosDriver
+from scheduler.redact import mask_url
+from scheduler.runtime.engine import Engine
+from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
+from scheduler.store.database import Database
+from scheduler.store.scheduler_row import DatabaseFrameworkIdStore
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+def framework_spec(settings: Settings) -> FrameworkSpec:
+    return FrameworkSpec(
+        user=settings.mesos_user,
+        name=settings.framework_name,
+        role=settings.mesos_role,
+        hostname=socket.getfqdn(),
+        failover_timeout_s=settings.failover_timeout_s,
+    )
+
+
+def driver_options(settings: Settings) -> DriverOptions:
+    return DriverOptions(
+        master_url=settings.mesos_master_url,
+        call_timeout_s=settings.call_timeout_s,
+        missed_heartbeats=settings.missed_heartbeats,
+        backoff_max_s=settings.backoff_max_s,
+    )
+
+
+async def migrate_until_ready(database: Database, stop: asyncio.Event) -> bool:
+    """Run migrations, retrying while the database is unreachable; False if stopped first."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            await database.migrate()
+            log.info("Database %s is ready", database.display_url)
+            return True
+        except Exception as exc:
+            log.error("Database %s is not ready (%s); retrying in %.0f s", database.display_url, exc, delay)
+            await wait_event(stop, delay)
+            delay = min(delay * 2, 30.0)
+    return False
+
+
+class MemoryStatus:
+    """The status source of a running scheduler: its own newest snapshot."""
+
+    def __init__(self, holder: SnapshotHolder, freshness_s: float) -> None:
+        self.holder, self.freshness_s = holder, freshness_s
+
+    def current(self) -> StatusSnapshot | None:
+        return self.holder.current
+
+
+def create_core(settings: Settings, now: float) -> SchedulerCore:
+    return SchedulerCore(
+        hostname=socket.getfqdn(),
+        now=now,
+        accepted_role=settings.accepted_resource_role,
+        metrics_window_s=settings.metrics_window_s,
+        node_retire_after_s=settings.node_retire_after_s,
+    )
+
+
+@dataclass
+class Daemon:
+    """The running parts, reachable for tests and for the dev-mode banner."""
+
+    settings: Settings
+    engine: Engine
+    driver: MesosDriver
+    database: Database
+    api_url: str
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+
+async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound_port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return runner, f"http://{shown_host}:{bound_port}"
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[Daemon], Awaitable[None] | None] | None = None,
+) -> int:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+
+    database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
+    engine = Engine(settings, create_core(settings, time.time()), database)
+    app = create_app(status=MemoryStatus(engine.snapshots, settings.status_freshness_s))
+    try:
+        runner, api_url = await start_api(app, settings.api_host, settings.api_port)
+    except OSError as exc:
+        log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
+        await database.close()
+        return 1
+    log.info("scale-scheduler %s serving the API on %s", __version__, api_url)
+
+    driver = MesosDriver(
+        framework_spec(settings), driver_options(settings), engine.handle_event, DatabaseFrameworkIdStore(database)
+    )
+    engine.attach(driver)
+    daemon = Daemon(settings, engine, driver, database, api_url)
+    try:
+        if not await migrate_until_ready(database, stop):
+            return 0
+        log.info(
+            "Mesos master %s, role %s, failover timeout %.0f s",
+            mask_url(settings.mesos_master_url),
+            settings.mesos_role,
+            settings.failover_timeout_s,
+        )
+        daemon.tasks = [
+            asyncio.create_task(driver.run(), name="mesos-driver"),
+            asyncio.create_task(engine.run(), name="engine"),
+        ]
+        if on_started is not None:
+            result = on_started(daemon)
+            if asyncio.iscoroutine(result):
+                await result
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiter, *daemon.tasks], return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                log.error("%s crashed", task.get_name(), exc_info=task.exception())
+                return 1
+        log.info("Stopping (the framework stays registered; Mesos keeps its tasks)")
+        return 0
+    finally:
+        await _shutdown(daemon, runner)
+
+
+async def _shutdown(daemon: Daemon, runner: web.AppRunner) -> None:
+    await daemon.engine.stop()
+    await daemon.driver.stop(teardown=False)
+    if daemon.tasks:
+        _done, pending = await asyncio.wait(daemon.tasks, timeout=SHUTDOWN_GRACE_S)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    await runner.cleanup()
+    await daemon.database.close()
+    log.info("Stopped")

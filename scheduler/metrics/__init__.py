@@ -1,0 +1,1 @@
+"""Scheduler metrics: exact per-second counts over a sliding window, and monotonic totals."""

@@ -1,0 +1,1 @@
+"""Nodes: one per agent hostname, with Scale's states, errors and warnings."""

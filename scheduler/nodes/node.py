@@ -1,0 +1,70 @@
+"""One node: an agent hostname, its agent id, whether it is online, and its conditions."""
+
+from __future__ import annotations
+
+from scheduler.nodes import states
+from scheduler.nodes.conditions import Conditions
+from scheduler.nodes.states import NodeState
+from scheduler.resources.accounting import NodeResources
+
+
+class Node:
+    __slots__ = (
+        "hostname",
+        "id",
+        "agent_id",
+        "is_active",
+        "is_paused",
+        "online",
+        "offline_since",
+        "offline_reason",
+        "last_offer_at",
+        "master_active",
+        "absent_polls",
+        "initial_cleanup_done",
+        "resources",
+        "conditions",
+    )
+
+    def __init__(
+        self,
+        hostname: str,
+        now: float,
+        *,
+        node_id: int | None = None,
+        agent_id: str = "",
+        is_active: bool = True,
+        is_paused: bool = False,
+    ) -> None:
+        self.hostname = hostname
+        self.id = node_id  # database id; None until the row exists
+        self.agent_id = agent_id
+        self.is_active = is_active  # False once retired (DEPRECATED)
+        self.is_paused = is_paused
+        self.online = False
+        self.offline_since: float | None = now
+        self.offline_reason = "no agent has registered from this host yet"
+        self.last_offer_at: float | None = None
+        self.master_active: bool | None = None  # the master's "active" flag, once it has listed the agent
+        self.absent_polls = 0  # consecutive master listings without this node's agent
+        self.initial_cleanup_done = True  # node tasks (cleanup) set this False until their first run
+        self.resources = NodeResources()
+        self.conditions = Conditions()
+
+    def state(self, scheduler_paused: bool) -> NodeState:
+        if not self.is_active:
+            return states.DEPRECATED
+        if not self.online:
+            return states.OFFLINE
+        if self.is_paused:
+            return states.PAUSED
+        if scheduler_paused:
+            return states.SCHEDULER_STOPPED
+        if self.conditions.errors:
+            return states.DEGRADED
+        if not self.initial_cleanup_done:
+            return states.INITIAL_CLEANUP
+        return states.READY
+
+    def __repr__(self) -> str:
+        return f"Node({self.hostname!r}, id={self.id}, agent={self.agent_id!r}, online={self.online})"

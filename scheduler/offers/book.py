@@ -1,0 +1,89 @@
+"""The offer book: offers held per agent, for at most one scheduling cycle.
+
+Scale hoarded offers (its issue #1516) and starved the cluster; here every offer is either used by
+the next cycle or handed back, so the book only ever holds what arrived since the last cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from scheduler.mesos.events import Offer
+from scheduler.resources.accounting import Cents, add_cents, scalar_cents
+
+
+@dataclass(frozen=True, slots=True)
+class HeldOffer:
+    offer: Offer
+    received_at: float  # monotonic seconds
+
+
+def offer_role_matches(offer: Offer, accepted_role: str) -> bool:
+    """Whether the offer carries at least one resource of the role this scheduler uses."""
+    return any(resource.role == accepted_role for resource in offer.resources)
+
+
+class OfferBook:
+    def __init__(self, accepted_role: str = "*") -> None:
+        self.accepted_role = accepted_role
+        self._by_id: dict[str, HeldOffer] = {}
+        self._ids_by_agent: dict[str, set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def add(self, offers: Iterable[Offer], now: float) -> list[Offer]:
+        """Hold the offers; returns those of another role, which must be declined at once."""
+        refused = []
+        for offer in offers:
+            if not offer_role_matches(offer, self.accepted_role):
+                refused.append(offer)
+                continue
+            self._by_id[offer.id] = HeldOffer(offer, now)
+            self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
+        return refused
+
+    def rescind(self, offer_id: str) -> Offer | None:
+        held = self._by_id.pop(offer_id, None)
+        if held is None:
+            return None
+        ids = self._ids_by_agent.get(held.offer.agent_id)
+        if ids is not None:
+            ids.discard(offer_id)
+            if not ids:
+                del self._ids_by_agent[held.offer.agent_id]
+        return held.offer
+
+    def for_agent(self, agent_id: str) -> list[Offer]:
+        return [self._by_id[i].offer for i in self._ids_by_agent.get(agent_id, ())]
+
+    def count_for_agent(self, agent_id: str) -> int:
+        return len(self._ids_by_agent.get(agent_id, ()))
+
+    def offered_cents(self, agent_id: str) -> Cents:
+        """The scalar resources of the agent's held offers, in hundredths."""
+        total: Cents = {}
+        for offer_id in self._ids_by_agent.get(agent_id, ()):
+            add_cents(total, scalar_cents(self._by_id[offer_id].offer.resources))
+        return total
+
+    def agents(self) -> list[str]:
+        return list(self._ids_by_agent)
+
+    def take_agent(self, agent_id: str) -> list[Offer]:
+        """Remove and return the agent's offers (to launch on them or decline them)."""
+        ids = self._ids_by_agent.pop(agent_id, set())
+        return [self._by_id.pop(i).offer for i in ids]
+
+    def take_all(self) -> list[Offer]:
+        offers = [held.offer for held in self._by_id.values()]
+        self._by_id.clear()
+        self._ids_by_agent.clear()
+        return offers
+
+    def clear(self) -> int:
+        """Forget every offer (the subscription ended: Mesos has rescinded them all)."""
+        count = len(self._by_id)
+        self.take_all()
+        return count

@@ -1,0 +1,1 @@
+"""Tasks this scheduler launched and has not yet seen end: job, node and system tasks."""

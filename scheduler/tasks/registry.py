@@ -1,0 +1,84 @@
+"""The tasks of ours that Mesos may be running, with per-agent sums of their resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from scheduler.mesos.events import TaskState, TaskStatus
+from scheduler.resources.accounting import Cents, add_cents
+
+
+class TaskKind(StrEnum):
+    JOB = "job"
+    NODE = "node"  # cleanup, health check
+    SYSTEM = "system"  # message handler, database update
+
+
+@dataclass(slots=True)
+class Task:
+    task_id: str
+    agent_id: str
+    kind: TaskKind
+    type: str  # e.g. "cleanup", "message-handler", or the job type name
+    resources: Cents
+    launched_at: float
+    state: TaskState = TaskState.STAGING
+    updated_at: float = 0.0
+    data: dict = field(default_factory=dict)  # what the owner of the task needs to remember
+
+
+class TaskRegistry:
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+        self.running_by_agent: dict[str, Cents] = {}
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self._tasks.values())
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self._tasks
+
+    def get(self, task_id: str) -> Task | None:
+        return self._tasks.get(task_id)
+
+    def add(self, task: Task) -> None:
+        if task.task_id in self._tasks:
+            raise ValueError(f"task {task.task_id} is already tracked")
+        self._tasks[task.task_id] = task
+        add_cents(self.running_by_agent.setdefault(task.agent_id, {}), task.resources)
+
+    def remove(self, task_id: str) -> Task | None:
+        task = self._tasks.pop(task_id, None)
+        if task is not None:
+            running = self.running_by_agent.get(task.agent_id)
+            if running is not None:
+                add_cents(running, task.resources, sign=-1)
+                if not running:
+                    del self.running_by_agent[task.agent_id]
+        return task
+
+    def on_update(self, status: TaskStatus, now: float) -> Task | None:
+        """Record the task's new state; a task that reached a final state is no longer tracked."""
+        task = self._tasks.get(status.task_id)
+        if task is None:
+            return None
+        task.state, task.updated_at = status.state, now
+        if status.state.is_terminal:
+            self.remove(status.task_id)
+        return task
+
+    def busy_agents(self) -> set[str]:
+        return set(self.running_by_agent)
+
+    def counts_by_agent(self, kind: TaskKind) -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = {}
+        for task in self._tasks.values():
+            if task.kind is kind:
+                per_type = counts.setdefault(task.agent_id, {})
+                per_type[task.type] = per_type.get(task.type, 0) + 1
+        return counts
