@@ -1,0 +1,185 @@
+"""The v6 status of a running scheduler against the simulated master, end to end over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import aiohttp
+import pytest
+
+from scheduler.config import load_settings
+from scheduler.daemon import run_daemon
+from scheduler.sim import SimConfig, serve_sim
+from scheduler.timefmt import parse_iso
+
+NODE_KEYS = {"id", "hostname", "agent_id", "is_active", "state", "errors", "warnings", "num_offers", "resources"}
+METRIC_KEYS = {
+    "task_updates_per_sec", "new_offers_per_sec", "jobs_finished_per_sec", "jobs_launched_per_sec",
+    "tasks_launched_per_sec", "offers_launched_per_sec", "tasks_finished_per_sec",
+}
+
+
+def assert_adds_up(resources: dict) -> None:
+    for name, part in resources.items():
+        assert min(part.values()) >= 0, (name, part)
+        total = part["offered"] + part["running"] + part["free"] + part["unavailable"]
+        assert abs(total - part["total"]) < 1e-9, (name, part)
+        assert all(round(v, 2) == v for v in part.values()), (name, part)
+
+
+@contextlib.asynccontextmanager
+async def scheduler_against(sim, tmp_path, **overrides):
+    values = {
+        "MESOS_MASTER_URL": sim.url,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/status.db",
+        "PORT0": "0",
+        "SCALE_API_HOST": "127.0.0.1",
+        "MASTER_POLL_INTERVAL": "0.5",
+        "STATUS_PERSIST_INTERVAL": "0.5",
+        **overrides,
+    }
+    stop = asyncio.Event()
+    started = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_daemon(load_settings({}, overrides=values), stop=stop, on_started=started.set_result))
+    daemon = await asyncio.wait_for(started, 10)
+    try:
+        async with aiohttp.ClientSession(base_url=daemon.api_url) as http:
+            yield daemon, http
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+async def status_when(http, predicate, timeout=15.0):
+    """Poll /v6/status/ until ``predicate(document)`` holds; returns that document."""
+    deadline = time.monotonic() + timeout
+    document = None
+    while time.monotonic() < deadline:
+        async with http.get("/v6/status/") as resp:
+            if resp.status == 200:
+                document = await resp.json()
+                if predicate(document):
+                    return document
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"status never matched; last: {document and document.get('nodes')}")
+
+
+def node_by_agent(document, agent_id):
+    return next(n for n in document["nodes"] if n["agent_id"] == agent_id)
+
+
+async def test_status_shape_invariant_and_freshness(tmp_path):
+    sim = await serve_sim(SimConfig(agents=3, allocation_interval_s=0.2), "127.0.0.1", 0)
+    try:
+        async with scheduler_against(sim, tmp_path) as (daemon, http):
+            document = await status_when(
+                http, lambda d: len(d["nodes"]) == 3 and all(n["resources"]["cpus"]["total"] == 4.0 for n in d["nodes"])
+            )
+            assert time.time() - parse_iso(document["timestamp"]) <= 2.0
+            assert document["timestamp"].endswith("Z")
+            scheduler = document["scheduler"]
+            assert set(scheduler["metrics"]) == METRIC_KEYS
+            assert scheduler["mesos"]["framework_id"] == daemon.driver.framework_id
+            assert scheduler["state"]["name"] == "READY" and scheduler["warnings"] == []
+            assert scheduler["hostname"]
+            for node in document["nodes"]:
+                assert NODE_KEYS <= set(node)
+                assert node["state"]["name"] == "READY" and node["is_active"] is True
+                assert isinstance(node["id"], int)
+                assert_adds_up(node["resources"])
+            assert_adds_up(document["resources"])
+            assert document["resources"]["cpus"]["total"] == 12.0
+            # Sections owned by later work are absent, not invented.
+            assert "dependencies" not in document and "job_types" not in document
+    finally:
+        await sim.close()
+
+
+async def test_other_frameworks_usage_shows_as_unavailable(tmp_path):
+    sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2), "127.0.0.1", 0)
+    try:
+        async with scheduler_against(sim, tmp_path) as (daemon, http):
+            agent_id = next(iter(sim.state.agents))
+            before = await status_when(http, lambda d: len(d["nodes"]) == 2 and d["resources"]["cpus"]["total"] == 8)
+            assert node_by_agent(before, agent_id)["resources"]["cpus"]["unavailable"] == 0.0
+            async with aiohttp.ClientSession() as control:
+                resp = await control.put(f"{sim.url}/sim/agents/{agent_id}/usage", json={"cpus": 2})
+                assert resp.status == 200
+            after = await status_when(
+                http, lambda d: node_by_agent(d, agent_id)["resources"]["cpus"]["unavailable"] == 2.0, timeout=15
+            )
+            cpus = node_by_agent(after, agent_id)["resources"]["cpus"]
+            assert cpus["total"] == 4.0
+            assert_adds_up(node_by_agent(after, agent_id)["resources"])
+            assert after["resources"]["cpus"]["unavailable"] == 2.0
+    finally:
+        await sim.close()
+
+
+async def test_removed_agent_turns_offline_then_deprecated_and_comes_back(tmp_path):
+    sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2), "127.0.0.1", 0)
+    try:
+        async with scheduler_against(sim, tmp_path, NODE_RETIRE_AFTER="2") as (daemon, http):
+            agent_id = next(iter(sim.state.agents))
+            document = await status_when(http, lambda d: len(d["nodes"]) == 2)
+            hostname = node_by_agent(document, agent_id)["hostname"]
+            node_id = node_by_agent(document, agent_id)["id"]
+            async with aiohttp.ClientSession() as control:
+                assert (await control.delete(f"{sim.url}/sim/agents/{agent_id}")).status == 200
+            offline = await status_when(http, lambda d: node_by_agent(d, agent_id)["state"]["name"] == "OFFLINE")
+            assert len(offline["nodes"]) == 2  # shown, not dropped
+            assert offline["resources"]["cpus"]["total"] == 4.0  # only the online node counts
+            retired = await status_when(http, lambda d: node_by_agent(d, agent_id)["state"]["name"] == "DEPRECATED")
+            assert node_by_agent(retired, agent_id)["is_active"] is False
+            # The host returns under a new agent id, as a restarted Mesos agent does: same node.
+            async with aiohttp.ClientSession() as control:
+                assert (await control.post(f"{sim.url}/sim/agents", json={"count": 1, "hostname": hostname})).status in (
+                    200,
+                    201,
+                )
+            back = await status_when(
+                http,
+                lambda d: any(n["hostname"] == hostname and n["state"]["name"] == "READY" for n in d["nodes"]),
+            )
+            node = next(n for n in back["nodes"] if n["hostname"] == hostname)
+            assert node["id"] == node_id and node["agent_id"] != agent_id and node["is_active"] is True
+    finally:
+        await sim.close()
+
+
+@pytest.mark.slow
+async def test_api_command_serves_from_the_database_and_goes_stale(tmp_path):
+    from scheduler.api.database_status import DatabaseStatus
+    from scheduler.api.app import create_app
+    from scheduler.daemon import start_api
+    from scheduler.store.database import Database
+
+    sim = await serve_sim(SimConfig(agents=1, allocation_interval_s=0.2), "127.0.0.1", 0)
+    database = Database(f"sqlite:///{tmp_path}/status.db")
+    stop_reader = asyncio.Event()
+    try:
+        async with scheduler_against(sim, tmp_path) as (daemon, http):
+            await status_when(http, lambda d: len(d["nodes"]) == 1)
+            await asyncio.sleep(1.0)  # at least one write of the status to the database
+            source = DatabaseStatus(database, freshness_s=2.0, poll_interval_s=0.2)
+            runner, url = await start_api(create_app(status=source), "127.0.0.1", 0)
+            reader = asyncio.create_task(source.run(stop_reader))
+            async with aiohttp.ClientSession() as api:
+                await asyncio.sleep(0.5)
+                async with api.get(url + "/v6/status/") as resp:
+                    assert resp.status == 200
+                    assert (await resp.json())["scheduler"]["mesos"]["framework_id"] == daemon.driver.framework_id
+        # The scheduler is gone: the api command keeps answering, then says the status is stale.
+        async with aiohttp.ClientSession() as api:
+            await asyncio.sleep(3.0)
+            async with api.get(url + "/v6/status/") as resp:
+                assert resp.status == 503
+                assert await resp.json() == {"detail": "Status is over 2 seconds old"}
+        stop_reader.set()
+        await reader
+        await runner.cleanup()
+    finally:
+        await database.close()
+        await sim.close()
