@@ -16,8 +16,13 @@ from scheduler.timefmt import parse_iso
 
 NODE_KEYS = {"id", "hostname", "agent_id", "is_active", "state", "errors", "warnings", "num_offers", "resources"}
 METRIC_KEYS = {
-    "task_updates_per_sec", "new_offers_per_sec", "jobs_finished_per_sec", "jobs_launched_per_sec",
-    "tasks_launched_per_sec", "offers_launched_per_sec", "tasks_finished_per_sec",
+    "task_updates_per_sec",
+    "new_offers_per_sec",
+    "jobs_finished_per_sec",
+    "jobs_launched_per_sec",
+    "tasks_launched_per_sec",
+    "offers_launched_per_sec",
+    "tasks_finished_per_sec",
 }
 
 
@@ -42,7 +47,9 @@ async def scheduler_against(sim, tmp_path, **overrides):
     }
     stop = asyncio.Event()
     started = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(run_daemon(load_settings({}, overrides=values), stop=stop, on_started=started.set_result))
+    task = asyncio.create_task(
+        run_daemon(load_settings({}, overrides=values), stop=stop, on_started=started.set_result)
+    )
     daemon = await asyncio.wait_for(started, 10)
     try:
         async with aiohttp.ClientSession(base_url=daemon.api_url) as http:
@@ -135,7 +142,9 @@ async def test_removed_agent_turns_offline_then_deprecated_and_comes_back(tmp_pa
             assert node_by_agent(retired, agent_id)["is_active"] is False
             # The host returns under a new agent id, as a restarted Mesos agent does: same node.
             async with aiohttp.ClientSession() as control:
-                assert (await control.post(f"{sim.url}/sim/agents", json={"count": 1, "hostname": hostname})).status in (
+                assert (
+                    await control.post(f"{sim.url}/sim/agents", json={"count": 1, "hostname": hostname})
+                ).status in (
                     200,
                     201,
                 )
@@ -151,8 +160,8 @@ async def test_removed_agent_turns_offline_then_deprecated_and_comes_back(tmp_pa
 
 @pytest.mark.slow
 async def test_api_command_serves_from_the_database_and_goes_stale(tmp_path):
-    from scheduler.api.database_status import DatabaseStatus
     from scheduler.api.app import create_app
+    from scheduler.api.database_status import DatabaseStatus
     from scheduler.daemon import start_api
     from scheduler.store.database import Database
 

@@ -119,11 +119,7 @@ class SchedulerCore:
             if node is None:
                 continue
             node.resources.update_from_master(
-                to_cents(report.total),
-                to_cents(report.used),
-                to_cents(report.offered),
-                self.tasks.running_by_agent.get(report.agent_id, {}),
-                self.offers.offered_cents(report.agent_id),
+                to_cents(report.total), to_cents(report.used), self.tasks.running_by_agent.get(report.agent_id, {})
             )
         self.master_agents_at = now
 

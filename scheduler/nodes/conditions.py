@@ -67,28 +67,39 @@ class Condition:
 class Conditions:
     """Active errors and warnings by name; raising one again keeps its start and refreshes the rest."""
 
-    __slots__ = ("errors", "warnings")
+    __slots__ = ("errors", "warnings", "version")
 
     def __init__(self) -> None:
         self.errors: dict[str, Condition] = {}
         self.warnings: dict[str, Condition] = {}
+        self.version = 0  # bumped on every change, so the status can reuse an unchanged node's entry
 
     def raise_error(self, kind: ConditionKind, now: float) -> None:
         _raise(self.errors, kind.name, kind.title, kind.description, now)
+        self.version += 1
 
     def clear_errors(self, *kinds: ConditionKind) -> bool:
-        return any([self.errors.pop(kind.name, None) is not None for kind in kinds])
+        cleared = [self.errors.pop(kind.name, None) is not None for kind in kinds]
+        if any(cleared):
+            self.version += 1
+        return any(cleared)
 
     def raise_warning(self, name: str, kind: ConditionKind, description: str, now: float) -> None:
         _raise(self.warnings, name, kind.title, description, now)
+        self.version += 1
 
     def clear_warning(self, name: str) -> bool:
-        return self.warnings.pop(name, None) is not None
+        if self.warnings.pop(name, None) is None:
+            return False
+        self.version += 1
+        return True
 
     def drop_warnings_older_than(self, max_age_s: float, now: float, *, keep: tuple[str, ...] = ()) -> bool:
         old = [n for n, w in self.warnings.items() if n not in keep and now - w.last_updated >= max_age_s]
         for name in old:
             del self.warnings[name]
+        if old:
+            self.version += 1
         return bool(old)
 
 

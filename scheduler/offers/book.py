@@ -29,6 +29,7 @@ class OfferBook:
         self.accepted_role = accepted_role
         self._by_id: dict[str, HeldOffer] = {}
         self._ids_by_agent: dict[str, set[str]] = {}
+        self.version_by_agent: dict[str, int] = {}  # bumped when an agent's held offers change
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -42,13 +43,18 @@ class OfferBook:
                 continue
             self._by_id[offer.id] = HeldOffer(offer, now)
             self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
+            self._changed(offer.agent_id)
         return refused
+
+    def _changed(self, agent_id: str) -> None:
+        self.version_by_agent[agent_id] = self.version_by_agent.get(agent_id, 0) + 1
 
     def rescind(self, offer_id: str) -> Offer | None:
         held = self._by_id.pop(offer_id, None)
         if held is None:
             return None
         ids = self._ids_by_agent.get(held.offer.agent_id)
+        self._changed(held.offer.agent_id)
         if ids is not None:
             ids.discard(offer_id)
             if not ids:
@@ -74,10 +80,14 @@ class OfferBook:
     def take_agent(self, agent_id: str) -> list[Offer]:
         """Remove and return the agent's offers (to launch on them or decline them)."""
         ids = self._ids_by_agent.pop(agent_id, set())
+        if ids:
+            self._changed(agent_id)
         return [self._by_id.pop(i).offer for i in ids]
 
     def take_all(self) -> list[Offer]:
         offers = [held.offer for held in self._by_id.values()]
+        for agent_id in self._ids_by_agent:
+            self._changed(agent_id)
         self._by_id.clear()
         self._ids_by_agent.clear()
         return offers

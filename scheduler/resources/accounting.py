@@ -79,60 +79,69 @@ def split(total: int, running: int, offered: int, unavailable: int) -> Breakdown
 class NodeResources:
     """What is known of one agent's resources besides our own offers and tasks."""
 
-    __slots__ = ("total", "others", "_watermark", "_recent_watermark", "_watermark_reset_at")
+    __slots__ = ("total", "others", "version", "_names", "_watermark", "_recent_watermark", "_watermark_reset_at")
 
     def __init__(self) -> None:
+        self.version = 0  # bumped when anything shown changes
+        self._names: tuple[str, ...] = CORE_RESOURCES  # the names shown: the core four, then the master's others
         self.total: Cents | None = None  # from the master; None until it has reported the agent
         self.others: Cents = {}  # used by other frameworks or offered to them, per the master
         self._watermark: Cents = {}
         self._recent_watermark: Cents = {}
         self._watermark_reset_at: float | None = None
 
-    def update_from_master(
-        self, total: Cents, used: Cents, offered_anywhere: Cents, our_running: Cents, our_offered: Cents
-    ) -> None:
-        """Take the master's view; what it counts beyond our own share belongs to someone else."""
-        self.total = dict(total)
+    def update_from_master(self, total: Cents, used: Cents, our_running: Cents) -> None:
+        """Take the master's view: what its ``used`` counts beyond our own tasks is someone else's.
+
+        Resources the master has offered to anyone are not counted as unavailable: an offer to us
+        may still be on its way (the listing and the event stream race), and one to another
+        framework comes back when declined, which is what "free" means.
+        """
         others: Cents = {}
-        for name in set(used) | set(offered_anywhere):
-            mine = our_running.get(name, 0) + our_offered.get(name, 0)
-            theirs = used.get(name, 0) + offered_anywhere.get(name, 0) - mine
+        for name, value in used.items():
+            theirs = value - our_running.get(name, 0)
             if theirs > 0:
                 others[name] = theirs
-        self.others = others
+        if total != self.total or others != self.others:
+            self.total, self.others = dict(total), others
+            self._names = CORE_RESOURCES + tuple(sorted(n for n in total if n not in CORE_RESOURCES))
+            self.version += 1
 
     def forget_master(self) -> None:
-        self.total, self.others = None, {}
+        self.total, self.others, self._names = None, {}, CORE_RESOURCES
+        self.version += 1
 
     def observe(self, running: Cents, offered: Cents, now: float) -> None:
         """Feed the watermark (only consulted while the master's totals are unknown)."""
         if self._watermark_reset_at is None or now - self._watermark_reset_at >= WATERMARK_RESET_S:
             self._watermark, self._recent_watermark = self._recent_watermark, {}
             self._watermark_reset_at = now
+            self.version += 1
         for name in set(running) | set(offered):
             seen = running.get(name, 0) + offered.get(name, 0)
             if seen > self._watermark.get(name, 0):
                 self._watermark[name] = seen
+                self.version += 1
             if seen > self._recent_watermark.get(name, 0):
                 self._recent_watermark[name] = seen
 
     def breakdown(self, running: Cents, offered: Cents, *, online: bool = True) -> dict[str, Breakdown]:
         """Per resource name; an offline node has nothing but the tasks still believed to run there."""
+        names = self._names
+        extra = [n for n in (*running, *offered) if n not in names]
+        if extra:
+            names = names + tuple(sorted(set(extra)))
         if not online:
-            names = dict.fromkeys((*CORE_RESOURCES, *sorted(running)))
             return {name: split(running.get(name, 0), running.get(name, 0), 0, 0) for name in names}
-        names = dict.fromkeys(CORE_RESOURCES)
-        if self.total is not None:
-            names.update(dict.fromkeys(sorted(self.total)))
-        names.update(dict.fromkeys(sorted(set(running) | set(offered))))
+        total, others = self.total, self.others
         result = {}
         for name in names:
-            ours = running.get(name, 0) + offered.get(name, 0)
-            if self.total is not None:
-                total, unavailable = self.total.get(name, 0), self.others.get(name, 0)
+            ours_running, ours_offered = running.get(name, 0), offered.get(name, 0)
+            if total is not None:
+                result[name] = split(total.get(name, 0), ours_running, ours_offered, others.get(name, 0))
             else:
-                total, unavailable = max(self._watermark.get(name, 0), ours), 0
-            result[name] = split(total, running.get(name, 0), offered.get(name, 0), unavailable)
+                seen = max(self._watermark.get(name, 0), ours_running + ours_offered)
+                result[name] = split(seen, ours_running, ours_offered, 0)
         return result
 
 

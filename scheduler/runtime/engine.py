@@ -13,8 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import orjson
-
 from scheduler.aio import wait_event
 from scheduler.config import Settings
 from scheduler.core.actions import Actions
@@ -23,7 +21,7 @@ from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError, MesosDriver
 from scheduler.mesos.events import Event, OffersReceived, Subscribed
 from scheduler.runtime.calls import BackgroundCalls
-from scheduler.status.document import build_status
+from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.nodes import NodeRow, load_nodes, load_pause_flags, save_nodes
@@ -51,6 +49,7 @@ class Engine:
         self.clock = clock
         self.driver: MesosDriver | None = None
         self.snapshots = SnapshotHolder()
+        self.status_builder = StatusBuilder()
         self.calls = BackgroundCalls()
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
@@ -146,8 +145,7 @@ class Engine:
         now = self.clock()
         started = time.perf_counter()
         self.core.tick(now)
-        document = build_status(self.core, now)
-        body = orjson.dumps(document)
+        body = self.status_builder.build(self.core, now)
         return StatusSnapshot(now, body, time.perf_counter() - started)
 
     def _snapshot(self) -> None:

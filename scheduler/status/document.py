@@ -1,20 +1,39 @@
-"""Assembling the v6 status document from the core's state (no I/O; the caller serializes).
+"""Assembling the v6 status document from the core's state, as bytes.
 
-Sections owned by parts not built yet are left out rather than filled with invented values.
-Key order follows the seed document so a diff against Scale's output reads naturally.
+A node's entry is serialized once and reused for as long as nothing it shows has changed (its
+signature: the node's own fields and the versions of its conditions, resources, offers and
+tasks), and the cluster's resource sums are kept up to date by difference. A snapshot of 10,000
+quiet nodes therefore costs a signature check per node and one join of cached bytes.
+
+Sections owned by parts not built yet are left out rather than filled with invented values. Key
+order follows the seed document, ``nodes`` last, so the document can be spliced together.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.core.scheduler_state import PAUSED, READY
 from scheduler.nodes.node import Node
-from scheduler.resources.accounting import Breakdown, cluster_breakdown
+from scheduler.resources.accounting import CORE_RESOURCES, Breakdown, Cents
 from scheduler.timefmt import iso
 
 JSON = dict[str, Any]
+TOP_LEVEL_ORDER = (
+    "timestamp",
+    "last_updated",
+    "dependencies",
+    "scheduler",
+    "system",
+    "vault",
+    "num_offers",
+    "resources",
+    "job_types",
+)
 
 
 def scheduler_section(core: SchedulerCore, now: float) -> JSON:
@@ -27,9 +46,10 @@ def scheduler_section(core: SchedulerCore, now: float) -> JSON:
     }
 
 
-def node_breakdown(core: SchedulerCore, node: Node) -> dict[str, Breakdown]:
+def node_breakdown(core: SchedulerCore, node: Node, offered: Cents | None = None) -> dict[str, Breakdown]:
     running = core.tasks.running_by_agent.get(node.agent_id, {}) if node.agent_id else {}
-    offered = core.offers.offered_cents(node.agent_id) if node.agent_id else {}
+    if offered is None:
+        offered = core.offers.offered_cents(node.agent_id) if node.agent_id else {}
     return node.resources.breakdown(running, offered, online=node.online)
 
 
@@ -47,22 +67,95 @@ def node_entry(core: SchedulerCore, node: Node, breakdown: dict[str, Breakdown])
     }
 
 
-def build_status(core: SchedulerCore, now: float) -> JSON:
-    nodes, active_breakdowns, num_offers = [], [], 0
-    for node in core.nodes:
-        if node.id is None:
-            continue  # listed once its database row exists (within a second), so its id is stable
-        breakdown = node_breakdown(core, node)
+def _signature(core: SchedulerCore, node: Node, offered: Cents) -> tuple:
+    """Everything a node's entry depends on; equal signatures mean an identical entry.
+
+    Offers come and go within a cycle, so their content (not a version) goes in: a node whose
+    offer arrived and was declined between two snapshots keeps its cached entry.
+    """
+    agent_id = node.agent_id
+    return (
+        node.id,
+        agent_id,
+        node.is_active,
+        node.online,
+        node.is_paused,
+        node.initial_cleanup_done,
+        core.paused,
+        node.conditions.version,
+        node.resources.version,
+        core.offers.count_for_agent(agent_id),
+        tuple(offered.items()),
+        core.tasks.version_by_agent.get(agent_id, 0),
+    )
+
+
+@dataclass(slots=True)
+class _CachedNode:
+    signature: tuple
+    fragment: bytes  # the node's serialized entry
+    breakdown: dict[str, Breakdown]
+    num_offers: int
+    counted: bool  # part of the cluster sums (active nodes only, as in Scale)
+
+
+class StatusBuilder:
+    """Builds status documents; keeps serialized node entries and cluster sums between builds."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, _CachedNode] = {}
+        self._cluster: dict[str, Breakdown] = {name: Breakdown() for name in CORE_RESOURCES}
+        self._num_offers = 0
+
+    def _apply(self, cached: _CachedNode, sign: int) -> None:
+        if not cached.counted:
+            return
+        self._num_offers += sign * cached.num_offers
+        for name, part in cached.breakdown.items():
+            total = self._cluster.setdefault(name, Breakdown())
+            total.offered += sign * part.offered
+            total.running += sign * part.running
+            total.free += sign * part.free
+            total.unavailable += sign * part.unavailable
+            total.total += sign * part.total
+
+    def _node_fragment(self, core: SchedulerCore, node: Node) -> bytes:
+        offered = core.offers.offered_cents(node.agent_id) if node.agent_id else {}
+        signature = _signature(core, node, offered)
+        cached = self._nodes.get(node.hostname)
+        if cached is not None and cached.signature == signature:
+            return cached.fragment
+        breakdown = node_breakdown(core, node, offered)
         entry = node_entry(core, node, breakdown)
-        if node.is_active:
-            # Deprecated nodes keep their own figures but leave the cluster's (as in Scale).
-            active_breakdowns.append(breakdown)
-            num_offers += entry["num_offers"]
-        nodes.append(entry)
-    return {
-        "timestamp": iso(now),
-        "scheduler": scheduler_section(core, now),
-        "num_offers": num_offers,
-        "resources": {name: part.as_json() for name, part in cluster_breakdown(active_breakdowns).items()},
-        "nodes": nodes,
-    }
+        fresh = _CachedNode(signature, orjson.dumps(entry), breakdown, entry["num_offers"], node.is_active)
+        if cached is not None:
+            self._apply(cached, -1)
+        self._apply(fresh, +1)
+        self._nodes[node.hostname] = fresh
+        return fresh.fragment
+
+    def build(self, core: SchedulerCore, now: float, sections: JSON | None = None) -> bytes:
+        """The whole document as JSON bytes; ``sections`` adds top-level parts owned elsewhere."""
+        fragments = []
+        seen = set()
+        for node in core.nodes:
+            if node.id is None:
+                continue  # listed once its database row exists (within a second), so its id is stable
+            fragments.append(self._node_fragment(core, node))
+            seen.add(node.hostname)
+        for hostname in [h for h in self._nodes if h not in seen]:
+            self._apply(self._nodes.pop(hostname), -1)
+        parts = {
+            **(sections or {}),
+            "timestamp": iso(now),
+            "scheduler": scheduler_section(core, now),
+            "num_offers": self._num_offers,
+            "resources": {name: part.as_json() for name, part in self._cluster.items()},
+        }
+        head = {key: parts[key] for key in TOP_LEVEL_ORDER if key in parts}
+        return orjson.dumps(head)[:-1] + b',"nodes":[' + b",".join(fragments) + b"]}"
+
+
+def build_status(core: SchedulerCore, now: float) -> JSON:
+    """The document as a dict (for tests and tools); the daemon keeps one StatusBuilder instead."""
+    return orjson.loads(StatusBuilder().build(core, now))

@@ -33,6 +33,7 @@ class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
         self.running_by_agent: dict[str, Cents] = {}
+        self.version_by_agent: dict[str, int] = {}  # bumped when an agent's tasks change
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -51,10 +52,15 @@ class TaskRegistry:
             raise ValueError(f"task {task.task_id} is already tracked")
         self._tasks[task.task_id] = task
         add_cents(self.running_by_agent.setdefault(task.agent_id, {}), task.resources)
+        self._changed(task.agent_id)
+
+    def _changed(self, agent_id: str) -> None:
+        self.version_by_agent[agent_id] = self.version_by_agent.get(agent_id, 0) + 1
 
     def remove(self, task_id: str) -> Task | None:
         task = self._tasks.pop(task_id, None)
         if task is not None:
+            self._changed(task.agent_id)
             running = self.running_by_agent.get(task.agent_id)
             if running is not None:
                 add_cents(running, task.resources, sign=-1)

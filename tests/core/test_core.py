@@ -118,7 +118,7 @@ def test_status_document_from_the_core():
     assert (entry["id"], entry["hostname"], entry["agent_id"], entry["is_active"]) == (7, "host-1", "S1", True)
     assert entry["state"]["name"] == "READY"
     cpus = entry["resources"]["cpus"]
-    # Our held offer claims all 4 cpus, but the master says another framework uses 1: it wins the
-    # unavailable share only where our offer leaves room, so the sum still matches the total.
+    # Our held offer claims all 4 cpus while the master says another framework uses 1 (the two views
+    # race): ours are placed first and the rest fits in what is left, so the sum still matches.
     assert cpus["offered"] + cpus["running"] + cpus["free"] + cpus["unavailable"] == cpus["total"] == 4.0
     assert document["resources"]["cpus"] == cpus

@@ -101,8 +101,14 @@ def test_parse_agents_skips_malformed_entries():
     reports = parse_agents(
         {
             "slaves": [
-                {"id": "S1", "hostname": "h1", "active": True, "resources": {"cpus": 4, "ports": "[31000-32000]"},
-                 "used_resources": {"cpus": 1.5}, "offered_resources": {}},
+                {
+                    "id": "S1",
+                    "hostname": "h1",
+                    "active": True,
+                    "resources": {"cpus": 4, "ports": "[31000-32000]"},
+                    "used_resources": {"cpus": 1.5},
+                    "offered_resources": {},
+                },
                 {"hostname": "no-id"},
                 "garbage",
             ]

@@ -27,13 +27,11 @@ def test_split_keeps_what_fits():
 def test_master_data_gives_total_and_others_use():
     node = NodeResources()
     ours_running, ours_offered = to_cents({"cpus": 1}), to_cents({"cpus": 2, "mem": 1024})
-    # The master counts our task in `used` and our offer in `offered`, plus 0.5 cpu of someone else.
+    # The master's `used` holds our task and 0.5 cpu of someone else's.
     node.update_from_master(
         total=to_cents({"cpus": 4, "mem": 4096, "disk": 100, "gpus": 0, "sharedmem": 10}),
         used=to_cents({"cpus": 1.5}),
-        offered_anywhere=to_cents({"cpus": 2, "mem": 1024}),
         our_running=ours_running,
-        our_offered=ours_offered,
     )
     result = node.breakdown(ours_running, ours_offered)
     assert list(result)[:4] == ["cpus", "mem", "disk", "gpus"]
@@ -41,6 +39,13 @@ def test_master_data_gives_total_and_others_use():
     assert parts(result["cpus"]) == (200, 100, 50, 50, 400)
     assert result["cpus"].as_json() == {"offered": 2.0, "total": 4.0, "running": 1.0, "free": 0.5, "unavailable": 0.5}
     assert parts(result["mem"]) == (102400, 0, 307200, 0, 409600)
+
+
+def test_our_tasks_the_master_already_freed_never_make_others_use_negative():
+    node = NodeResources()
+    node.update_from_master(to_cents({"cpus": 4}), used={}, our_running=to_cents({"cpus": 3}))
+    assert node.others == {}
+    assert parts(node.breakdown(to_cents({"cpus": 3}), {})["cpus"]) == (0, 300, 100, 0, 400)
 
 
 def test_watermark_stands_in_until_the_master_reports():
@@ -64,7 +69,7 @@ def test_watermark_forgets_after_two_periods():
 def test_cluster_sums_exactly():
     node_a, node_b = NodeResources(), NodeResources()
     for node in (node_a, node_b):
-        node.update_from_master(to_cents({"cpus": 0.33, "mem": 10}), {}, {}, {}, {})
+        node.update_from_master(to_cents({"cpus": 0.33, "mem": 10}), {}, {})
     total = cluster_breakdown([node_a.breakdown({}, {}), node_b.breakdown({}, {})])
     assert total["cpus"].total == 66 and total["cpus"].free == 66
     assert total["gpus"].total == 0
