@@ -19,7 +19,7 @@ dev: $(STAMP)
 	$(BIN)/scale-scheduler dev
 
 test: $(STAMP)
-	$(BIN)/ruff check scheduler tests
+	$(BIN)/ruff check scheduler tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

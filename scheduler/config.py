@@ -331,6 +331,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PROBE_INTERVAL", "probe_interval_s", _positive_seconds, "10", "Seconds between dependency probes"),
     Setting("PROBE_TIMEOUT", "probe_timeout_s", _positive_seconds, "5", "Timeout of one dependency probe"),
     Setting("LOG_LEVEL", "log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting(
+        "BENCH_ROUTES",
+        "bench_routes",
+        _bool,
+        "false",
+        "Add /bench/status-copy/, the benchmark's baseline handler (never in production)",
+    ),
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
@@ -376,6 +383,7 @@ class Settings:
     probe_interval_s: float
     probe_timeout_s: float
     log_level: str
+    bench_routes: bool
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -127,7 +127,9 @@ async def run_daemon(
 
     database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
     engine = Engine(settings, create_core(settings, time.time()), database)
-    app = create_app(status=MemoryStatus(engine.snapshots, settings.status_freshness_s))
+    app = create_app(
+        status=MemoryStatus(engine.snapshots, settings.status_freshness_s), bench_routes=settings.bench_routes
+    )
     try:
         runner, api_url = await start_api(app, settings.api_host, settings.api_port)
     except OSError as exc:

@@ -17,10 +17,30 @@ async def get_version(_request: web.Request) -> web.Response:
     return web.Response(body=VERSION_BODY, content_type="application/json")
 
 
-def create_app(*, status: StatusSource | None = None) -> web.Application:
+def bench_copy_handler(status: StatusSource):
+    """The benchmark's baseline: the status bytes of the first request, from memory, with no checks.
+
+    Served by the same server as /v6/status/, so the two can be loaded side by side.
+    """
+    frozen: list[bytes] = []
+
+    async def get_copy(_request: web.Request) -> web.Response:
+        if not frozen:
+            snapshot = status.current()
+            if snapshot is None:
+                return web.Response(status=503)
+            frozen.append(bytes(snapshot.body))
+        return web.Response(body=frozen[0], content_type="application/json")
+
+    return get_copy
+
+
+def create_app(*, status: StatusSource | None = None, bench_routes: bool = False) -> web.Application:
     app = web.Application(middlewares=[json_errors])
     for version in API_VERSIONS:
         app.router.add_get(f"/{version}/version/", get_version)  # add_get also answers HEAD
         if status is not None:
             app.router.add_get(f"/{version}/status/", status_handler(status))
+    if bench_routes and status is not None:
+        app.router.add_get("/bench/status-copy/", bench_copy_handler(status))
     return app

@@ -16,7 +16,8 @@ from scheduler.resources.accounting import Cents, add_cents, scalar_cents
 @dataclass(frozen=True, slots=True)
 class HeldOffer:
     offer: Offer
-    received_at: float  # monotonic seconds
+    received_at: float  # epoch seconds
+    cents: Cents  # its scalar resources, in hundredths
 
 
 def offer_role_matches(offer: Offer, accepted_role: str) -> bool:
@@ -29,7 +30,7 @@ class OfferBook:
         self.accepted_role = accepted_role
         self._by_id: dict[str, HeldOffer] = {}
         self._ids_by_agent: dict[str, set[str]] = {}
-        self.version_by_agent: dict[str, int] = {}  # bumped when an agent's held offers change
+        self._cents_by_agent: dict[str, Cents] = {}  # sum of each agent's held offers, kept as they come and go
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -41,25 +42,25 @@ class OfferBook:
             if not offer_role_matches(offer, self.accepted_role):
                 refused.append(offer)
                 continue
-            self._by_id[offer.id] = HeldOffer(offer, now)
+            held = self._by_id[offer.id] = HeldOffer(offer, now, scalar_cents(offer.resources))
             self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
-            self._changed(offer.agent_id)
+            add_cents(self._cents_by_agent.setdefault(offer.agent_id, {}), held.cents)
         return refused
 
-    def _changed(self, agent_id: str) -> None:
-        self.version_by_agent[agent_id] = self.version_by_agent.get(agent_id, 0) + 1
+    def _forget(self, offer_id: str) -> HeldOffer:
+        held = self._by_id.pop(offer_id)
+        agent_id = held.offer.agent_id
+        ids = self._ids_by_agent[agent_id]
+        ids.discard(offer_id)
+        if ids:
+            add_cents(self._cents_by_agent[agent_id], held.cents, sign=-1)
+        else:
+            del self._ids_by_agent[agent_id]
+            del self._cents_by_agent[agent_id]
+        return held
 
     def rescind(self, offer_id: str) -> Offer | None:
-        held = self._by_id.pop(offer_id, None)
-        if held is None:
-            return None
-        ids = self._ids_by_agent.get(held.offer.agent_id)
-        self._changed(held.offer.agent_id)
-        if ids is not None:
-            ids.discard(offer_id)
-            if not ids:
-                del self._ids_by_agent[held.offer.agent_id]
-        return held.offer
+        return self._forget(offer_id).offer if offer_id in self._by_id else None
 
     def for_agent(self, agent_id: str) -> list[Offer]:
         return [self._by_id[i].offer for i in self._ids_by_agent.get(agent_id, ())]
@@ -68,28 +69,21 @@ class OfferBook:
         return len(self._ids_by_agent.get(agent_id, ()))
 
     def offered_cents(self, agent_id: str) -> Cents:
-        """The scalar resources of the agent's held offers, in hundredths."""
-        total: Cents = {}
-        for offer_id in self._ids_by_agent.get(agent_id, ()):
-            add_cents(total, scalar_cents(self._by_id[offer_id].offer.resources))
-        return total
+        """The scalar resources of the agent's held offers, in hundredths (do not modify)."""
+        return self._cents_by_agent.get(agent_id, _NOTHING)
 
     def agents(self) -> list[str]:
         return list(self._ids_by_agent)
 
     def take_agent(self, agent_id: str) -> list[Offer]:
         """Remove and return the agent's offers (to launch on them or decline them)."""
-        ids = self._ids_by_agent.pop(agent_id, set())
-        if ids:
-            self._changed(agent_id)
-        return [self._by_id.pop(i).offer for i in ids]
+        return [self._forget(offer_id).offer for offer_id in list(self._ids_by_agent.get(agent_id, ()))]
 
     def take_all(self) -> list[Offer]:
         offers = [held.offer for held in self._by_id.values()]
-        for agent_id in self._ids_by_agent:
-            self._changed(agent_id)
         self._by_id.clear()
         self._ids_by_agent.clear()
+        self._cents_by_agent.clear()
         return offers
 
     def clear(self) -> int:
@@ -97,3 +91,6 @@ class OfferBook:
         count = len(self._by_id)
         self.take_all()
         return count
+
+
+_NOTHING: Cents = {}

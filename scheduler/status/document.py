@@ -136,15 +136,12 @@ class StatusBuilder:
 
     def build(self, core: SchedulerCore, now: float, sections: JSON | None = None) -> bytes:
         """The whole document as JSON bytes; ``sections`` adds top-level parts owned elsewhere."""
-        fragments = []
-        seen = set()
-        for node in core.nodes:
-            if node.id is None:
-                continue  # listed once its database row exists (within a second), so its id is stable
-            fragments.append(self._node_fragment(core, node))
-            seen.add(node.hostname)
-        for hostname in [h for h in self._nodes if h not in seen]:
-            self._apply(self._nodes.pop(hostname), -1)
+        # Listed once its database row exists (within a second), so a node's id is stable.
+        fragments = [self._node_fragment(core, node) for node in core.nodes if node.id is not None]
+        if len(fragments) != len(self._nodes):  # a node left the registry: its share leaves the sums
+            listed = {node.hostname for node in core.nodes if node.id is not None}
+            for hostname in [h for h in self._nodes if h not in listed]:
+                self._apply(self._nodes.pop(hostname), -1)
         parts = {
             **(sections or {}),
             "timestamp": iso(now),

@@ -122,3 +122,18 @@ def test_status_document_from_the_core():
     # race): ours are placed first and the rest fits in what is left, so the sum still matches.
     assert cpus["offered"] + cpus["running"] + cpus["free"] + cpus["unavailable"] == cpus["total"] == 4.0
     assert document["resources"]["cpus"] == cpus
+
+
+def test_offer_book_keeps_each_agents_offered_sum():
+    from scheduler.offers.book import OfferBook
+
+    book = OfferBook()
+    book.add([offer("O1", cpus=1), offer("O2", cpus=2), offer("O3", "S2", "host-2", cpus=4)], now=0)
+    assert book.offered_cents("S1") == {"cpus": 300, "mem": 204800}
+    book.rescind("O1")
+    assert book.offered_cents("S1") == {"cpus": 200, "mem": 102400}
+    assert book.rescind("O1") is None  # twice is harmless
+    assert [o.id for o in book.take_agent("S1")] == ["O2"]
+    assert book.offered_cents("S1") == {} and book.count_for_agent("S1") == 0
+    assert book.offered_cents("S2") == {"cpus": 400, "mem": 102400}
+    assert book.clear() == 1 and book.offered_cents("S2") == {}

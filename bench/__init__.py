@@ -1,0 +1,1 @@
+"""Benchmarks of scale-scheduler: status serving, snapshot building, memory, scheduling."""

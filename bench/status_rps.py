@@ -1,0 +1,139 @@
+"""GET /v6/status/ against the same server's trivial handler, side by side, with real processes.
+
+The simulated master (N agents) and the scheduler run as their own processes, exactly as
+``scale-scheduler sim`` and ``scale-scheduler run``; the scheduler runs with BENCH_ROUTES on, so the
+same aiohttp server also serves ``/bench/status-copy/``: the same bytes from memory with no checks.
+A separate load-generator process loads one path, then the other, alternating the order each
+round; the ratio is status requests/s over baseline requests/s in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import ExitStack, contextmanager
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Keep processes off each other's core where the machine has two or more."""
+    if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(pid, cpus)
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str] | None = None, cwd: str | None = None):
+    proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def get_json(url: str, timeout: float = 30.0):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def wait_for_nodes(api: str, agents: int, timeout_s: float) -> dict:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            document = get_json(api + "/v6/status/")
+            last = len(document["nodes"])
+            if last >= agents and document["resources"]["cpus"]["total"] > 0:
+                return document
+        except (OSError, ValueError):
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"the scheduler listed {last} of {agents} nodes after {timeout_s:.0f} s")
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def loadgen(url: str, duration_s: float, concurrency: int) -> dict:
+    args = [PYTHON, "-m", "bench.loadgen", url, "--duration", str(duration_s), "--concurrency", str(concurrency)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    pin(proc.pid, {1})
+    out, _ = proc.communicate(timeout=duration_s + 120)
+    return json.loads(out)
+
+
+def run(agents: int, *, rounds: int, duration_s: float, concurrency: int) -> dict:
+    sim_port, api_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as workdir, ExitStack() as stack:
+        sim = stack.enter_context(
+            process(
+                [
+                    PYTHON,
+                    "-m",
+                    "scheduler",
+                    "sim",
+                    "--port",
+                    str(sim_port),
+                    "--agents",
+                    str(agents),
+                    "--log-level",
+                    "WARNING",
+                ],
+                cwd=workdir,
+            )
+        )
+        env = {
+            **os.environ,
+            "MESOS_MASTER_URL": f"http://127.0.0.1:{sim_port}",
+            "DATABASE_URL": f"sqlite:///{workdir}/bench.db",
+            "PORT0": str(api_port),
+            "SCALE_API_HOST": "127.0.0.1",
+            "BENCH_ROUTES": "true",
+            "LOG_LEVEL": "WARNING",
+        }
+        scheduler = stack.enter_context(process([PYTHON, "-m", "scheduler", "run"], env=env, cwd=workdir))
+        pin(scheduler.pid, {0})
+        pin(sim.pid, {1})
+        api = f"http://127.0.0.1:{api_port}"
+        document = wait_for_nodes(api, agents, timeout_s=180)
+        get_json(api + "/bench/status-copy/")  # freeze the baseline's bytes now
+        paths = {"status": api + "/v6/status/", "baseline": api + "/bench/status-copy/"}
+        results: dict[str, list[dict]] = {"status": [], "baseline": []}
+        for round_number in range(rounds):
+            order = ("status", "baseline") if round_number % 2 == 0 else ("baseline", "status")
+            for name in order:
+                results[name].append(loadgen(paths[name], duration_s, concurrency))
+        status_rps = sum(r["rps"] for r in results["status"]) / rounds
+        baseline_rps = sum(r["rps"] for r in results["baseline"]) / rounds
+        return {
+            "agents": agents,
+            "nodes_listed": len(document["nodes"]),
+            "document_bytes": len(json.dumps(document, separators=(",", ":"))),
+            "status_rps": status_rps,
+            "baseline_rps": baseline_rps,
+            "ratio": status_rps / baseline_rps,
+            "errors": sum(r["errors"] for rs in results.values() for r in rs),
+            "per_round": results,
+            "scheduler_rss_mb": rss_mb(scheduler.pid),
+        }
