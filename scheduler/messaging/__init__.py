@@ -1,0 +1,1 @@
+"""The command message queue (kombu): its declaration, producers and the message handlers."""
