@@ -1,0 +1,1 @@
+"""Jobs: job types, queued jobs, job executions and what their outcomes mean."""
