@@ -1,0 +1,369 @@
+"""Job type definition files: YAML or JSON, validated whole before anything is stored.
+
+A file holds a list of job types, or a mapping ``{"job_types": [...]}``. JSON is read as JSON and
+anything else as YAML (``yaml.safe_load``). Every problem is collected with its place, e.g.
+``job_types[2].resources.cpus: must be greater than 0``; a file with any problem is refused whole.
+
+Example (YAML)::
+
+    job_types:
+      - name: my-algorithm
+        version: "1.0"          # a string: quote it, a bare 1.0 is a number and is refused
+        title: My algorithm
+        resources: {cpus: 1.5, mem: 2048, disk: 1024, gpus: 0}
+        command: run-algorithm --in /data
+        image: registry.example.com/my-algorithm:1.0
+        max_tries: 3
+        error_mapping: {2: DATA, 3: ALGORITHM}
+
+Versions must be strings. YAML reads ``version: 1.0`` as the number 1.0 and ``version: 1.10`` as
+1.1, so taking a number's text would silently register the wrong version; such a version is refused
+with a message telling to quote it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scheduler.jobs.definitions import ErrorCategory, JobType
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+MAX_NAME = 100  # job_type.name
+MAX_VERSION = 50  # job_type.version
+MAX_TITLE = 250  # job_type.title
+MAX_ICON_CODE = 20  # job_type.icon_code
+MAX_IMAGE = 500  # job_type.image
+MAX_EXIT_CODE = 255
+
+DEFAULT_RESOURCES = {"cpus": 1.0, "mem": 128.0, "disk": 0.0, "gpus": 0.0}
+JOB_TYPE_KEYS = (
+    "name",
+    "version",
+    "title",
+    "description",
+    "is_system",
+    "icon_code",
+    "resources",
+    "command",
+    "image",
+    "max_tries",
+    "error_mapping",
+)
+RESOURCE_KEYS = ("cpus", "mem", "disk", "gpus")
+
+
+class DefinitionError(ValueError):
+    """A definition file that cannot be used; ``problems`` lists every reason with its place."""
+
+    def __init__(self, problems: list[str], source: str = "") -> None:
+        self.problems = list(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__(prefix + "; ".join(self.problems))
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load, except that a key given twice in one mapping is an error instead of last-wins."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # <<: *anchor, resolved by the base class
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_document(text: str) -> Any:
+    """The data of a JSON or YAML document; raises DefinitionError with the place of a syntax error."""
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant)
+        except ValueError as exc:
+            raise DefinitionError([f"not valid JSON: {exc}"]) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = exc.problem or exc.context or "syntax error"
+        raise DefinitionError([f"not valid YAML{where}: {what}"]) from None
+    except yaml.YAMLError as exc:
+        raise DefinitionError([f"not valid YAML: {exc}"]) from None
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Checker:
+    problems: list[str]
+
+    def add(self, place: str, message: str) -> None:
+        self.problems.append(f"{place}: {message}")
+
+    def string(
+        self,
+        data: dict[str, Any],
+        key: str,
+        place: str,
+        *,
+        required: bool = False,
+        max_length: int | None = None,
+        default: str | None = "",
+    ) -> str | None:
+        value = data.get(key)
+        where = f"{place}.{key}"
+        if value is None:
+            if required:
+                self.add(where, "is required")
+            return default
+        if not isinstance(value, str):
+            hint = ""
+            if key == "version" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                hint = '; write it in quotes (version: "1.0"): unquoted, YAML reads it as a number, and 1.10 as 1.1'
+            self.add(where, f"must be a string, got {_kind(value)}{hint}")
+            return default
+        if required and not value.strip():
+            self.add(where, "must not be empty")
+            return default
+        if max_length is not None and len(value) > max_length:
+            self.add(where, f"must be at most {max_length} characters, got {len(value)}")
+            return default
+        return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _resources(check: _Checker, value: Any, place: str) -> dict[str, float]:
+    resources = dict(DEFAULT_RESOURCES)
+    if value is None:
+        return resources
+    if not isinstance(value, dict):
+        check.add(place, f"must be a mapping of cpus, mem, disk, gpus, got {_kind(value)}")
+        return resources
+    for key in value:
+        if key not in RESOURCE_KEYS:
+            check.add(f"{place}.{key}", f"unknown resource (known: {', '.join(RESOURCE_KEYS)})")
+    for key in RESOURCE_KEYS:
+        if key not in value:
+            continue
+        amount = value[key]
+        where = f"{place}.{key}"
+        if not _is_number(amount):
+            check.add(where, f"must be a number, got {_kind(amount)}")
+            continue
+        if key == "cpus" and amount <= 0:
+            check.add(where, f"must be greater than 0, got {amount!r}")
+        elif amount < 0:
+            check.add(where, f"must be at least 0, got {amount!r}")
+        elif key == "gpus" and float(amount) != int(amount):
+            check.add(where, f"must be a whole number, got {amount!r}")
+        else:
+            resources[key] = float(amount)
+    return resources
+
+
+def _error_mapping(check: _Checker, value: Any, place: str) -> dict[int, ErrorCategory]:
+    mapping: dict[int, ErrorCategory] = {}
+    if value is None:
+        return mapping
+    if not isinstance(value, dict):
+        check.add(place, f"must be a mapping of exit code to DATA or ALGORITHM, got {_kind(value)}")
+        return mapping
+    allowed = (ErrorCategory.DATA.value, ErrorCategory.ALGORITHM.value)
+    for raw_code, raw_category in value.items():
+        where = f"{place}.{raw_code}"
+        code: int | None = None
+        if isinstance(raw_code, int) and not isinstance(raw_code, bool):
+            code = raw_code
+        elif isinstance(raw_code, str) and re.fullmatch(r"[0-9]+", raw_code.strip()):
+            code = int(raw_code)
+        if code is None:
+            check.add(where, f"exit code must be a whole number from 1 to {MAX_EXIT_CODE}")
+        elif not 1 <= code <= MAX_EXIT_CODE:
+            check.add(where, f"exit code must be from 1 to {MAX_EXIT_CODE}, got {code}")
+        elif code in mapping:
+            check.add(where, f"exit code {code} is mapped twice")
+            code = None
+        if raw_category not in allowed:
+            check.add(where, f"must be DATA or ALGORITHM, got {raw_category!r}")
+        elif code is not None:
+            mapping[code] = ErrorCategory(raw_category)
+    return mapping
+
+
+def _job_type(check: _Checker, data: Any, place: str) -> JobType | None:
+    if not isinstance(data, dict):
+        check.add(place, f"must be a mapping, got {_kind(data)}")
+        return None
+    before = len(check.problems)
+    for key in data:
+        if key not in JOB_TYPE_KEYS:
+            check.add(f"{place}.{key}", "unknown key")
+
+    name = check.string(data, "name", place, required=True, max_length=MAX_NAME)
+    if name and not NAME_PATTERN.fullmatch(name):
+        check.add(
+            f"{place}.name",
+            f"{name!r} must start with a lower-case letter or digit and hold only a-z, 0-9, '.', '_', '-'",
+        )
+    version = check.string(data, "version", place, required=True, max_length=MAX_VERSION)
+    if version and version != version.strip():
+        check.add(f"{place}.version", f"must not start or end with spaces, got {version!r}")
+    title = check.string(data, "title", place, max_length=MAX_TITLE)
+    description = check.string(data, "description", place)
+    icon_code = check.string(data, "icon_code", place, max_length=MAX_ICON_CODE)
+    command = check.string(data, "command", place, required=True)
+    image = check.string(data, "image", place, max_length=MAX_IMAGE, default=None)
+    if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+        check.add(f"{place}.image", f"must be a docker image name without spaces, got {image!r}")
+
+    is_system = data.get("is_system", False)
+    if is_system is None:
+        is_system = False
+    if not isinstance(is_system, bool):
+        check.add(f"{place}.is_system", f"must be true or false, got {_kind(is_system)}")
+        is_system = False
+
+    max_tries = data.get("max_tries", 3)
+    if max_tries is None:
+        max_tries = 3
+    if not isinstance(max_tries, int) or isinstance(max_tries, bool):
+        check.add(f"{place}.max_tries", f"must be a whole number, got {_kind(max_tries)}")
+        max_tries = 3
+    elif max_tries < 1:
+        check.add(f"{place}.max_tries", f"must be at least 1, got {max_tries}")
+
+    resources = _resources(check, data.get("resources"), f"{place}.resources")
+    error_mapping = _error_mapping(check, data.get("error_mapping"), f"{place}.error_mapping")
+
+    if len(check.problems) > before:
+        return None
+    return JobType(
+        name=name or "",
+        version=version or "",
+        command=command or "",
+        cpus=resources["cpus"],
+        mem=resources["mem"],
+        disk=resources["disk"],
+        gpus=resources["gpus"],
+        title=title or "",
+        description=description or "",
+        is_system=is_system,
+        icon_code=icon_code or "",
+        image=image,
+        max_tries=max_tries,
+        error_mapping=error_mapping,
+    )
+
+
+def validate_job_types(data: Any) -> tuple[list[JobType], list[str]]:
+    """The job types in parsed data, and every problem found (the job types are usable only if none)."""
+    check = _Checker([])
+    place = "job_types"
+    if isinstance(data, dict):
+        for key in data:
+            if key != "job_types":
+                check.add(str(key), "unknown key (a file holds a list of job types or {job_types: [...]})")
+        if "job_types" not in data:
+            check.add("job_types", "is required")
+            return [], check.problems
+        data = data["job_types"]
+    if not isinstance(data, list):
+        check.add(place, f"must be a list of job types, got {_kind(data)}")
+        return [], check.problems
+    if not data:
+        check.add(place, "the file holds no job types")
+    job_types: list[JobType] = []
+    first_place: dict[tuple[str, str], str] = {}
+    for index, item in enumerate(data):
+        item_place = f"{place}[{index}]"
+        job_type = _job_type(check, item, item_place)
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("version"), str):
+            key = (item["name"], item["version"])
+            if key in first_place:
+                check.add(item_place, f"duplicate of {first_place[key]} (name {key[0]!r}, version {key[1]!r})")
+                continue
+            first_place[key] = item_place
+        if job_type is not None:
+            job_types.append(job_type)
+    return job_types, check.problems
+
+
+def parse_job_types(text: str, source: str = "") -> list[JobType]:
+    """The job types of a YAML or JSON document; raises DefinitionError listing every problem."""
+    data = parse_document(text)
+    job_types, problems = validate_job_types(data)
+    if problems:
+        raise DefinitionError(problems, source)
+    return job_types
+
+
+def load_job_type_file(path: str | Path) -> list[JobType]:
+    """The job types of a file; raises DefinitionError (also when the file cannot be read)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DefinitionError(["no such file"], str(path)) from None
+    except IsADirectoryError:
+        raise DefinitionError(["is a directory, not a file"], str(path)) from None
+    except OSError as exc:
+        raise DefinitionError([f"cannot read it ({exc.strerror})"], str(path)) from None
+    except UnicodeDecodeError:
+        raise DefinitionError(["is not UTF-8 text"], str(path)) from None
+    try:
+        return parse_job_types(text, str(path))
+    except DefinitionError as exc:
+        exc.source = str(path)
+        raise DefinitionError(exc.problems, str(path)) from None

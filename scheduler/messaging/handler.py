@@ -1,0 +1,421 @@
+"""The message handler: consumes ``queue_jobs`` messages from the command queue and stores their jobs.
+
+For each message, in the order received (prefetch 10 by default):
+
+- malformed (not JSON, wrong type, fails validation, names an unregistered job type): **rejected**
+  without requeue, with one log line giving the reason; it never blocks the queue;
+- valid: its queue_message row and its jobs (QUEUED) are inserted in **one transaction**, and only
+  after the commit is the message **acknowledged**. If its id is stored already (a redelivery after
+  a crash between commit and ack), nothing is inserted and it is acknowledged;
+- the database fails (down, timeout, locked, no schema yet): the message is **requeued**, the
+  consumer is cancelled and its channel closed (so prefetched messages go back to the queue too),
+  and the handler backs off, probing the database (its tables) with a growing delay; once it
+  answers, consuming resumes. Nothing is lost.
+
+The broker connection is watched with heartbeats on amqp://; if it drops, the handler reconnects
+with a growing delay. ``MessageHandler`` runs one consumer in a thread; ``run_message_handler`` is
+the blocking ``scale-scheduler message-handler`` command.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from kombu import Connection, Consumer
+from kombu.message import Message
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, IntegrityError
+
+from scheduler.config import Settings
+from scheduler.jobs.messages import QueueJobsMessage, decode_body, summarize, validate_message
+from scheduler.messaging.producer import error_text, open_broker
+from scheduler.messaging.queue import command_queue
+from scheduler.redact import mask_url
+from scheduler.store.database import make_engine, migrate
+from scheduler.store.ingest import (
+    UnknownJobTypes,
+    describe_database_error,
+    queue_message_exists,
+    store_queue_jobs,
+)
+from scheduler.store.tables import job_table, queue_message_table
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFETCH = 10
+
+
+@dataclass
+class HandlerCounters:
+    stored_messages: int = 0
+    stored_jobs: int = 0
+    duplicate_messages: int = 0  # already stored: acknowledged, nothing inserted
+    duplicate_jobs: int = 0
+    rejected_messages: int = 0  # malformed: dropped with a log line
+    rejected_jobs: int = 0  # jobs in rejected messages that could be counted
+    storage_failures: int = 0  # database errors: the message was requeued
+    broker_errors: int = 0  # lost or refused broker connections
+
+
+class MessageHandler:
+    """One consumer of the command queue, in a thread of its own."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        prefetch: int = DEFAULT_PREFETCH,
+        drain_timeout_s: float = 0.5,
+        heartbeat_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        backoff_start_s: float = 1.0,
+        backoff_max_s: float = 30.0,
+        name: str = "message-handler",
+    ) -> None:
+        self.settings = settings
+        self.queue = command_queue(settings.queue_name)
+        self.prefetch = prefetch
+        self.drain_timeout_s = drain_timeout_s
+        self.heartbeat_s = heartbeat_s
+        self.connect_timeout_s = connect_timeout_s
+        self.backoff_start_s = backoff_start_s
+        self.backoff_max_s = backoff_max_s
+        self.name = name
+        self._owns_engine = engine is None
+        self.engine = engine if engine is not None else make_engine(settings.database_url, settings.database_timeout_s)
+        self._secrets = settings.secret_values()
+        self._broker = mask_url(settings.broker_url)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._counters = HandlerCounters()
+        self._database_down = False  # set by a storage failure, cleared by a successful probe
+        self._database_delay = backoff_start_s  # reset by a successful store
+        self._handled_in_session = 0
+        self.consuming = False  # a consumer is active on the broker
+        self.last_error: str | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("a MessageHandler starts once")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Stop consuming and wait for the thread; True if it ended within the timeout."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        stopped = not self.is_alive
+        if stopped and self._owns_engine:
+            self.engine.dispose()
+        return stopped
+
+    @property
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return asdict(self._counters)
+
+    def _count(self, **increments: int) -> None:
+        with self._lock:
+            for name, value in increments.items():
+                setattr(self._counters, name, getattr(self._counters, name) + value)
+
+    # --- the broker connection -------------------------------------------------------------
+
+    def _run(self) -> None:
+        delay = self.backoff_start_s
+        while not self._stop.is_set():
+            connection: Connection | None = None
+            started = time.monotonic()
+            self._handled_in_session = 0
+            try:
+                connection = open_broker(
+                    self.settings.broker_url, connect_timeout_s=self.connect_timeout_s, heartbeat_s=self.heartbeat_s
+                )
+                connection.connect()
+                log.info("consuming %s from %s (prefetch %d)", self.queue.name, self._broker, self.prefetch)
+                self._session(connection)
+            except Exception as exc:  # connection and channel errors of every transport; bugs too
+                if self._stop.is_set():
+                    break
+                self._count(broker_errors=1)
+                self.last_error = f"broker {self._broker}: {error_text(exc, self._secrets)}"
+                # A session that worked for a while starts the backoff again from the beginning.
+                if self._handled_in_session or time.monotonic() - started > 10 * self.backoff_max_s:
+                    delay = self.backoff_start_s
+                known = connection is not None and isinstance(
+                    exc, (*connection.connection_errors, *connection.channel_errors, OSError)
+                )
+                log.warning(
+                    "%s; reconnecting in %.1f s",
+                    self.last_error,
+                    delay,
+                    exc_info=not known,
+                )
+            finally:
+                self.consuming = False
+                if connection is not None:
+                    self._release(connection)
+            if self._stop.wait(delay):
+                break
+            delay = min(delay * 2, self.backoff_max_s)
+        log.info("message handler stopped: %s", self.counters)
+
+    def _release(self, connection: Connection) -> None:
+        try:
+            connection.release()
+        except Exception as exc:  # a dead connection may fail to close; it is dropped anyway
+            log.debug("releasing the broker connection: %s", error_text(exc, self._secrets))
+
+    def _session(self, connection: Connection) -> None:
+        """Consume until stopped; pause consuming (channel closed) while the database is down."""
+        consumer: Consumer | None = None
+        next_probe = 0.0
+        try:
+            while not self._stop.is_set():
+                if self._database_down:
+                    if consumer is not None:
+                        # Closing the channel hands every prefetched, unacknowledged message back.
+                        self._close_consumer(consumer)
+                        consumer = None
+                        self.consuming = False
+                        next_probe = self._next_database_try()
+                        log.warning(
+                            "stopped consuming %s until the database answers; next try in %.1f s",
+                            self.queue.name,
+                            next_probe - time.monotonic(),
+                        )
+                    if time.monotonic() >= next_probe:
+                        if self._probe_database():
+                            self._database_down = False
+                            log.info("the database answers again; consuming %s", self.queue.name)
+                        else:
+                            next_probe = self._next_database_try()
+                            log.warning(
+                                "the database still fails: %s; next try in %.1f s",
+                                self.last_error,
+                                next_probe - time.monotonic(),
+                            )
+                            continue
+                elif consumer is None:
+                    consumer = Consumer(
+                        connection.channel(),
+                        queues=[self.queue],
+                        on_message=self._on_message,
+                        prefetch_count=self.prefetch,
+                        tag_prefix=f"{self.name}-",
+                    )
+                    consumer.consume()
+                    self.consuming = True
+                try:
+                    connection.drain_events(timeout=self.drain_timeout_s)
+                except TimeoutError:  # socket.timeout: nothing arrived
+                    pass
+                connection.heartbeat_check()
+        finally:
+            self.consuming = False
+            if consumer is not None:
+                self._close_consumer(consumer)
+
+    def _next_database_try(self) -> float:
+        """When to probe the database next; the delay doubles until a message is stored again."""
+        delay = self._database_delay
+        self._database_delay = min(delay * 2, self.backoff_max_s)
+        return time.monotonic() + delay
+
+    def _close_consumer(self, consumer: Consumer) -> None:
+        try:
+            consumer.cancel()
+            consumer.channel.close()
+        except Exception as exc:  # the connection may be gone; the broker requeues on its own then
+            log.debug("closing the consumer: %s", error_text(exc, self._secrets))
+
+    def _probe_database(self) -> bool:
+        """Whether the database answers and has the tables a message is stored in."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(select(queue_message_table.c.id).limit(0))
+                connection.execute(select(job_table.c.id).limit(0))
+            return True
+        except Exception as exc:
+            self.last_error = describe_database_error(exc, self._secrets)
+            return False
+
+    # --- one message -----------------------------------------------------------------------
+
+    def _on_message(self, message: Message) -> None:
+        self._handled_in_session += 1
+        if self._database_down:
+            # Prefetched before the pause: hand it back untried.
+            message.requeue()
+            return
+        parsed = validate_message(message.body)
+        if not isinstance(parsed, QueueJobsMessage):
+            self._reject(message, summarize(parsed), _peek_id(message.body), _peek_count(message.body))
+            return
+        try:
+            with self.engine.begin() as connection:
+                result = store_queue_jobs(connection, parsed)
+        except UnknownJobTypes as exc:
+            self._reject(message, str(exc), parsed.id, len(parsed.jobs))
+            return
+        except DataError as exc:  # the database refuses these values: retrying cannot help
+            self._reject(message, f"the database refuses it: {describe_database_error(exc, self._secrets)}", parsed.id)
+            return
+        except IntegrityError as exc:
+            # Most likely another handler stored the same id at the same moment.
+            if self._already_stored(parsed.id):
+                self._duplicate(message, parsed)
+            else:
+                self._storage_failed(message, parsed, exc)
+            return
+        except Exception as exc:  # database down, timeout, locked, no schema; or a bug: keep the message
+            self._storage_failed(message, parsed, exc)
+            return
+        if result.duplicate:
+            self._duplicate(message, parsed)
+            return
+        # Committed: counted as stored even if the ack is lost (the redelivery is then a duplicate).
+        self._count(stored_messages=1, stored_jobs=result.num_jobs)
+        self._database_delay = self.backoff_start_s
+        log.debug("stored message %s: %d jobs", parsed.id, result.num_jobs)
+        message.ack()
+
+    def _already_stored(self, message_id: str) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                return queue_message_exists(connection, message_id)
+        except Exception:
+            return False
+
+    def _duplicate(self, message: Message, parsed: QueueJobsMessage) -> None:
+        message.ack()
+        self._count(duplicate_messages=1, duplicate_jobs=len(parsed.jobs))
+        log.info("message %s was stored already (redelivered); acknowledged without storing again", parsed.id)
+
+    def _reject(self, message: Message, reason: str, message_id: str | None, num_jobs: int = 0) -> None:
+        message.reject(requeue=False)
+        self._count(rejected_messages=1, rejected_jobs=num_jobs)
+        what = f"message {message_id}" if message_id else f"a message of {len(message.body or b'')} bytes"
+        log.warning("rejected %s from %s: %s", what, self.queue.name, reason)
+
+    def _storage_failed(self, message: Message, parsed: QueueJobsMessage, exc: BaseException) -> None:
+        message.requeue()
+        self._database_down = True
+        self._count(storage_failures=1)
+        self.last_error = describe_database_error(exc, self._secrets)
+        log.warning(
+            "could not store message %s (%d jobs), requeued it: %s",
+            parsed.id,
+            len(parsed.jobs),
+            self.last_error,
+            exc_info=not _is_database_error(exc),
+        )
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, (SQLAlchemyError, OSError, TimeoutError))
+
+
+def _peek(body: Any) -> Any:
+    try:
+        return decode_body(body)
+    except Exception:
+        return None
+
+
+def _peek_id(body: Any) -> str | None:
+    data = _peek(body)
+    value = data.get("id") if isinstance(data, dict) else None
+    return value[:64] if isinstance(value, str) and value.isprintable() and value.strip() else None
+
+
+def _peek_count(body: Any) -> int:
+    data = _peek(body)
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    return len(jobs) if isinstance(jobs, list) else 0
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def migrate_with_retries(
+    engine: Engine,
+    stop: threading.Event,
+    *,
+    display_url: str,
+    secrets: list[str] | tuple[str, ...] = (),
+    backoff_start_s: float = 1.0,
+    backoff_max_s: float = 30.0,
+) -> bool:
+    """Bring the schema up to date, retrying while the database is unreachable; False if stopped first."""
+    delay = backoff_start_s
+    while not stop.is_set():
+        try:
+            migrate(engine)
+            return True
+        except Exception as exc:
+            log.warning(
+                "database %s: cannot migrate (%s); retrying in %.0f s",
+                display_url,
+                describe_database_error(exc, secrets),
+                delay,
+            )
+        if stop.wait(delay):
+            break
+        delay = min(delay * 2, backoff_max_s)
+    return False
+
+
+def run_message_handler(settings: Settings, stop: threading.Event | None = None, **options: Any) -> int:
+    """``scale-scheduler message-handler``: migrate, then consume until SIGTERM/SIGINT or ``stop``.
+
+    Returns 0 on a requested stop, 1 if the consumer thread died. ``options`` go to MessageHandler.
+    """
+    stop = stop or threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    engine = make_engine(settings.database_url, settings.database_timeout_s)
+    handler: MessageHandler | None = None
+    try:
+        log.info(
+            "message handler: database %s, broker %s, queue %s",
+            mask_url(settings.database_url),
+            mask_url(settings.broker_url),
+            settings.queue_name,
+        )
+        if not migrate_with_retries(
+            engine, stop, display_url=mask_url(settings.database_url), secrets=settings.secret_values()
+        ):
+            return 0
+        handler = MessageHandler(settings, engine=engine, **options)
+        handler.start()
+        while not stop.wait(0.5):
+            if not handler.is_alive:
+                log.error("the message handler thread ended unexpectedly")
+                return 1
+        return 0
+    finally:
+        if handler is not None and not handler.stop(timeout=15):
+            log.warning("the message handler did not stop within 15 s")
+        engine.dispose()
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)

@@ -1,0 +1,98 @@
+"""Storing a ``queue_jobs`` command message: its queue_message row and its jobs, in one transaction.
+
+The caller runs ``store_queue_jobs`` inside one transaction (``engine.begin()``) and acknowledges the
+message only after the commit. A message whose id is already stored (redelivered after a crash
+between commit and acknowledgement) inserts nothing and reports itself as a duplicate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from scheduler.jobs.definitions import JobStatus
+from scheduler.jobs.messages import DEFAULT_PRIORITY, QueueJobsMessage
+from scheduler.redact import mask_text
+from scheduler.store.job_types import job_type_ids
+from scheduler.store.tables import job_table, queue_message_table
+
+
+class UnknownJobTypes(ValueError):
+    """The message names job types that are not registered (or not active); nothing was stored."""
+
+    def __init__(self, missing: list[tuple[str, str]]) -> None:
+        self.missing = missing
+        names = ", ".join(f"{name} {version}" for name, version in missing[:10])
+        more = f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""
+        super().__init__(f"unknown job type{'s' if len(missing) > 1 else ''}: {names}{more}")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    message_id: str
+    num_jobs: int  # jobs in the message
+    duplicate: bool  # already stored before: nothing inserted
+
+
+def queue_message_exists(connection: Connection, message_id: str) -> bool:
+    query = select(queue_message_table.c.id).where(queue_message_table.c.id == message_id)
+    return connection.execute(query).first() is not None
+
+
+def store_queue_jobs(connection: Connection, message: QueueJobsMessage) -> StoreResult:
+    """Insert the message's queue_message row and its jobs (QUEUED), unless the id is stored already.
+
+    Raises UnknownJobTypes (before inserting anything) if a job names an unregistered job type.
+    """
+    if queue_message_exists(connection, message.id):
+        return StoreResult(message.id, len(message.jobs), duplicate=True)
+    ids = job_type_ids(connection, message.job_type_keys)
+    missing = sorted(message.job_type_keys - ids.keys())
+    if missing:
+        raise UnknownJobTypes(missing)
+    now = datetime.now(UTC)
+    # The message row first: a second handler storing the same id concurrently fails on its primary
+    # key here (PostgreSQL makes it wait for the first to commit), before any job is written.
+    connection.execute(
+        insert(queue_message_table).values(id=message.id, type=message.type, num_jobs=len(message.jobs), received=now)
+    )
+    rows = [
+        {
+            "job_type_id": ids[(job.name, job.version)],
+            "priority": DEFAULT_PRIORITY if job.priority is None else job.priority,
+            "status": JobStatus.QUEUED.value,
+            "inputs": None if job.inputs is None else json.dumps(job.inputs, separators=(",", ":")),
+            "num_exes": 0,
+            "error_category": None,
+            "message_id": message.id,
+            "queued": now,
+            "started": None,
+            "ended": None,
+            "last_modified": now,
+        }
+        for job in message.jobs
+    ]
+    connection.execute(insert(job_table), rows)
+    return StoreResult(message.id, len(message.jobs), duplicate=False)
+
+
+def describe_database_error(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """One line for a log or a CLI error: the driver's own message, without SQL or secrets."""
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig
+    text = ""
+    for line in str(cause).splitlines():
+        if line.strip():
+            text = line.strip()
+            break
+    if isinstance(exc, SQLAlchemyError) and not isinstance(exc, DBAPIError):
+        text = text.split(" (Background on this error", 1)[0]
+    name = type(cause).__name__
+    return mask_text(f"{name}: {text}" if text else name, secrets)
