@@ -33,6 +33,7 @@ DEV_DEFAULTS = {
     "PORT0": "8000",
     "DATABASE_URL": "sqlite:///var/scale-scheduler-dev.db",
     "SCALE_BROKER_URL": "memory://",
+    "MESSAGE_HANDLER_MODE": "in-process",
 }
 
 
@@ -46,6 +47,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--host", help="SCALE_API_HOST: address the API listens on")
     group.add_argument("--port", help="PORT0: API port")
     group.add_argument("--log-level", help="LOG_LEVEL")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
 
 
 def _non_negative(kind: type) -> callable:
@@ -105,6 +113,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="run the simulated Mesos master alone")
     _sim_flags(sim, standalone=True)
+
+    job_types = commands.add_parser("job-types", help="register and list job types")
+    job_type_commands = job_types.add_subparsers(dest="action", required=True, metavar="ACTION")
+    apply = job_type_commands.add_parser("apply", help="register or update the job types of a YAML or JSON file")
+    apply.add_argument("file")
+    _common(apply)
+    _common(job_type_commands.add_parser("list", help="list the registered job types"))
+
+    jobs = commands.add_parser("jobs", help="queue jobs")
+    job_commands = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    submit = job_commands.add_parser("submit", help="publish a queue_jobs message on the command queue")
+    submit.add_argument("--job-type", required=True, help="job type name")
+    submit.add_argument("--version", dest="job_type_version", required=True, help="job type version")
+    submit.add_argument("--count", type=_positive_int, default=1, help="how many jobs (default 1)")
+    submit.add_argument("--priority", type=int, help="lower runs first (default 100)")
+    submit.add_argument("--inputs", help="a JSON object given to every job")
+    _common(submit)
+
+    for name, help_text in (
+        ("pause", "pause the scheduler: nothing new is launched"),
+        ("resume", "resume a paused scheduler"),
+    ):
+        _common(commands.add_parser(name, help=help_text))
+    nodes = commands.add_parser("nodes", help="pause or resume a node")
+    node_commands = nodes.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name in ("pause", "resume"):
+        node = node_commands.add_parser(name, help=f"{name} the node with this hostname")
+        node.add_argument("hostname")
+        _common(node)
+
+    check = commands.add_parser("check-status", help="compare a status's execution counts with the database")
+    check.add_argument("--url", default="http://127.0.0.1:8000", help="the scheduler's API (default :8000)")
+    _common(check)
+
+    _common(commands.add_parser("message-handler", help="consume the command queue (what handler tasks run)"))
+    _common(commands.add_parser("db-update", help="bring the database schema up to date (the db-update task)"))
     return parser
 
 
@@ -167,6 +211,34 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
         from scheduler.apiserver import run_api_server
 
         return asyncio.run(run_api_server(settings))
+    return _operate(command, settings, args)
+
+
+def _operate(command: str, settings: Settings, args: argparse.Namespace) -> int:
+    """The operator commands: short-lived, one clear line on failure."""
+    from scheduler.commands import check, job_types, jobs, operations
+
+    action = getattr(args, "action", None)
+    if command == "job-types":
+        return (
+            job_types.apply_job_types(settings, args.file) if action == "apply" else job_types.list_job_types(settings)
+        )
+    if command == "jobs":
+        return jobs.submit_jobs(
+            settings, args.job_type, args.job_type_version, count=args.count, priority=args.priority, inputs=args.inputs
+        )
+    if command in ("pause", "resume"):
+        return operations.pause_scheduler(settings, command == "pause")
+    if command == "nodes":
+        return operations.pause_node(settings, args.hostname, action == "pause")
+    if command == "check-status":
+        return check.check_status(settings, args.url)
+    if command == "db-update":
+        return operations.update_database(settings)
+    if command == "message-handler":
+        from scheduler.messaging.handler import run_message_handler
+
+        return run_message_handler(settings)
     raise AssertionError(command)
 
 
@@ -183,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if settings is None:
         setup_logging(args.log_level)
-    else:
+    elif args.command in ("run", "dev", "api", "message-handler"):
         setup_logging(settings.log_level, settings.secret_values())
+    else:  # a short operator command: its own lines, and only warnings from the libraries
+        level = settings.log_level if settings.log_level in ("WARNING", "ERROR") else "WARNING"
+        setup_logging(level, settings.secret_values())
     return _launch(args.command, settings, sim_config, args)

@@ -127,6 +127,16 @@ def _broker_url(raw: str) -> str:
     return value
 
 
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -290,6 +300,20 @@ SETTINGS: tuple[Setting, ...] = (
         "SECRETS_TOKEN", "secrets_token", _optional_text, None, "Vault token", aliases=("VAULT_TOKEN",), secret=True
     ),
     # the daemon
+    Setting(
+        "MESSAGE_HANDLER_MODE",
+        "message_handler_mode",
+        _choice("tasks", "in-process"),
+        "tasks",
+        "tasks: message handlers run as Mesos tasks; in-process: inside the scheduler (dev mode)",
+    ),
+    Setting(
+        "SCALE_DOCKER_IMAGE",
+        "scale_docker_image",
+        _optional_text,
+        None,
+        "Image of system tasks (message handlers, database update); unset runs them as commands",
+    ),
     Setting("SCALE_API_HOST", "api_host", _text, "0.0.0.0", "Address the API listens on"),
     Setting("PORT0", "api_port", _port, "8000", "API port (Marathon's PORT0 or PORT)", aliases=("PORT",)),
     Setting("STATUS_INTERVAL", "status_interval_s", _positive_seconds, "1", "Seconds between two status snapshots"),
@@ -372,6 +396,8 @@ class Settings:
     scale_vhost: str
     secrets_url: str | None
     secrets_token: str | None
+    message_handler_mode: str
+    scale_docker_image: str | None
     api_host: str
     api_port: int
     status_interval_s: float

@@ -23,10 +23,13 @@ from scheduler.aio import wait_event
 from scheduler.api.app import create_app
 from scheduler.config import Settings
 from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.dependencies.monitor import DependencyMonitor
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.driver import DriverOptions, MesosDriver
 from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
+from scheduler.runtime.handlers import InProcessHandlers
+from scheduler.scheduling.system_tasks import TaskTemplate
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.scheduler_row import DatabaseFrameworkIdStore
@@ -80,6 +83,17 @@ class MemoryStatus:
         return self.holder.current
 
 
+def system_task_template(settings: Settings) -> TaskTemplate:
+    """How message handlers and the database update are started on an agent: the same settings."""
+    environment = {
+        "DATABASE_URL": settings.database_url,
+        "SCALE_BROKER_URL": settings.broker_url,
+        "SCALE_QUEUE_NAME": settings.queue_name,
+        "LOG_LEVEL": settings.log_level,
+    }
+    return TaskTemplate(image=settings.scale_docker_image, environment=environment)
+
+
 def create_core(settings: Settings, now: float) -> SchedulerCore:
     return SchedulerCore(
         hostname=socket.getfqdn(),
@@ -87,6 +101,9 @@ def create_core(settings: Settings, now: float) -> SchedulerCore:
         accepted_role=settings.accepted_resource_role,
         metrics_window_s=settings.metrics_window_s,
         node_retire_after_s=settings.node_retire_after_s,
+        task_template=system_task_template(settings),
+        message_handlers_in_process=settings.message_handler_mode == "in-process",
+        logging_health_address=settings.logging_health_address,
     )
 
 
@@ -99,6 +116,7 @@ class Daemon:
     driver: MesosDriver
     database: Database
     api_url: str
+    monitor: DependencyMonitor
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -117,6 +135,7 @@ async def run_daemon(
     *,
     stop: asyncio.Event | None = None,
     on_started: Callable[[Daemon], Awaitable[None] | None] | None = None,
+    prepare: Callable[[Database], Awaitable[None]] | None = None,
 ) -> int:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
     loop = asyncio.get_running_loop()
@@ -126,7 +145,16 @@ async def run_daemon(
             loop.add_signal_handler(signum, stop.set)
 
     database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
-    engine = Engine(settings, create_core(settings, time.time()), database)
+    core = create_core(settings, time.time())
+    monitor = DependencyMonitor(
+        settings,
+        database,
+        num_message_handlers=lambda: core.messaging.desired_count,
+        node_states=lambda: [node.state(core.paused).name for node in core.nodes if node.id is not None],
+    )
+    engine = Engine(settings, core, database, sections=monitor.sections)
+    if settings.message_handler_mode == "in-process":
+        engine.handlers = InProcessHandlers(settings, database)
     app = create_app(
         status=MemoryStatus(engine.snapshots, settings.status_freshness_s), bench_routes=settings.bench_routes
     )
@@ -142,10 +170,13 @@ async def run_daemon(
         framework_spec(settings), driver_options(settings), engine.handle_event, DatabaseFrameworkIdStore(database)
     )
     engine.attach(driver)
-    daemon = Daemon(settings, engine, driver, database, api_url)
+    daemon = Daemon(settings, engine, driver, database, api_url, monitor)
     try:
         if not await migrate_until_ready(database, stop):
             return 0
+        if prepare is not None:
+            await prepare(database)
+        await monitor.start()
         log.info(
             "Mesos master %s, role %s, failover timeout %.0f s",
             mask_url(settings.mesos_master_url),
@@ -176,6 +207,7 @@ async def run_daemon(
 async def _shutdown(daemon: Daemon, runner: web.AppRunner) -> None:
     await daemon.engine.stop()
     await daemon.driver.stop(teardown=False)
+    await daemon.monitor.stop()
     if daemon.tasks:
         _done, pending = await asyncio.wait(daemon.tasks, timeout=SHUTDOWN_GRACE_S)
         for task in pending:

@@ -31,3 +31,5 @@ def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
     root.setLevel(level)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # It warns on every failed request; the elasticsearch probe already reports those once.
+    logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)

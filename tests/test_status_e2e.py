@@ -78,11 +78,18 @@ def node_by_agent(document, agent_id):
 
 
 async def test_status_shape_invariant_and_freshness(tmp_path):
-    sim = await serve_sim(SimConfig(agents=3, allocation_interval_s=0.2), "127.0.0.1", 0)
+    sim = await serve_sim(SimConfig(agents=3, allocation_interval_s=0.2, task_duration_s=0.5), "127.0.0.1", 0)
     try:
         async with scheduler_against(sim, tmp_path) as (daemon, http):
             document = await status_when(
-                http, lambda d: len(d["nodes"]) == 3 and all(n["resources"]["cpus"]["total"] == 4.0 for n in d["nodes"])
+                http,
+                lambda d: (
+                    len(d["nodes"]) == 3
+                    and all(
+                        n["resources"]["cpus"]["total"] == 4.0 and n["state"]["name"] == "READY" for n in d["nodes"]
+                    )
+                    and d["scheduler"]["warnings"] == []
+                ),
             )
             assert time.time() - parse_iso(document["timestamp"]) <= 2.0
             assert document["timestamp"].endswith("Z")
@@ -98,14 +105,14 @@ async def test_status_shape_invariant_and_freshness(tmp_path):
                 assert_adds_up(node["resources"])
             assert_adds_up(document["resources"])
             assert document["resources"]["cpus"]["total"] == 12.0
-            # Sections owned by later work are absent, not invented.
-            assert "dependencies" not in document and "job_types" not in document
+            assert document["system"]["services"][0]["name"] == "messaging"
+            assert document["job_types"] == []
     finally:
         await sim.close()
 
 
 async def test_other_frameworks_usage_shows_as_unavailable(tmp_path):
-    sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2), "127.0.0.1", 0)
+    sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2, task_duration_s=0.5), "127.0.0.1", 0)
     try:
         async with scheduler_against(sim, tmp_path) as (daemon, http):
             agent_id = next(iter(sim.state.agents))
@@ -126,7 +133,7 @@ async def test_other_frameworks_usage_shows_as_unavailable(tmp_path):
 
 
 async def test_removed_agent_turns_offline_then_deprecated_and_comes_back(tmp_path):
-    sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2), "127.0.0.1", 0)
+    sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2, task_duration_s=0.5), "127.0.0.1", 0)
     try:
         async with scheduler_against(sim, tmp_path, NODE_RETIRE_AFTER="2") as (daemon, http):
             agent_id = next(iter(sim.state.agents))
@@ -165,7 +172,7 @@ async def test_api_command_serves_from_the_database_and_goes_stale(tmp_path):
     from scheduler.daemon import start_api
     from scheduler.store.database import Database
 
-    sim = await serve_sim(SimConfig(agents=1, allocation_interval_s=0.2), "127.0.0.1", 0)
+    sim = await serve_sim(SimConfig(agents=1, allocation_interval_s=0.2, task_duration_s=0.5), "127.0.0.1", 0)
     database = Database(f"sqlite:///{tmp_path}/status.db")
     stop_reader = asyncio.Event()
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from scheduler.core.records import Record
 from scheduler.mesos.events import TaskStatus
 
 
@@ -18,6 +19,9 @@ class Launch:
 
 @dataclass(slots=True)
 class Actions:
+    """Carried out in this order: ``records`` are written (one transaction), then the calls made."""
+
+    records: list[Record] = field(default_factory=list)
     decline: list[str] = field(default_factory=list)  # offer ids, declined with the refuse filter
     launch: list[Launch] = field(default_factory=list)
     acknowledge: list[TaskStatus] = field(default_factory=list)
@@ -25,9 +29,10 @@ class Actions:
     reconcile: list[list[tuple[str, str | None]]] = field(default_factory=list)  # one call each; [] is implicit
 
     def __bool__(self) -> bool:
-        return bool(self.decline or self.launch or self.acknowledge or self.kill or self.reconcile)
+        return bool(self.records or self.decline or self.launch or self.acknowledge or self.kill or self.reconcile)
 
     def extend(self, other: Actions) -> Actions:
+        self.records += other.records
         self.decline += other.decline
         self.launch += other.launch
         self.acknowledge += other.acknowledge
@@ -39,5 +44,6 @@ class Actions:
         tasks = sum(len(launch.task_infos) for launch in self.launch)
         return (
             f"launch {tasks} tasks on {len(self.launch)} agents, decline {len(self.decline)} offers, "
-            f"kill {len(self.kill)}, acknowledge {len(self.acknowledge)}, reconcile {len(self.reconcile)}"
+            f"kill {len(self.kill)}, acknowledge {len(self.acknowledge)}, reconcile {len(self.reconcile)}, "
+            f"write {len(self.records)} records"
         )

@@ -47,7 +47,7 @@ class Node:
         self.last_offer_at: float | None = None
         self.master_active: bool | None = None  # the master's "active" flag, once it has listed the agent
         self.absent_polls = 0  # consecutive master listings without this node's agent
-        self.initial_cleanup_done = True  # node tasks (cleanup) set this False until their first run
+        self.initial_cleanup_done = False  # until the node's first cleanup task succeeds
         self.resources = NodeResources()
         self.conditions = Conditions()
 

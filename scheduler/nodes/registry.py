@@ -28,6 +28,7 @@ class NodeRegistry:
         self._online_since: dict[str, float] = {}
         self._full_on_master: set[str] = set()  # hostnames the master lists active with nothing to offer
         self.dirty: set[str] = set()  # hostnames whose database row is out of date
+        self._reset: set[str] = set()  # nodes that went offline or retired: their node tasks start over
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self._by_hostname.values())
@@ -77,6 +78,8 @@ class NodeRegistry:
     def _take_offline(self, node: Node, now: float, reason: str) -> None:
         if node.online:
             node.online, node.offline_since, node.offline_reason = False, now, reason
+            node.initial_cleanup_done = False
+            self._reset.add(node.hostname)
             self._online_since.pop(node.hostname, None)
             log.warning("Node %s is offline: %s", node.hostname, reason)
 
@@ -137,6 +140,11 @@ class NodeRegistry:
                 node.is_active = False
                 self.dirty.add(node.hostname)
                 log.warning("Node %s retired (deprecated) after %.0f s offline", node.hostname, self.retire_after_s)
+
+    def take_reset(self) -> list[Node]:
+        nodes = [self._by_hostname[h] for h in self._reset if h in self._by_hostname]
+        self._reset.clear()
+        return nodes
 
     def take_dirty(self) -> list[Node]:
         nodes = [self._by_hostname[h] for h in self.dirty if h in self._by_hostname]

@@ -125,6 +125,10 @@ class NodeResources:
             if seen > self._recent_watermark.get(name, 0):
                 self._recent_watermark[name] = seen
 
+    def known_total(self) -> Cents:
+        """The master's totals, or the watermark while it has not described the agent."""
+        return self.total if self.total is not None else self._watermark
+
     def breakdown(self, running: Cents, offered: Cents, *, online: bool = True) -> dict[str, Breakdown]:
         """Per resource name; an offline node has nothing but the tasks still believed to run there."""
         names = self._names

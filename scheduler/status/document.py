@@ -20,6 +20,8 @@ from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.core.scheduler_state import PAUSED, READY
 from scheduler.nodes.node import Node
 from scheduler.resources.accounting import CORE_RESOURCES, Breakdown, Cents
+from scheduler.scheduling import node_tasks, system_tasks
+from scheduler.tasks.registry import TaskKind
 from scheduler.timefmt import iso
 
 JSON = dict[str, Any]
@@ -53,6 +55,15 @@ def node_breakdown(core: SchedulerCore, node: Node, offered: Cents | None = None
     return node.resources.breakdown(running, offered, online=node.online)
 
 
+def _task_counts(core: SchedulerCore, node: Node, kind: TaskKind, titles: dict[str, tuple[str, str]]) -> list[JSON]:
+    counts = core.tasks.counts(node.agent_id, kind) if node.agent_id else {}
+    return [
+        {"type": task_type, "title": titles[task_type][0], "description": titles[task_type][1], "count": count}
+        for task_type, count in sorted(counts.items())
+        if task_type in titles
+    ]
+
+
 def node_entry(core: SchedulerCore, node: Node, breakdown: dict[str, Breakdown]) -> JSON:
     return {
         "id": node.id,
@@ -62,9 +73,20 @@ def node_entry(core: SchedulerCore, node: Node, breakdown: dict[str, Breakdown])
         "state": node.state(core.paused).as_json(),
         "errors": [e.as_json() for e in node.conditions.errors.values()],
         "warnings": [w.as_json() for w in node.conditions.warnings.values()],
+        "node_tasks": _task_counts(core, node, TaskKind.NODE, node_tasks.TITLES),
+        "system_tasks": _task_counts(core, node, TaskKind.SYSTEM, system_tasks.TITLES),
         "num_offers": core.offers.count_for_agent(node.agent_id) if node.agent_id else 0,
         "resources": {name: part.as_json() for name, part in breakdown.items()},
+        "job_executions": core.exe_metrics.node_json(node.id),
     }
+
+
+def system_section(core: SchedulerCore) -> JSON:
+    return {"database_update": core.db_update.status_json(), "services": [core.messaging.status_json()]}
+
+
+def job_types_section(core: SchedulerCore) -> list[JSON]:
+    return [job_type.status_json() for _, job_type in sorted(core.job_types.items())]
 
 
 def _signature(core: SchedulerCore, node: Node, offered: Cents) -> tuple:
@@ -87,6 +109,7 @@ def _signature(core: SchedulerCore, node: Node, offered: Cents) -> tuple:
         core.offers.count_for_agent(agent_id),
         tuple(offered.items()),
         core.tasks.version_by_agent.get(agent_id, 0),
+        core.exe_metrics.version_by_node.get(node.id, 0),
     )
 
 
@@ -146,8 +169,10 @@ class StatusBuilder:
             **(sections or {}),
             "timestamp": iso(now),
             "scheduler": scheduler_section(core, now),
+            "system": system_section(core),
             "num_offers": self._num_offers,
             "resources": {name: part.as_json() for name, part in self._cluster.items()},
+            "job_types": job_types_section(core),
         }
         head = {key: parts[key] for key in TOP_LEVEL_ORDER if key in parts}
         return orjson.dumps(head)[:-1] + b',"nodes":[' + b",".join(fragments) + b"]}"

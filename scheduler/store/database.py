@@ -62,6 +62,12 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
             "connect_timeout": max(1, int(timeout_s)),
             "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
             "application_name": "scale-scheduler",
+            # A server that vanishes mid-query is noticed by the client too, not only by the server.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": milliseconds,
         },
     )
 

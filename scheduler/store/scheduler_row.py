@@ -15,9 +15,10 @@ ROW_ID = 1
 
 
 def ensure_row(connection: Connection) -> None:
+    """The row is created by migration 0004; this only guards against a database migrated by hand."""
     exists = connection.execute(select(scheduler_table.c.id).where(scheduler_table.c.id == ROW_ID)).first()
     if exists is None:
-        connection.execute(scheduler_table.insert().values(id=ROW_ID, is_paused=False, num_message_handlers=1))
+        raise RuntimeError("the scheduler row is missing: run `scale-scheduler db-update`")
 
 
 def load_framework_id(connection: Connection) -> str | None:

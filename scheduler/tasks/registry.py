@@ -34,6 +34,7 @@ class TaskRegistry:
         self._tasks: dict[str, Task] = {}
         self.running_by_agent: dict[str, Cents] = {}
         self.version_by_agent: dict[str, int] = {}  # bumped when an agent's tasks change
+        self.types_by_agent: dict[str, dict[tuple[TaskKind, str], int]] = {}  # live tasks per (kind, type)
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -52,6 +53,8 @@ class TaskRegistry:
             raise ValueError(f"task {task.task_id} is already tracked")
         self._tasks[task.task_id] = task
         add_cents(self.running_by_agent.setdefault(task.agent_id, {}), task.resources)
+        counts = self.types_by_agent.setdefault(task.agent_id, {})
+        counts[(task.kind, task.type)] = counts.get((task.kind, task.type), 0) + 1
         self._changed(task.agent_id)
 
     def _changed(self, agent_id: str) -> None:
@@ -61,6 +64,13 @@ class TaskRegistry:
         task = self._tasks.pop(task_id, None)
         if task is not None:
             self._changed(task.agent_id)
+            counts = self.types_by_agent[task.agent_id]
+            key = (task.kind, task.type)
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+                if not counts:
+                    del self.types_by_agent[task.agent_id]
             running = self.running_by_agent.get(task.agent_id)
             if running is not None:
                 add_cents(running, task.resources, sign=-1)
@@ -81,10 +91,6 @@ class TaskRegistry:
     def busy_agents(self) -> set[str]:
         return set(self.running_by_agent)
 
-    def counts_by_agent(self, kind: TaskKind) -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = {}
-        for task in self._tasks.values():
-            if task.kind is kind:
-                per_type = counts.setdefault(task.agent_id, {})
-                per_type[task.type] = per_type.get(task.type, 0) + 1
-        return counts
+    def counts(self, agent_id: str, kind: TaskKind) -> dict[str, int]:
+        """Live tasks of one kind on an agent, by type."""
+        return {t: n for (k, t), n in self.types_by_agent.get(agent_id, {}).items() if k is kind}

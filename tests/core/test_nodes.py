@@ -14,6 +14,8 @@ def test_an_offer_brings_a_node_online_and_marks_it_for_writing():
     nodes = NodeRegistry()
     node = nodes.saw_offer("S1", "h1", now=0)
     assert node.online and node.agent_id == "S1"
+    assert node.state(scheduler_paused=False) is states.INITIAL_CLEANUP
+    node.initial_cleanup_done = True
     assert node.state(scheduler_paused=False) is states.READY
     assert [n.hostname for n in nodes.take_dirty()] == ["h1"]
     assert nodes.take_dirty() == []
@@ -22,6 +24,7 @@ def test_an_offer_brings_a_node_online_and_marks_it_for_writing():
 def test_state_priority():
     nodes = NodeRegistry()
     node = nodes.saw_offer("S1", "h1", now=0)
+    node.initial_cleanup_done = True
     node.conditions.raise_error(HEALTH_FAIL, now=0)
     assert node.state(False) is states.DEGRADED
     assert node.state(True) is states.SCHEDULER_STOPPED

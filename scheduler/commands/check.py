@@ -1,0 +1,71 @@
+"""``scale-scheduler check-status``: compare the job execution counts a status shows with the database.
+
+The status must never lie; this is how an operator (or a test) sees that it does not. The window
+of finished executions is the one the status used, from its own timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+
+from scheduler.commands import EXIT_FAILED, EXIT_OK, CommandFailed, error, with_database
+from scheduler.config import Settings
+from scheduler.jobs.exe_metrics import window_start
+from scheduler.store.scheduling import count_exes_by_node
+from scheduler.timefmt import parse_iso
+
+BUCKETS = ("running", "completed", "data", "algorithm", "system")
+
+
+def status_counts(document: dict) -> dict[int, dict[str, int]]:
+    counts = {}
+    for node in document.get("nodes", []):
+        executions = node.get("job_executions")
+        if executions is None:
+            continue
+        failed = executions["failed"]
+        counts[node["id"]] = {
+            "running": executions["running"]["total"],
+            "completed": executions["completed"]["total"],
+            "data": failed["data"]["total"],
+            "algorithm": failed["algorithm"]["total"],
+            "system": failed["system"]["total"],
+        }
+    return counts
+
+
+def compare(shown: dict[int, dict[str, int]], stored: dict[int, dict[str, int]]) -> list[str]:
+    zero = dict.fromkeys(BUCKETS, 0)
+    problems = []
+    for node_id in sorted(set(shown) | set(stored)):
+        a, b = shown.get(node_id, zero), stored.get(node_id, zero)
+        for bucket in BUCKETS:
+            if a[bucket] != b[bucket]:
+                problems.append(f"node {node_id} {bucket}: status shows {a[bucket]}, database holds {b[bucket]}")
+    return problems
+
+
+def check_status(settings: Settings, url: str) -> int:
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/v6/status/", timeout=10) as resp:
+            document = json.loads(resp.read())
+    except OSError as exc:
+        error(settings, f"cannot read the status from {url}: {exc}")
+        return EXIT_FAILED
+    generated = parse_iso(document["timestamp"])
+    since = window_start(generated)
+    try:
+        stored = with_database(settings, lambda connection: count_exes_by_node(connection, since, generated))
+    except CommandFailed as exc:
+        error(settings, str(exc))
+        return exc.code
+    shown = status_counts(document)
+    problems = compare(shown, stored)
+    for line in problems:
+        print(line)
+    totals = {bucket: sum(c[bucket] for c in shown.values()) for bucket in BUCKETS}
+    verdict = "MISMATCH" if problems else "match"
+    print(f"{len(shown)} nodes; status {totals}; {verdict}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK

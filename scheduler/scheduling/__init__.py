@@ -1,0 +1,1 @@
+"""Placing tasks on the offers in hand: system tasks, node tasks, then queued jobs."""

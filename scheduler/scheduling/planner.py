@@ -1,0 +1,95 @@
+"""The offers of one cycle as per-agent capacity, and the tasks placed on them.
+
+Placement is first fit over the agents in a rotating order (next fit), so a queue of similar jobs
+costs about one look per job rather than one per agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from scheduler.mesos import calls
+from scheduler.mesos.events import Offer, Resource
+from scheduler.nodes.node import Node
+
+EPSILON = 1e-9
+
+
+@dataclass(slots=True)
+class TaskDemand:
+    """A task that wants to run: what it needs and how to start it."""
+
+    task_id: str
+    name: str
+    resources: dict[str, float]
+    command: str
+    image: str | None = None
+    labels: dict[str, str] | None = None
+    environment: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class AgentCapacity:
+    agent_id: str
+    node: Node
+    offers: list[Offer]
+    remaining: dict[str, float]
+    like: dict[str, Resource]  # an offered resource per name, whose role fields a task's resource copies
+    task_infos: list[dict] = field(default_factory=list)
+
+    def fits(self, needs: dict[str, float]) -> bool:
+        return all(self.remaining.get(name, 0.0) + EPSILON >= amount for name, amount in needs.items())
+
+    def take(self, demand: TaskDemand) -> dict:
+        for name, amount in demand.resources.items():
+            self.remaining[name] = self.remaining.get(name, 0.0) - amount
+        resources = [
+            calls.scalar_resource(name, amount, self.like.get(name)) for name, amount in demand.resources.items()
+        ]
+        info = calls.task_info(
+            task_id=demand.task_id,
+            name=demand.name,
+            agent_id=self.agent_id,
+            resources=resources,
+            command=demand.command,
+            image=demand.image,
+            environment=demand.environment,
+            labels=demand.labels,
+        )
+        self.task_infos.append(info)
+        return info
+
+
+def capacity_of(agent_id: str, node: Node, offers: list[Offer]) -> AgentCapacity:
+    remaining: dict[str, float] = {}
+    like: dict[str, Resource] = {}
+    for offer in offers:
+        for resource in offer.resources:
+            if resource.type == "SCALAR":
+                remaining[resource.name] = remaining.get(resource.name, 0.0) + resource.scalar
+                like.setdefault(resource.name, resource)
+    return AgentCapacity(agent_id, node, offers, remaining, like)
+
+
+class OfferPool:
+    def __init__(self, capacities: list[AgentCapacity]) -> None:
+        self.capacities = capacities
+        self.by_agent = {c.agent_id: c for c in capacities}
+        self._cursor = 0
+
+    def first_fit(self, needs: dict[str, float], eligible) -> AgentCapacity | None:
+        """The next agent (round robin from where the last placement was) that fits and is eligible."""
+        count = len(self.capacities)
+        for step in range(count):
+            index = (self._cursor + step) % count
+            capacity = self.capacities[index]
+            if eligible(capacity.node) and capacity.fits(needs):
+                self._cursor = index
+                return capacity
+        return None
+
+    def used(self) -> list[AgentCapacity]:
+        return [c for c in self.capacities if c.task_infos]
+
+    def unused(self) -> list[AgentCapacity]:
+        return [c for c in self.capacities if not c.task_infos]

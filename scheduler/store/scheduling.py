@@ -1,0 +1,235 @@
+"""Queries of the scheduling side: jobs to run, tries running and ended, and writing what happened.
+
+``write_records`` is idempotent: a batch written twice (its first answer lost) changes nothing the
+second time, so the runtime may retry it freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from scheduler.core.records import ExeEnded, ExeLaunched, Record
+from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
+from scheduler.jobs.executions import RunningExe
+from scheduler.jobs.queue import QueuedJob
+from scheduler.store.tables import job_exe_table, job_table, node_table
+
+FINAL_JOB_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+def _utc(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
+def _epoch(value: datetime) -> float:
+    if value.tzinfo is None:  # SQLite hands timestamps back without their zone; they are UTC
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()
+
+
+def load_queued_jobs(connection: Connection, after_id: int = 0, limit: int = 50_000) -> list[QueuedJob]:
+    rows = connection.execute(
+        select(job_table.c.id, job_table.c.job_type_id, job_table.c.priority, job_table.c.queued, job_table.c.num_exes)
+        .where(and_(job_table.c.status == JobStatus.QUEUED, job_table.c.id > after_id))
+        .order_by(job_table.c.id)
+        .limit(limit)
+    )
+    return [QueuedJob(r.id, r.job_type_id, r.priority, _epoch(r.queued), r.num_exes) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RunningRow:
+    exe: RunningExe
+    priority: int
+    queued_at: float
+
+
+def load_running_exes(connection: Connection) -> list[RunningRow]:
+    rows = connection.execute(
+        select(
+            job_exe_table.c.job_id,
+            job_exe_table.c.exe_num,
+            job_exe_table.c.job_type_id,
+            job_exe_table.c.task_id,
+            job_exe_table.c.node_id,
+            job_exe_table.c.started,
+            node_table.c.agent_id,
+            job_table.c.priority,
+            job_table.c.queued,
+        )
+        .join(node_table, node_table.c.id == job_exe_table.c.node_id)
+        .join(job_table, job_table.c.id == job_exe_table.c.job_id)
+        .where(job_exe_table.c.status == ExeStatus.RUNNING)
+    )
+    return [
+        RunningRow(
+            RunningExe(r.job_id, r.exe_num, r.job_type_id, r.task_id, r.node_id, r.agent_id or "", _epoch(r.started)),
+            r.priority,
+            _epoch(r.queued),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRow:
+    node_id: int
+    job_type_id: int
+    status: ExeStatus
+    category: ErrorCategory | None
+    ended: float
+
+
+def load_finished_exes(connection: Connection, since: float) -> list[FinishedRow]:
+    rows = connection.execute(
+        select(
+            job_exe_table.c.node_id,
+            job_exe_table.c.job_type_id,
+            job_exe_table.c.status,
+            job_exe_table.c.error_category,
+            job_exe_table.c.ended,
+        ).where(
+            and_(
+                job_exe_table.c.ended >= _utc(since),
+                job_exe_table.c.status.in_([ExeStatus.COMPLETED, ExeStatus.FAILED]),
+            )
+        )
+    )
+    return [
+        FinishedRow(
+            r.node_id,
+            r.job_type_id,
+            ExeStatus(r.status),
+            ErrorCategory(r.error_category) if r.error_category else None,
+            _epoch(r.ended),
+        )
+        for r in rows
+    ]
+
+
+def write_records(connection: Connection, records: list[Record]) -> None:
+    """Apply launches and ends in order, in the caller's transaction."""
+    launched = [r for r in records if isinstance(r, ExeLaunched)]
+    if launched:
+        existing = set(
+            connection.execute(
+                select(job_exe_table.c.task_id).where(job_exe_table.c.task_id.in_([r.task_id for r in launched]))
+            ).scalars()
+        )
+        fresh = [r for r in launched if r.task_id not in existing]
+        if fresh:
+            connection.execute(
+                insert(job_exe_table),
+                [
+                    {
+                        "job_id": r.job_id,
+                        "job_type_id": r.job_type_id,
+                        "exe_num": r.exe_num,
+                        "node_id": r.node_id,
+                        "task_id": r.task_id,
+                        "status": ExeStatus.RUNNING,
+                        "started": _utc(r.started),
+                    }
+                    for r in fresh
+                ],
+            )
+            connection.execute(
+                update(job_table)
+                .where(job_table.c.id == bindparam("b_job_id"))
+                .values(
+                    status=JobStatus.RUNNING,
+                    num_exes=bindparam("b_exe_num"),
+                    started=func.coalesce(job_table.c.started, bindparam("b_started")),
+                    last_modified=bindparam("b_started"),
+                ),
+                [{"b_job_id": r.job_id, "b_exe_num": r.exe_num, "b_started": _utc(r.started)} for r in fresh],
+            )
+    ended = [r for r in records if isinstance(r, ExeEnded)]
+    if ended:
+        connection.execute(
+            update(job_exe_table)
+            .where(and_(job_exe_table.c.task_id == bindparam("b_task_id"), job_exe_table.c.status == ExeStatus.RUNNING))
+            .values(
+                status=bindparam("b_status"),
+                error_category=bindparam("b_category"),
+                exit_code=bindparam("b_exit_code"),
+                ended=bindparam("b_ended"),
+            ),
+            [
+                {
+                    "b_task_id": r.task_id,
+                    "b_status": r.status.value,
+                    "b_category": r.category.value if r.category else None,
+                    "b_exit_code": r.exit_code,
+                    "b_ended": _utc(r.ended),
+                }
+                for r in ended
+            ],
+        )
+        # The job follows its latest try only (an older try's end arriving late changes nothing).
+        connection.execute(
+            update(job_table)
+            .where(and_(job_table.c.id == bindparam("b_job_id"), job_table.c.num_exes == bindparam("b_exe_num")))
+            .values(
+                status=bindparam("b_job_status"),
+                error_category=bindparam("b_category"),
+                ended=bindparam("b_job_ended"),
+                last_modified=bindparam("b_ended"),
+            ),
+            [
+                {
+                    "b_job_id": r.job_id,
+                    "b_exe_num": r.exe_num,
+                    "b_job_status": r.job_status.value,
+                    "b_category": r.category.value if r.category else None,
+                    "b_job_ended": _utc(r.ended) if r.job_status in FINAL_JOB_STATUSES else None,
+                    "b_ended": _utc(r.ended),
+                }
+                for r in ended
+            ],
+        )
+
+
+def count_exes_by_node(connection: Connection, since: float, until: float) -> dict[int, dict[str, int]]:
+    """Per node, as of ``until``: tries running then, and tries ended in [since, until] by bucket,
+    as a status generated at ``until`` counts them."""
+    counts: dict[int, dict[str, int]] = {}
+
+    def bump(node_id: int, bucket: str, n: int) -> None:
+        counts.setdefault(node_id, {"running": 0, "completed": 0, "data": 0, "algorithm": 0, "system": 0})
+        counts[node_id][bucket] += n
+
+    at = _utc(until)
+    running = connection.execute(
+        select(job_exe_table.c.node_id, func.count())
+        .where(
+            and_(
+                job_exe_table.c.started <= at,
+                (job_exe_table.c.ended.is_(None)) | (job_exe_table.c.ended > at),
+            )
+        )
+        .group_by(job_exe_table.c.node_id)
+    )
+    for node_id, n in running:
+        bump(node_id, "running", n)
+    ended = connection.execute(
+        select(job_exe_table.c.node_id, job_exe_table.c.status, job_exe_table.c.error_category, func.count())
+        .where(
+            and_(
+                job_exe_table.c.ended >= _utc(since),
+                job_exe_table.c.ended <= at,
+                job_exe_table.c.status.in_(["COMPLETED", "FAILED"]),
+            )
+        )
+        .group_by(job_exe_table.c.node_id, job_exe_table.c.status, job_exe_table.c.error_category)
+    )
+    for node_id, status, category, n in ended:
+        if status == ExeStatus.COMPLETED:
+            bump(node_id, "completed", n)
+        elif category:
+            bump(node_id, category.lower(), n)
+    return counts

@@ -1,0 +1,324 @@
+"""Scheduling in the core: system tasks, node tasks, jobs, outcomes, retries, warnings, reconciliation."""
+
+from __future__ import annotations
+
+import pytest
+
+from scheduler.core.records import ExeEnded, ExeLaunched
+from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus, JobType
+from scheduler.jobs.queue import QueuedJob
+from scheduler.mesos.agents import AgentReport
+from scheduler.mesos.events import Offer, OffersReceived, Resource, Subscribed, TaskState, TaskStatus, TaskUpdate
+from scheduler.nodes import states
+
+UUID = "AAECAwQFBgcICQoLDA0ODw=="
+ECHO = JobType("echo", "1.0", "echo hi", cpus=1.0, mem=256.0, max_tries=3, error_mapping={2: ErrorCategory.DATA}, id=1)
+
+
+class Harness:
+    """A subscribed core with N ready agents (node ids 1..N) and a clock the test moves."""
+
+    def __init__(self, agents: int = 2, *, cpus: float = 4.0, mem: float = 4096.0, **core_args) -> None:
+        self.now = 1000.0
+        self.core = SchedulerCore(hostname="sched", now=self.now, **core_args)
+        self.core.on_event(Subscribed("F", 15.0), self.now)
+        self.core.set_job_types([ECHO])
+        self.offer_seq = 0
+        self.cpus, self.mem = cpus, mem
+        for i in range(1, agents + 1):
+            node = self.core.nodes.saw_offer(f"S{i}", f"host-{i}", self.now)
+            node.id = i
+            node.initial_cleanup_done = True
+            self.core.node_tasks.work(node).health_due_at = self.now + 1e9  # health checks: their own tests
+        self.core.apply_master_agents(
+            [AgentReport(f"S{i}", f"host-{i}", True, {"cpus": cpus, "mem": mem}, {}, {}) for i in range(1, agents + 1)],
+            self.now,
+        )
+        self.core.db_update.completed_at = self.now  # most tests are not about system tasks
+        self.core.messaging.desired_count = 0
+
+    def offer(self, agent: int, cpus: float | None = None, mem: float | None = None):
+        self.offer_seq += 1
+        return Offer(
+            f"O{self.offer_seq}",
+            f"S{agent}",
+            f"host-{agent}",
+            (
+                Resource("cpus", "SCALAR", scalar=self.cpus if cpus is None else cpus),
+                Resource("mem", "SCALAR", scalar=self.mem if mem is None else mem),
+            ),
+        )
+
+    def offer_all(self, agents=None, **kwargs):
+        agents = agents or range(1, len(self.core.nodes) + 1)
+        return self.core.on_event(OffersReceived(tuple(self.offer(a, **kwargs) for a in agents)), self.now)
+
+    def queue(self, *job_ids: int, job_type_id: int = 1, priority: int = 100):
+        self.core.add_queued_jobs(QueuedJob(j, job_type_id, priority, self.now + j / 1000) for j in job_ids)
+
+    def cycle(self):
+        self.now += 1
+        return self.core.cycle(self.now)
+
+    def update(self, task_id: str, state: TaskState, message: str | None = None, agent: str = "S1"):
+        self.now += 0.1
+        status = TaskStatus(task_id, state, agent_id=agent, uuid=UUID, message=message)
+        return self.core.on_event(TaskUpdate(status), self.now)
+
+
+def launched_ids(actions) -> list[str]:
+    return [info["task_id"]["value"] for launch in actions.launch for info in launch.task_infos]
+
+
+def test_jobs_run_by_priority_then_age_and_fill_offers():
+    h = Harness(agents=1)  # one agent with 4 cpus: four 1-cpu jobs fit
+    h.queue(10, 11, 12, priority=100)
+    h.queue(20, 21, priority=5)
+    h.offer_all()
+    actions = h.cycle()
+    assert launched_ids(actions) == ["scale-job-20-1", "scale-job-21-1", "scale-job-10-1", "scale-job-11-1"]
+    assert len(actions.launch) == 1 and actions.launch[0].offer_ids == ["O1"]  # one ACCEPT per agent
+    assert [type(r) for r in actions.records] == [ExeLaunched] * 4
+    assert [job.job_id for job in h.core.queue] == [12]
+    assert h.core.exe_metrics.counts(1)["running"] == 4
+    rates = h.core.metrics.counters
+    assert rates["jobs_launched_per_sec"].total == 4 and rates["offers_launched_per_sec"].total == 1
+
+
+def test_unused_offers_are_declined_and_only_ready_nodes_get_jobs():
+    h = Harness(agents=3)
+    h.core.nodes.get("host-2").is_paused = True
+    h.core.nodes.get("host-3").initial_cleanup_done = False  # INITIAL_CLEANUP: its cleanup task, no jobs
+    h.queue(1)
+    h.offer_all()
+    actions = h.cycle()
+    jobs = [i for launch in actions.launch for i in launch.task_infos if i["task_id"]["value"].startswith("scale-job")]
+    assert [info["agent_id"]["value"] for info in jobs] == ["S1"]
+    assert "O2" in actions.decline  # the paused node's offer goes back at once
+    cleanup = [launch for launch in actions.launch if launch.agent_id == "S3"]
+    assert cleanup and "cleanup" in cleanup[0].task_infos[0]["task_id"]["value"]
+
+
+def test_finished_failed_killed_and_lost_map_to_execution_outcomes():
+    h = Harness(agents=1)
+    h.queue(1, 2, 3, 4)
+    h.offer_all()
+    h.cycle()
+    ended = {}
+    for job, state, message in [
+        (1, TaskState.FINISHED, None),
+        (2, TaskState.FAILED, "Command exited with status 2"),
+        (3, TaskState.KILLED, None),
+        (4, TaskState.FAILED, "Command exited with status 7"),
+    ]:
+        actions = h.update(f"scale-job-{job}-1", state, message)
+        assert len(actions.acknowledge) == 1
+        (record,) = actions.records
+        ended[job] = record
+    assert (ended[1].status, ended[1].job_status) == (ExeStatus.COMPLETED, JobStatus.COMPLETED)
+    assert (ended[2].status, ended[2].category, ended[2].exit_code) == (ExeStatus.FAILED, ErrorCategory.DATA, 2)
+    assert (ended[3].status, ended[3].job_status) == (ExeStatus.CANCELED, JobStatus.CANCELED)
+    assert ended[4].category is ErrorCategory.ALGORITHM and ended[4].job_status is JobStatus.FAILED
+    counts = h.core.exe_metrics.counts(1)
+    assert counts == {"completed": 1, "data": 1, "algorithm": 1, "system": 0, "running": 0}
+    assert len(h.core.queue) == 0  # DATA and ALGORITHM failures are not retried
+
+
+def test_system_failures_are_retried_up_to_max_tries():
+    h = Harness(agents=1)
+    h.queue(1)
+    for attempt in (1, 2, 3):
+        h.offer_all()
+        jobs = [t for t in launched_ids(h.cycle()) if t.startswith("scale-job")]  # cleanups run alongside
+        assert jobs == [f"scale-job-1-{attempt}"]
+        (record,) = h.update(f"scale-job-1-{attempt}", TaskState.LOST).records
+        assert record.category is ErrorCategory.SYSTEM
+        assert record.job_status is (JobStatus.QUEUED if attempt < 3 else JobStatus.FAILED)
+    assert len(h.core.queue) == 0
+    assert h.core.exe_metrics.counts(1)["system"] == 3
+
+
+def test_a_stale_database_read_never_requeues_a_running_or_ended_job():
+    h = Harness(agents=1)
+    h.queue(1, 2)
+    h.offer_all()
+    h.cycle()
+    h.update("scale-job-1-1", TaskState.FINISHED)
+    # The database still says QUEUED for both (their records are being written):
+    assert h.core.add_queued_jobs([QueuedJob(1, 1, 100, 0.0), QueuedJob(2, 1, 100, 0.0)]) == 0
+    assert len(h.core.queue) == 0
+
+
+def test_unknown_running_task_is_killed_and_unknown_job_type_warns():
+    h = Harness(agents=1)
+    actions = h.core.on_event(
+        TaskUpdate(TaskStatus("stray", TaskState.RUNNING, agent_id="S1", reason="REASON_RECONCILIATION")), h.now
+    )
+    assert actions.kill == [("stray", "S1")] and actions.acknowledge == []
+    h.queue(5, job_type_id=99)
+    h.offer_all()
+    assert launched_ids(h.cycle()) == []
+    assert "UNKNOWN_JOB_TYPE" in h.core.warnings.names()
+
+
+def test_invalid_resources_warning_and_skip():
+    big = JobType("big", "1", "x", cpus=64.0, mem=10.0, id=2)
+    gpu = JobType("gpu", "1", "x", cpus=1.0, gpus=1.0, id=3)
+    h = Harness(agents=1)
+    h.core.set_job_types([ECHO, big, gpu])
+    h.queue(1, job_type_id=2)
+    h.queue(2, job_type_id=3)
+    h.core.tick(h.now)
+    warnings = {w["name"]: w for w in h.core.warnings.active(h.now)}
+    assert warnings["INVALID_RESOURCESbig"]["description"] == (
+        "No node has enough of this resource for the job type: ['cpus']."
+    )
+    assert warnings["INVALID_RESOURCESgpu"]["title"] == "Invalid Resources for gpu"
+    assert warnings["INVALID_RESOURCESgpu"]["description"] == (
+        "Cluster does not have one or more of the following resources: ['gpus']."
+    )
+    # Once no such job waits, the warnings go.
+    h.core.queue.remove(1)
+    h.core.queue.remove(2)
+    h.core.tick(h.now + 1)
+    assert not {n for n in h.core.warnings.names() if n.startswith("INVALID")}
+
+
+def test_system_tasks_go_first_and_while_one_waits_no_job_starts():
+    h = Harness(agents=1, cpus=1.0, mem=1100.0)
+    tiny = JobType("tiny", "1", "x", cpus=0.1, mem=10.0, id=4)
+    h.core.set_job_types([ECHO, tiny])
+    h.core.db_update.completed_at = None
+    h.core.messaging.desired_count = 1
+    h.offer_all()
+    names = sorted(info["name"] for launch in h.cycle().launch for info in launch.task_infos)
+    assert names[:2] == ["Database Update", "Message Handler"]
+    assert h.core.messaging.actual_count == 1
+    # A second handler is wanted but no offer can hold it: a tiny job that would fit must wait too.
+    h.core.messaging.desired_count = 2
+    h.queue(1, job_type_id=4)
+    h.offer_all(cpus=0.3, mem=600.0)
+    actions = h.cycle()
+    assert "WAITING_SYSTEM_TASKS" in h.core.warnings.names()
+    assert not [i for launch in actions.launch for i in launch.task_infos if "scale-job" in i["task_id"]["value"]]
+    assert [job.job_id for job in h.core.queue] == [1]
+
+
+def test_in_process_handlers_are_counted_not_launched():
+    h = Harness(agents=1, message_handlers_in_process=True)
+    h.core.messaging.desired_count = 2
+    h.core.messaging.in_process_count = 2
+    h.offer_all()
+    actions = h.cycle()
+    assert not [i for launch in actions.launch for i in launch.task_infos if "message-handler" in i["task_id"]["value"]]
+    assert h.core.messaging.status_json()["actual_count"] == 2
+
+
+def test_node_cleanup_and_health_checks():
+    h = Harness(agents=1)
+    node = h.core.nodes.get("host-1")
+    node.initial_cleanup_done = False
+    h.core.node_tasks.work(node).health_due_at = 0
+    h.offer_all()
+    infos = {i["task_id"]["value"]: i for launch in h.cycle().launch for i in launch.task_infos}
+    cleanup = next(t for t in infos if "cleanup" in t)
+    health = next(t for t in infos if "health-check" in t)
+    assert node.state(False) is states.INITIAL_CLEANUP
+    h.update(cleanup, TaskState.FINISHED)
+    assert node.state(False) is states.READY
+    h.update(health, TaskState.FAILED, "Command exited with status 3")
+    assert node.state(False) is states.DEGRADED
+    assert [e["name"] for e in [c.as_json() for c in node.conditions.errors.values()]] == ["LOW_DOCKER_SPACE"]
+    # No new health check within 2 minutes of the failure; one after.
+    h.offer_all()
+    assert not [t for t in launched_ids(h.cycle()) if "health" in t]
+    h.now += 125
+    h.offer_all()
+    (again,) = [t for t in launched_ids(h.cycle()) if "health" in t]
+    h.update(again, TaskState.FINISHED)
+    assert node.state(False) is states.READY and not node.conditions.errors
+
+
+def test_cleanup_after_job_executions_and_its_failure_warnings():
+    h = Harness(agents=1)
+    node = h.core.nodes.get("host-1")
+    h.queue(1)
+    h.offer_all()
+    h.cycle()
+    h.update("scale-job-1-1", TaskState.FINISHED)
+    h.offer_all()
+    (cleanup,) = [t for t in launched_ids(h.cycle()) if "cleanup" in t]
+    h.update(cleanup, TaskState.FAILED, "Command exited with status 1")
+    assert "CLEANUP" in node.conditions.errors
+    (warning,) = [w for w in node.conditions.warnings.values() if w.name.startswith("CLEANUP_FAILURE")]
+    assert warning.description == "There was a failure cleaning up some of the following jobs: [scale-job-1-1]"
+    # DEGRADED now: the next cleanup waits two minutes after the error.
+    h.offer_all()
+    assert not [t for t in launched_ids(h.cycle()) if "cleanup" in t]
+    h.now += 121
+    h.offer_all()
+    (retry,) = [t for t in launched_ids(h.cycle()) if "cleanup" in t]
+    h.update(retry, TaskState.FINISHED)
+    assert "CLEANUP" not in node.conditions.errors
+
+
+def test_slow_cleanup_warning_at_one_hundred_waiting():
+    h = Harness(agents=1)
+    node = h.core.nodes.get("host-1")
+    for i in range(100):
+        h.core.node_tasks.exe_ended(node, f"t{i}", h.now)
+    assert node.conditions.warnings["SLOW_CLEANUP"].description == (
+        "There are 100 job executions waiting to be cleaned up on this node."
+    )
+
+
+def test_reconciliation_after_subscribe_and_of_stale_launches():
+    h = Harness(agents=1)
+    h.queue(1)
+    h.offer_all()
+    h.cycle()
+    actions = h.core.on_event(Subscribed("F", 15.0), h.now)
+    explicit, implicit = actions.reconcile
+    assert ("scale-job-1-1", "S1") in explicit and implicit == []
+    h.now += 11
+    assert h.core.cycle(h.now).reconcile  # no answer yet: asked again
+    h.update("scale-job-1-1", TaskState.RUNNING)
+    h.now += 100
+    assert not [c for c in h.core.cycle(h.now).reconcile if c]
+
+
+def test_launch_refused_requeues_without_using_up_a_try():
+    h = Harness(agents=1)
+    h.queue(1)
+    h.offer_all()
+    (launch,) = h.cycle().launch
+    h.core.launch_refused(launch, h.now, written=False)
+    assert [job.num_exes for job in h.core.queue] == [0]
+    h.offer_all()
+    (launch,) = h.cycle().launch
+    assert launch.task_infos[0]["task_id"]["value"] == "scale-job-1-1"
+    # Refused after its try was written: that try failed (SYSTEM) and the next one is queued.
+    actions = h.core.launch_refused(launch, h.now, written=True)
+    (record,) = actions.records
+    assert isinstance(record, ExeEnded) and record.category is ErrorCategory.SYSTEM
+    assert [job.num_exes for job in h.core.queue] == [1]
+
+
+@pytest.mark.parametrize("state", [TaskState.UNREACHABLE, TaskState.UNKNOWN])
+def test_unreachable_tries_are_killed_and_retried(state):
+    h = Harness(agents=1)
+    h.queue(1)
+    h.offer_all()
+    h.cycle()
+    actions = h.update("scale-job-1-1", state)
+    assert actions.kill == [("scale-job-1-1", "S1")]
+    assert actions.records[0].job_status is JobStatus.QUEUED
+
+
+def test_paused_scheduler_launches_nothing():
+    h = Harness(agents=1)
+    h.queue(1)
+    h.core.paused = True
+    assert h.offer_all().decline == ["O1"]
+    assert not h.cycle().launch
