@@ -183,9 +183,12 @@ async def run_daemon(
             settings.mesos_role,
             settings.failover_timeout_s,
         )
+        # The engine loads what the database knows before the first event can arrive: an update for
+        # a task it had not loaded yet would look like a stranger's and be killed.
+        await engine.start()
         daemon.tasks = [
             asyncio.create_task(driver.run(), name="mesos-driver"),
-            asyncio.create_task(engine.run(), name="engine"),
+            asyncio.create_task(engine.wait_stopped(), name="engine"),
         ]
         if on_started is not None:
             result = on_started(daemon)

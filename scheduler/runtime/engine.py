@@ -162,8 +162,7 @@ class Engine:
             ),
         ]
 
-    async def run(self) -> None:
-        await self.start()
+    async def wait_stopped(self) -> None:
         await self._stopping.wait()
 
     async def stop(self) -> None:
