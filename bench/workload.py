@@ -59,8 +59,9 @@ RULES = [
 
 
 def post_json(url: str, body: dict, method: str = "POST") -> None:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method=method, headers={"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(request, timeout=10).read()
 
 
@@ -89,8 +90,9 @@ class Run:
             "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
         }
         self.api = f"http://127.0.0.1:{self.api_port}"
-        self.admin = create_engine(ADMIN_URL.replace("postgresql://", "postgresql+psycopg2://"),
-                                   isolation_level="AUTOCOMMIT")
+        self.admin = create_engine(
+            ADMIN_URL.replace("postgresql://", "postgresql+psycopg2://"), isolation_level="AUTOCOMMIT"
+        )
         self.db = None
 
     def __enter__(self) -> Run:
@@ -125,9 +127,22 @@ class Run:
     def start_sim(self) -> None:
         log = open(Path(self.workdir) / "sim.log", "w")
         self.sim = subprocess.Popen(
-            [PYTHON, "-m", "scheduler", "sim", "--port", str(self.sim_port), "--agents", str(self.agents),
-             "--seed", "7", "--log-level", "WARNING"],
-            stdout=log, stderr=log,
+            [
+                PYTHON,
+                "-m",
+                "scheduler",
+                "sim",
+                "--port",
+                str(self.sim_port),
+                "--agents",
+                str(self.agents),
+                "--seed",
+                "7",
+                "--log-level",
+                "WARNING",
+            ],
+            stdout=log,
+            stderr=log,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -211,7 +226,7 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
     keep = os.environ.get("BENCH_WORKDIR")  # keep the processes' logs there
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
-    with (tempfile.TemporaryDirectory() if not keep else _Kept(keep)) as workdir, Run(agents, jobs, workdir) as r:
+    with tempfile.TemporaryDirectory() if not keep else _Kept(keep) as workdir, Run(agents, jobs, workdir) as r:
         r.start_sim()
         job_types = Path(workdir) / "job-types.yaml"
         job_types.write_text(JOB_TYPE)
@@ -230,7 +245,11 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
                 r.scheduler.send_signal(signal.SIGKILL)
                 r.scheduler.wait()
                 killed = True
-                running_on_master = r.master_tasks("TASK_RUNNING")
+                # Job tries only: node and system tasks are not kept across a restart; a restarted
+                # scheduler kills the ones it finds and starts its own.
+                running_on_master = {
+                    t: s for t, s in r.master_tasks("TASK_RUNNING").items() if t.startswith("scale-job-")
+                }
                 at_kill = r.window_counts()
                 report["killed_with_jobs_done"] = done
                 report["running_at_kill"] = counts["RUNNING"]
@@ -251,8 +270,9 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
         report["seconds_to_finish"] = round(elapsed, 1)
         report["jobs_by_status"] = dict(r.job_counts())
         with r.db.connect() as connection:
-            exes = connection.execute(text("SELECT job_id, exe_num, task_id, status, error_category, started "
-                                           "FROM job_exe ORDER BY started")).all()
+            exes = connection.execute(
+                text("SELECT job_id, exe_num, task_id, status, error_category, started FROM job_exe ORDER BY started")
+            ).all()
             tries = dict(connection.execute(text("SELECT id, num_exes FROM job")).all())
         per_job = Counter(row.job_id for row in exes)
         if sum(tries.values()) != len(exes) or any(per_job[job] != n for job, n in tries.items()):
@@ -261,8 +281,9 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
         if any(n > 1 for n in by_try.values()):
             failures.append("a try was executed twice")
         report["executions"] = len(exes)
-        report["executions_by_outcome"] = dict(Counter(f"{row.status} {row.error_category or ''}".strip()
-                                                       for row in exes))
+        report["executions_by_outcome"] = dict(
+            Counter(f"{row.status} {row.error_category or ''}".strip() for row in exes)
+        )
         launched = [row.started.timestamp() for row in exes]
         if len(launched) > 1:
             report["launch_rate_per_s"] = round(len(launched) / max(launched[-1] - launched[0], 1e-3), 1)
@@ -275,7 +296,8 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
             expected = {"TASK_FINISHED": "COMPLETED", "TASK_FAILED": "FAILED", "TASK_LOST": "FAILED SYSTEM"}
             outcome = {row.task_id: f"{row.status} {row.error_category or ''}".strip() for row in exes}
             wrong = [
-                task for task in running_on_master
+                task
+                for task in running_on_master
                 if task in final_states and not outcome.get(task, "").startswith(expected.get(final_states[task], "?"))
             ]
             report["running_at_kill_on_master"] = len(running_on_master)
@@ -283,7 +305,9 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
             if wrong:
                 failures.append(f"{len(wrong)} tries running at the kill were not reconciled: {wrong[:5]}")
         sim_state = get_json(f"http://127.0.0.1:{r.sim_port}/master/state")
-        sim_tasks = [t["id"] for f in sim_state["frameworks"] for t in f.get("tasks", []) + f.get("completed_tasks", [])]
+        sim_tasks = [
+            t["id"] for f in sim_state["frameworks"] for t in f.get("tasks", []) + f.get("completed_tasks", [])
+        ]
         duplicates = [task for task, n in Counter(sim_tasks).items() if n > 1]
         if duplicates:
             failures.append(f"task ids launched twice on the master: {duplicates[:5]}")
