@@ -136,6 +136,7 @@ async def run_daemon(
     stop: asyncio.Event | None = None,
     on_started: Callable[[Daemon], Awaitable[None] | None] | None = None,
     prepare: Callable[[Database], Awaitable[None]] | None = None,
+    dependency_overrides: dict | None = None,
 ) -> int:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
     loop = asyncio.get_running_loop()
@@ -151,6 +152,7 @@ async def run_daemon(
         database,
         num_message_handlers=lambda: core.messaging.desired_count,
         node_states=lambda: [node.state(core.paused).name for node in core.nodes if node.id is not None],
+        **(dependency_overrides or {}),
     )
     engine = Engine(settings, core, database, sections=monitor.sections)
     if settings.message_handler_mode == "in-process":
