@@ -21,6 +21,7 @@ from aiohttp import web
 from scheduler import __version__
 from scheduler.aio import wait_event
 from scheduler.api.app import create_app
+from scheduler.api.health import HealthSources
 from scheduler.config import Settings
 from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.dependencies.monitor import DependencyMonitor
@@ -107,6 +108,31 @@ def create_core(settings: Settings, now: float) -> SchedulerCore:
     )
 
 
+def health_sources(settings: Settings, engine: Engine, driver: MesosDriver, monitor: DependencyMonitor):
+    def dependencies() -> dict:
+        return monitor.sections().get("dependencies", {})
+
+    def database_error() -> str | None:
+        if engine.writer.error:
+            return f"database writes failing: {engine.writer.error}"
+        if not dependencies().get("database", {}).get("OK", True):
+            return "the database check failed"
+        return None
+
+    def snapshot_time() -> float | None:
+        snapshot = engine.snapshots.current
+        return snapshot.generated_at if snapshot else None
+
+    return HealthSources(
+        core=engine.core,
+        snapshot_time=snapshot_time,
+        subscribed=lambda: driver.subscribed,
+        database_error=database_error,
+        dependencies=dependencies,
+        freshness_s=settings.status_freshness_s,
+    )
+
+
 @dataclass
 class Daemon:
     """The running parts, reachable for tests and for the dev-mode banner."""
@@ -152,13 +178,20 @@ async def run_daemon(
         database,
         num_message_handlers=lambda: core.messaging.desired_count,
         node_states=lambda: [node.state(core.paused).name for node in core.nodes if node.id is not None],
-        **(dependency_overrides or {}),
+        # The nodes check reads memory only: it can follow the snapshots rather than the probe cadence.
+        **{"intervals": {"nodes": settings.status_interval_s}, **(dependency_overrides or {})},
     )
     engine = Engine(settings, core, database, sections=monitor.sections)
     if settings.message_handler_mode == "in-process":
         engine.handlers = InProcessHandlers(settings, database)
+    driver = MesosDriver(
+        framework_spec(settings), driver_options(settings), engine.handle_event, DatabaseFrameworkIdStore(database)
+    )
+    engine.attach(driver)
     app = create_app(
-        status=MemoryStatus(engine.snapshots, settings.status_freshness_s), bench_routes=settings.bench_routes
+        status=MemoryStatus(engine.snapshots, settings.status_freshness_s),
+        health=health_sources(settings, engine, driver, monitor),
+        bench_routes=settings.bench_routes,
     )
     try:
         runner, api_url = await start_api(app, settings.api_host, settings.api_port)
@@ -167,11 +200,6 @@ async def run_daemon(
         await database.close()
         return 1
     log.info("scale-scheduler %s serving the API on %s", __version__, api_url)
-
-    driver = MesosDriver(
-        framework_spec(settings), driver_options(settings), engine.handle_event, DatabaseFrameworkIdStore(database)
-    )
-    engine.attach(driver)
     daemon = Daemon(settings, engine, driver, database, api_url, monitor)
     try:
         if not await migrate_until_ready(database, stop):

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from scheduler import __version__
 from scheduler.api.errors import json_errors
+from scheduler.api.health import HealthSources, health_routes
 from scheduler.api.status import StatusSource, status_handler
 
 API_VERSIONS = ("v6", "v7")  # Scale serves both, identically
@@ -35,8 +36,12 @@ def bench_copy_handler(status: StatusSource):
     return get_copy
 
 
-def create_app(*, status: StatusSource | None = None, bench_routes: bool = False) -> web.Application:
+def create_app(
+    *, status: StatusSource | None = None, health: HealthSources | None = None, bench_routes: bool = False
+) -> web.Application:
     app = web.Application(middlewares=[json_errors])
+    if health is not None:
+        health_routes(app, health)
     for version in API_VERSIONS:
         app.router.add_get(f"/{version}/version/", get_version)  # add_get also answers HEAD
         if status is not None:
