@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 
 from scheduler import __version__
 from scheduler.api.app import create_app
 from scheduler.api.database_status import DatabaseStatus
 from scheduler.config import Settings
-from scheduler.daemon import migrate_until_ready, start_api
+from scheduler.daemon import migrate_until_ready, start_api, stop_on_signals
 from scheduler.store.database import Database
 
 log = logging.getLogger(__name__)
 
 
 async def run_api_server(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
-    loop = asyncio.get_running_loop()
-    stop = stop or asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+    stop = stop_on_signals(stop)
     database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
     source = DatabaseStatus(database, settings.status_freshness_s)
     try:

@@ -59,6 +59,16 @@ def driver_options(settings: Settings) -> DriverOptions:
     )
 
 
+def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (where the loop can handle signals)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
 async def migrate_until_ready(database: Database, stop: asyncio.Event) -> bool:
     """Run migrations, retrying while the database is unreachable; False if stopped first."""
     delay = 1.0
@@ -165,12 +175,7 @@ async def run_daemon(
     dependency_overrides: dict | None = None,
 ) -> int:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
-    loop = asyncio.get_running_loop()
-    stop = stop or asyncio.Event()
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-
+    stop = stop_on_signals(stop)
     database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
     core = create_core(settings, time.time())
     monitor = DependencyMonitor(

@@ -240,15 +240,7 @@ class SchedulerCore:
         max_tries = job_type.max_tries if job_type else 1
         if outcome.retryable and exe.exe_num < max_tries:
             job_status = JobStatus.QUEUED
-            self.queue.add(
-                QueuedJob(
-                    exe.job_id,
-                    exe.job_type_id,
-                    task.data.get("priority", 100),
-                    task.data.get("queued_at", now),
-                    exe.exe_num,
-                )
-            )
+            self._requeue(exe, task, tries=exe.exe_num, now=now)
         else:
             job_status = _JOB_STATUS[outcome.status]
             self._ended_jobs[exe.job_id] = now
@@ -259,6 +251,11 @@ class SchedulerCore:
             task.task_id, exe.job_id, exe.exe_num, outcome.status, outcome.category, outcome.exit_code, now, job_status
         )
         return Actions(records=[record])
+
+    def _requeue(self, exe: RunningExe, task: Task, *, tries: int, now: float) -> None:
+        """The job goes back to the queue in its old place (priority, age) with ``tries`` used."""
+        priority, queued_at = task.data.get("priority", 100), task.data.get("queued_at", now)
+        self.queue.add(QueuedJob(exe.job_id, exe.job_type_id, priority, queued_at, tries))
 
     def _system_task_ended(self, task: Task, status: TaskStatus, now: float) -> None:
         if task.type == MESSAGE_HANDLER:
@@ -440,15 +437,7 @@ class SchedulerCore:
                 self.tasks.remove(task.task_id)
                 if exe is not None:
                     self.exe_metrics.stopped_running(exe.node_id, exe.job_type_id)
-                    self.queue.add(
-                        QueuedJob(
-                            exe.job_id,
-                            exe.job_type_id,
-                            task.data.get("priority", 100),
-                            task.data.get("queued_at", now),
-                            exe.exe_num - 1,
-                        )
-                    )
+                    self._requeue(exe, task, tries=exe.exe_num - 1, now=now)  # this try never happened
             elif task.kind is TaskKind.JOB:
                 actions.extend(self._job_update(task, system_failure(), now))
             else:
