@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -242,6 +243,15 @@ def _operate(command: str, settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(command)
 
 
+def _exit_now(code: int) -> int:
+    """Leave at once after a clean shutdown: a database thread still blocked in a hung connection
+    (a thread cannot be interrupted) must not keep the process alive past SIGTERM."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings, sim_config = None, None
@@ -260,4 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:  # a short operator command: its own lines, and only warnings from the libraries
         level = settings.log_level if settings.log_level in ("WARNING", "ERROR") else "WARNING"
         setup_logging(level, settings.secret_values())
-    return _launch(args.command, settings, sim_config, args)
+    code = _launch(args.command, settings, sim_config, args)
+    if args.command in ("run", "dev", "api"):
+        _exit_now(code)
+    return code

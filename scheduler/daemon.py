@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
@@ -40,12 +41,18 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 5.0
 
 
+@functools.cache
+def scheduler_hostname() -> str:
+    """The host's name, once: ``getfqdn`` may wait on a reverse DNS lookup."""
+    return socket.getfqdn()
+
+
 def framework_spec(settings: Settings) -> FrameworkSpec:
     return FrameworkSpec(
         user=settings.mesos_user,
         name=settings.framework_name,
         role=settings.mesos_role,
-        hostname=socket.getfqdn(),
+        hostname=scheduler_hostname(),
         failover_timeout_s=settings.failover_timeout_s,
     )
 
@@ -73,8 +80,15 @@ async def migrate_until_ready(database: Database, stop: asyncio.Event) -> bool:
     """Run migrations, retrying while the database is unreachable; False if stopped first."""
     delay = 1.0
     while not stop.is_set():
+        migration = asyncio.ensure_future(database.migrate())
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({migration, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not migration.done():  # stopped while a migration waits on the database: leave it
+            migration.cancel()
+            return False
         try:
-            await database.migrate()
+            migration.result()
             log.info("Database %s is ready", database.display_url)
             return True
         except Exception as exc:
@@ -107,7 +121,7 @@ def system_task_template(settings: Settings) -> TaskTemplate:
 
 def create_core(settings: Settings, now: float) -> SchedulerCore:
     return SchedulerCore(
-        hostname=socket.getfqdn(),
+        hostname=scheduler_hostname(),
         now=now,
         accepted_role=settings.accepted_resource_role,
         metrics_window_s=settings.metrics_window_s,
@@ -220,7 +234,8 @@ async def run_daemon(
         )
         # The engine loads what the database knows before the first event can arrive: an update for
         # a task it had not loaded yet would look like a stranger's and be killed.
-        await engine.start()
+        if not await engine.start(stop):
+            return 0
         daemon.tasks = [
             asyncio.create_task(driver.run(), name="mesos-driver"),
             asyncio.create_task(engine.wait_stopped(), name="engine"),
@@ -243,6 +258,7 @@ async def run_daemon(
 
 
 async def _shutdown(daemon: Daemon, runner: web.AppRunner) -> None:
+    daemon.driver.mute()  # nothing new reaches the engine while it winds down; the master resends
     await daemon.engine.stop()
     await daemon.driver.stop(teardown=False)
     await daemon.monitor.stop()

@@ -111,6 +111,9 @@ class SchedulerCore:
         self.paused = False
         self.master_agents_at: float | None = None  # when the master last listed its agents to us
         self.work_waits = True  # set each cycle: whether declined offers should come back soon
+        # Set by the runtime while a launch cannot be made safe (framework id or records unwritten).
+        self.hold_launches = False
+        self._latest_try: dict[int, int] = {}  # job id -> its newest try launched (or adopted)
 
     # --- what the database holds (at start, and as it changes) ---
 
@@ -121,9 +124,7 @@ class SchedulerCore:
         """Jobs the database lists as queued; those known to be running or ended are ignored (the
         database may lag behind the records still being written)."""
         busy = {exe.job_id for exe in self.exes.values()}
-        return sum(
-            1 for job in jobs if job.job_id not in busy and job.job_id not in self._ended_jobs and self.queue.add(job)
-        )
+        return self.queue.add_many(job for job in jobs if job.job_id not in busy and job.job_id not in self._ended_jobs)
 
     def adopt_running_exe(self, exe: RunningExe, priority: int, queued_at: float, now: float) -> None:
         """A try the database says is running (after a restart): tracked, and reconciled once subscribed."""
@@ -140,6 +141,7 @@ class SchedulerCore:
         )
         self.tasks.add(task)
         self.exes[exe.task_id] = exe
+        self._latest_try[exe.job_id] = max(exe.exe_num, self._latest_try.get(exe.job_id, 0))
         self.exe_metrics.started(exe.node_id, exe.job_type_id)
 
     # --- events from the master ---
@@ -171,7 +173,8 @@ class SchedulerCore:
 
     def _on_offers(self, event: OffersReceived, now: float) -> Actions:
         actions = Actions(decline=list(event.unusable_offer_ids))
-        self.metrics.count("new_offers_per_sec", len(event.offers), now)
+        if not self.paused:  # as Scale counts: offers declined because the scheduler is paused are not
+            self.metrics.count("new_offers_per_sec", len(event.offers), now)
         for offer in event.offers:
             self.nodes.saw_offer(offer.agent_id, offer.hostname, now)
         if self.paused:
@@ -238,12 +241,20 @@ class SchedulerCore:
             self.node_tasks.exe_ended(node, exe.task_id, now)
         job_type = self.job_types.get(exe.job_type_id)
         max_tries = job_type.max_tries if job_type else 1
-        if outcome.retryable and exe.exe_num < max_tries:
+        if exe.exe_num < self._latest_try.get(exe.job_id, 0) or exe.job_id in self._ended_jobs:
+            # An older try (left behind by an earlier failure) ended: it is recorded, but the job
+            # belongs to its newest try, which is running, queued or done.
+            log.warning(
+                "Try %d of job %d ended after a newer try existed; the job is left alone", exe.exe_num, exe.job_id
+            )
+            job_status = JobStatus.RUNNING
+        elif outcome.retryable and exe.exe_num < max_tries:
             job_status = JobStatus.QUEUED
             self._requeue(exe, task, tries=exe.exe_num, now=now)
         else:
             job_status = _JOB_STATUS[outcome.status]
             self._ended_jobs[exe.job_id] = now
+            self._latest_try.pop(exe.job_id, None)
         log.debug(
             "Job %d try %d %s (%s): job %s", exe.job_id, exe.exe_num, outcome.status, outcome.category, job_status
         )
@@ -285,7 +296,7 @@ class SchedulerCore:
         actions = Actions()
         self._reset_nodes()
         self.work_waits = self._work_waits()
-        actions.kill += [(task_id, self._agent_of(task_id)) for task_id in self.messaging.surplus()]
+        actions.kill += [(task_id, self._agent_of(task_id)) for task_id in self.messaging.surplus(now)]
         actions.extend(self._kill_timed_out(now))
         actions.reconcile += self.reconciler.due(
             now,
@@ -296,20 +307,27 @@ class SchedulerCore:
             ],
         )
         held = self.offers.take_all()
-        if self.paused or not held:
+        if self.paused or not held or self.hold_launches:
+            # Paused, or the runtime cannot write what a launch needs first: hand everything back.
             actions.decline += [offer.id for offer in held]
             return actions
-        pool = self._pool(held, actions)
-        waiting_system = self._place_system_tasks(pool, now)
-        self._place_node_tasks(pool, now)
-        if waiting_system:
-            self.warnings.raise_warning(
-                WAITING_SYSTEM_TASKS.name, WAITING_SYSTEM_TASKS, WAITING_SYSTEM_TASKS.description, now
-            )
-        else:
-            # Scale lets this age out over an hour; here it goes as soon as nothing waits.
-            self.warnings.clear(WAITING_SYSTEM_TASKS.name)
-            actions.records += self._place_jobs(pool, now)
+        try:
+            pool = self._pool(held, actions)
+            waiting_system = self._place_system_tasks(pool, now)
+            self._place_node_tasks(pool, now)
+            if waiting_system:
+                self.warnings.raise_warning(
+                    WAITING_SYSTEM_TASKS.name, WAITING_SYSTEM_TASKS, WAITING_SYSTEM_TASKS.description, now
+                )
+            else:
+                # Scale lets this age out over an hour; here it goes as soon as nothing waits.
+                self.warnings.clear(WAITING_SYSTEM_TASKS.name)
+                actions.records += self._place_jobs(pool, now)
+        except Exception:
+            # A bug in placement must not swallow offers: nothing of this cycle is launched.
+            log.exception("Scheduling cycle failed; declining its offers")
+            actions.decline += [offer.id for offer in held]
+            return actions
         for capacity in pool.used():
             actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.task_infos))
         actions.decline += [o.id for capacity in pool.unused() for o in capacity.offers]
@@ -331,7 +349,7 @@ class SchedulerCore:
             if node is None or node.id is None:
                 actions.decline += [offer.id for offer in offers]  # a node without its row yet waits a second
                 continue
-            capacities.append(capacity_of(agent_id, node, offers))
+            capacities.append(capacity_of(agent_id, node, offers, self.offers.accepted_role))
         return OfferPool(capacities)
 
     def _state(self, node: Node):
@@ -392,8 +410,11 @@ class SchedulerCore:
             if capacity is None:
                 unplaceable.add(job.job_type_id)
                 continue
-            exe_num = job.num_exes + 1
+            exe_num = max(job.num_exes, self._latest_try.get(job.job_id, 0)) + 1
             task_id = job_task_id(job.job_id, exe_num)
+            if task_id in self.tasks:  # cannot happen by construction; never launch a try twice
+                log.error("Try %s is already running; not launching it again", task_id)
+                continue
             demand = TaskDemand(
                 task_id,
                 f"{job_type.name} {job_type.version} job {job.job_id}",
@@ -406,6 +427,7 @@ class SchedulerCore:
                 capacity, demand, TaskKind.JOB, job_type.name, now, priority=job.priority, queued_at=job.queued_at
             )
             self.queue.remove(job.job_id)
+            self._latest_try[job.job_id] = exe_num
             node = capacity.node
             self.exes[task_id] = RunningExe(job.job_id, exe_num, job_type.id, task_id, node.id, capacity.agent_id, now)
             self.exe_metrics.started(node.id, job_type.id)
@@ -438,6 +460,7 @@ class SchedulerCore:
                 if exe is not None:
                     self.exe_metrics.stopped_running(exe.node_id, exe.job_type_id)
                     self._requeue(exe, task, tries=exe.exe_num - 1, now=now)  # this try never happened
+                    self._latest_try[exe.job_id] = exe.exe_num - 1
             elif task.kind is TaskKind.JOB:
                 actions.extend(self._job_update(task, system_failure(), now))
             else:

@@ -143,6 +143,7 @@ class MesosDriver:
         self._stream_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._loaded_id = False
+        self._muted = False
         self._unsaved_framework_id: object = _SAVED
         self._save_retry_task: asyncio.Task[None] | None = None
 
@@ -246,7 +247,13 @@ class MesosDriver:
         self.stream_id = None
         self._dispatch(Disconnected(reason))
 
+    def mute(self) -> None:
+        """Stop handing events over (shutting down); calls still work until ``stop``."""
+        self._muted = True
+
     def _dispatch(self, event: Event) -> None:
+        if self._muted:
+            return
         try:
             self._on_event(event)
         except Exception:  # a bug in the handler must not end the subscription
@@ -259,7 +266,11 @@ class MesosDriver:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.options.connect_timeout_s, sock_read=None)
         url = self.master_url + SCHEDULER_PATH
         log.info("Subscribing to %s as %s", mask_url(url), self.framework_id or "a new framework")
-        async with self._session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False) as resp:
+        # The headers must come within the call timeout: a master (or a balancer) that accepts the
+        # connection and never answers would otherwise hold the driver before the watchdog starts.
+        async with asyncio.timeout(self.options.call_timeout_s):
+            resp = await self._session.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False)
+        async with resp:
             if resp.status == 307:
                 raise _Redirected(resolve_location(self.master_url, resp.headers.get("Location", "")))
             if resp.status != 200:
@@ -345,7 +356,9 @@ class MesosDriver:
             return parse_event(orjson.loads(record))
         except (orjson.JSONDecodeError, MalformedEvent) as exc:
             log.warning("Skipping a malformed event from the master: %s (%d bytes)", exc, len(record))
-            return None
+        except Exception as exc:  # anything else the parser did not foresee: skip, never end the stream
+            log.warning("Skipping an event from the master that could not be read: %r (%d bytes)", exc, len(record))
+        return None
 
     async def _on_subscribed(self, event: Subscribed, stream_id: str) -> None:
         previous = self.framework_id
@@ -437,6 +450,8 @@ class MesosDriver:
             async with self._session.get(self.master_url + path, timeout=timeout) as resp:
                 if resp.status != 200:
                     raise CallError("GET " + path, resp.status, (await resp.text())[:200])
-                return orjson.loads(await resp.read())
+                body = await resp.read()
+            # A large cluster's listing is megabytes: parse it off the loop.
+            return orjson.loads(body) if len(body) < 1_000_000 else await asyncio.to_thread(orjson.loads, body)
         except (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError) as exc:
             raise CallError("GET " + path, 0, repr(exc)) from None

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
+import math
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 class MalformedEvent(ValueError):
@@ -216,9 +220,12 @@ def _number(value: Any, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise MalformedEvent(f"{where} is not a number")
     try:
-        return float(value)
-    except ValueError:
+        number = float(value)
+    except (ValueError, OverflowError):
         raise MalformedEvent(f"{where} is not a number") from None
+    if not math.isfinite(number):
+        raise MalformedEvent(f"{where} is not a finite number")
+    return number
 
 
 def _resource_role(data: dict[str, Any], where: str) -> str:
@@ -339,11 +346,13 @@ def _parse_offers(payload: dict[str, Any]) -> OffersReceived:
     for data in offers:
         try:
             good.append(parse_offer(data))
-        except MalformedEvent:
-            # An offer we cannot read must still be given back, so keep its id when it has one.
+        except MalformedEvent as problem:
+            # An offer we cannot read must still be given back, so keep its id when it has one;
+            # one without an id can be neither used nor declined (the master rescinds it in time).
             offer_id = _readable_offer_id(data)
             if offer_id is None:
-                raise
+                log.warning("Skipping an offer without a readable id: %s", problem)
+                continue
             unusable.append(offer_id)
     return OffersReceived(tuple(good), tuple(unusable))
 

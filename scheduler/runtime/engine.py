@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from scheduler.aio import wait_event
 from scheduler.config import Settings
 from scheduler.core.actions import Actions, Launch
+from scheduler.core.records import ExeLaunched
 from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.jobs.exe_metrics import window_start
 from scheduler.mesos.agents import parse_agents
@@ -27,6 +28,7 @@ from scheduler.runtime.writer import RecordWriter
 from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
+from scheduler.store.ingest import describe_database_error
 from scheduler.store.job_types import load_job_types
 from scheduler.store.nodes import NodeRow, load_nodes, load_pause_flags, save_nodes
 from scheduler.store.scheduler_row import load_scheduler_flags, save_status
@@ -39,6 +41,7 @@ DB_SYNC_INTERVAL_S = 1.0
 FLAGS_EVERY_SYNCS = 3  # pause flags and the handler count are re-read every few syncs
 JOB_TYPES_EVERY_SYNCS = 10
 BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
+WRITER_BACKLOG_LIMIT = 50  # record batches waiting: past this, new launches wait (and offers go back)
 
 
 class Engine:
@@ -60,7 +63,7 @@ class Engine:
         self.snapshots = SnapshotHolder()
         self.status_builder = StatusBuilder()
         self.calls = BackgroundCalls()
-        self.writer = RecordWriter(database)
+        self.writer = RecordWriter(database, settings.secret_values())
         self.handlers = None  # InProcessHandlers when message handlers run inside this process
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
@@ -69,6 +72,8 @@ class Engine:
         self.master_poll_error: str | None = None
         self._syncs = 0
         self._max_job_id = 0
+        self._step_errors: dict[str, tuple[str, float]] = {}
+        self._secrets = settings.secret_values()
 
     def attach(self, driver: MesosDriver) -> None:
         self.driver = driver
@@ -95,8 +100,9 @@ class Engine:
         for tasks in actions.reconcile:
             self.calls.spawn(driver.reconcile(tasks), "RECONCILE")
         if actions.launch or actions.acknowledge or actions.records:
-            # Launches may be given up (their offers will not wait); acknowledgements never are.
-            droppable = not actions.acknowledge
+            # Only a launch may be given up (its offers will not wait). The end of a try is written,
+            # however long that takes, whether or not its update carries an acknowledgement.
+            droppable = bool(actions.launch) and all(isinstance(r, ExeLaunched) for r in actions.records)
             self.writer.submit(actions.records, lambda ok: self._after_write(actions, ok), droppable=droppable)
 
     def _refuse_s(self) -> float:
@@ -146,9 +152,10 @@ class Engine:
 
     # --- loops ---
 
-    async def start(self) -> None:
-        """Load what the database knows, then run the loops until ``stop``."""
-        await self._load()
+    async def start(self, stop: asyncio.Event | None = None) -> bool:
+        """Load what the database knows, then start the loops; False if ``stop`` came first."""
+        if not await self._load(stop or self._stopping):
+            return False
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="record-writer"),
             asyncio.create_task(self._every(CYCLE_INTERVAL_S, self._cycle, wake=self._wakeup), name="cycle"),
@@ -161,6 +168,7 @@ class Engine:
                 self._every(self.settings.status_persist_interval_s, self._persist_status), name="status-persist"
             ),
         ]
+        return True
 
     async def wait_stopped(self) -> None:
         await self._stopping.wait()
@@ -170,7 +178,9 @@ class Engine:
         for task in self._tasks[1:]:  # the writer last: what is submitted gets its chance
             task.cancel()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
-        await self.calls.drain(timeout_s=2.0)
+        if self.handlers is not None:
+            await self.handlers.stop()
+        # Records first: their writes release the acknowledgements and launches still to be sent.
         if not await self.writer.drain(timeout_s=3.0):
             log.warning(
                 "Stopping with %d record batches unwritten; the master will resend their updates", len(self.writer)
@@ -178,12 +188,11 @@ class Engine:
         if self._tasks:
             self._tasks[0].cancel()
             await asyncio.gather(self._tasks[0], return_exceptions=True)
-        if self.handlers is not None:
-            await self.handlers.stop()
+        await self.calls.drain(timeout_s=2.0)
         try:
-            await self._sync_database()  # nodes seen in the last second are not lost
+            await self._save_nodes(timeout_s=2.0)  # nodes seen in the last second are not lost
         except Exception as exc:
-            log.warning("Last node sync failed: %s", exc)
+            log.warning("Last node write failed: %s", "timed out" if isinstance(exc, TimeoutError) else exc)
 
     async def _every(self, interval_s: float, step: Callable[[], Awaitable[None] | None], wake=None) -> None:
         """Run ``step`` every ``interval_s`` (or when ``wake`` is set); a failing step is logged, not fatal."""
@@ -195,8 +204,10 @@ class Engine:
                     await result
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s step failed", asyncio.current_task().get_name())
+            except Exception as exc:
+                self._step_failed(asyncio.current_task().get_name(), exc)
+            else:
+                self._step_errors.pop(asyncio.current_task().get_name(), None)
             remaining = interval_s - (time.monotonic() - started)
             if wake is None:
                 await asyncio.sleep(max(remaining, 0))
@@ -204,7 +215,27 @@ class Engine:
             await wait_event(wake, remaining)
             wake.clear()
 
+    def _step_failed(self, name: str, exc: Exception) -> None:
+        """Log a failing loop step without flooding: the first time in full, then a line a minute."""
+        text = "timed out" if isinstance(exc, TimeoutError) else describe_database_error(exc, self._secrets)
+        last = self._step_errors.get(name)
+        now = time.monotonic()
+        if last is None or last[0] != text:
+            log.error("%s step failed: %s", name, text, exc_info=not isinstance(exc, (TimeoutError, OSError)))
+            self._step_errors[name] = (text, now)
+        elif now - last[1] >= 60:
+            log.error("%s step still failing: %s", name, text)
+            self._step_errors[name] = (text, now)
+
     def _cycle(self) -> None:
+        # No launch while its framework id or its records cannot be stored: a crash would orphan it.
+        driver = self.driver
+        self.core.hold_launches = (
+            driver is None
+            or not driver.framework_id_saved
+            or self.writer.error is not None
+            or len(self.writer) > WRITER_BACKLOG_LIMIT
+        )
         self.execute(self.core.cycle(self.clock()))
 
     def build_snapshot(self) -> StatusSnapshot:
@@ -238,10 +269,10 @@ class Engine:
 
     # --- the database ---
 
-    async def _load(self) -> None:
+    async def _load(self, stop: asyncio.Event) -> bool:
         """Nodes, job types, queued jobs, running tries and the last three hours' ends (retried)."""
         delay = 1.0
-        while True:
+        while not stop.is_set():
             try:
                 nodes = await self.database.run(load_nodes)
                 flags = await self.database.run(load_scheduler_flags)
@@ -255,9 +286,12 @@ class Engine:
                 queued = await self.database.run(load_queued_jobs)
                 break
             except Exception as exc:
-                log.error("Cannot load the scheduler's state from the database (%s); retrying in %.0f s", exc, delay)
-                await asyncio.sleep(delay)
+                error = "timed out" if isinstance(exc, TimeoutError) else describe_database_error(exc, self._secrets)
+                log.error("Cannot load the scheduler's state from the database (%s); retrying in %.0f s", error, delay)
+                await wait_event(stop, delay)
                 delay = min(delay * 2, 30.0)
+        else:
+            return False
         core = self.core
         for row in nodes:
             core.nodes.load(row.id, row.hostname, row.is_active, row.is_paused, now)
@@ -278,6 +312,7 @@ class Engine:
             len(finished),
             "paused" if flags.is_paused else "ready",
         )
+        return True
 
     def _apply_flags(self, flags) -> None:
         if flags.is_paused != self.core.paused:
@@ -287,18 +322,22 @@ class Engine:
         if self.handlers is not None:
             self.handlers.resize(flags.num_message_handlers)
 
+    async def _save_nodes(self, timeout_s: float | None = None) -> None:
+        nodes = sorted(self.core.nodes.take_dirty(), key=lambda n: n.hostname)
+        if not nodes:
+            return
+        rows = [NodeRow(n.hostname, n.agent_id, n.is_active, n.is_paused, n.id) for n in nodes]
+        try:
+            ids = await self.database.run(lambda connection: save_nodes(connection, rows), timeout_s=timeout_s)
+        except Exception:
+            self.core.nodes.dirty.update(n.hostname for n in nodes)  # try again next round
+            raise
+        for node in nodes:
+            node.id = ids.get(node.hostname, node.id)
+
     async def _sync_database(self) -> None:
         """Write new and changed nodes; read new jobs; every few rounds, flags and job types."""
-        nodes = sorted(self.core.nodes.take_dirty(), key=lambda n: n.hostname)
-        if nodes:
-            rows = [NodeRow(n.hostname, n.agent_id, n.is_active, n.is_paused, n.id) for n in nodes]
-            try:
-                ids = await self.database.run(lambda connection: save_nodes(connection, rows))
-            except Exception:
-                self.core.nodes.dirty.update(n.hostname for n in nodes)  # try again next round
-                raise
-            for node in nodes:
-                node.id = ids.get(node.hostname, node.id)
+        await self._save_nodes()
         self._syncs += 1
         if self.handlers is not None:
             self.core.messaging.in_process_count = self.handlers.alive_count()

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 from scheduler.core.records import Record
 from scheduler.store.database import Database
+from scheduler.store.ingest import describe_database_error
 from scheduler.store.scheduling import write_records
 
 log = logging.getLogger(__name__)
 
-MAX_RECORDS_PER_WRITE = 5000
+MAX_RECORDS_PER_WRITE = 500  # a group must commit well within DATABASE_TIMEOUT, even over a slow network
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 10.0
 
@@ -34,8 +35,9 @@ class Batch:
 
 
 class RecordWriter:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, secrets: list[str] | None = None) -> None:
         self.database = database
+        self.secrets = secrets or []
         self._batches: deque[Batch] = deque()
         self._ready = asyncio.Event()
         self.written = 0
@@ -84,9 +86,10 @@ class RecordWriter:
             await self.database.run(lambda connection: write_records(connection, records))
         except Exception as exc:  # the database is down or slow; the batches say what happens next
             self.failures += 1
+            error = "timed out" if isinstance(exc, TimeoutError) else describe_database_error(exc, self.secrets)
             if self.error is None:
-                log.error("Cannot write %d records to the database: %s", len(records), exc)
-            self.error = str(exc)
+                log.error("Cannot write %d records to the database: %s", len(records), error)
+            self.error = error
             return False
         if self.error is not None:
             log.info("Writing to the database again")

@@ -60,12 +60,22 @@ class AgentCapacity:
         return info
 
 
-def capacity_of(agent_id: str, node: Node, offers: list[Offer]) -> AgentCapacity:
+def usable(resource: Resource, role: str) -> bool:
+    """A plain scalar of the accepted role: not revocable, not a persistent or mount disk.
+
+    Tasks take each resource in one piece shaped like the first usable one offered, so resources of
+    other roles or sources are left out rather than mixed in (the master would refuse the launch).
+    """
+    raw = resource.raw
+    return resource.type == "SCALAR" and resource.role == role and "revocable" not in raw and "disk" not in raw
+
+
+def capacity_of(agent_id: str, node: Node, offers: list[Offer], role: str = "*") -> AgentCapacity:
     remaining: dict[str, float] = {}
     like: dict[str, Resource] = {}
     for offer in offers:
         for resource in offer.resources:
-            if resource.type == "SCALAR":
+            if usable(resource, role):
                 remaining[resource.name] = remaining.get(resource.name, 0.0) + resource.scalar
                 like.setdefault(resource.name, resource)
     return AgentCapacity(agent_id, node, offers, remaining, like)

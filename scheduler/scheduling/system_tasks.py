@@ -23,6 +23,7 @@ TITLES = {
 }
 RESOURCES = {"cpus": 0.5, "mem": 512.0}
 DB_UPDATE_RETRY_S = 120.0  # after a failed update, as Scale waits
+KILL_AGAIN_S = 60.0  # a surplus handler still running this long after its KILL is asked again
 
 MESSAGING_SERVICE = {
     "name": "messaging",
@@ -49,6 +50,7 @@ class MessagingService:
         self.desired_count = 1
         self.in_process_count = 0  # handlers alive inside the scheduler (in-process mode)
         self.tasks: set[str] = set()  # handler tasks launched and not ended (tasks mode)
+        self._killing: dict[str, float] = {}  # surplus handlers asked to stop -> when, until they end
 
     @property
     def actual_count(self) -> int:
@@ -63,17 +65,23 @@ class MessagingService:
             for _ in range(max(missing, 0))
         ]
 
-    def surplus(self) -> list[str]:
-        """Handler tasks to kill because more run than are wanted."""
+    def surplus(self, now: float) -> list[str]:
+        """Handler tasks to kill because more run than are wanted (asked again after a minute)."""
         if self.in_process:
             return []
-        return sorted(self.tasks)[: max(len(self.tasks) - self.desired_count, 0)]
+        alive = sorted(self.tasks - set(self._killing))
+        extra = alive[: max(len(alive) - self.desired_count, 0)]
+        again = [task for task, asked in self._killing.items() if now - asked >= KILL_AGAIN_S]
+        for task in extra + again:
+            self._killing[task] = now
+        return extra + again
 
     def launched(self, task_id: str) -> None:
         self.tasks.add(task_id)
 
     def ended(self, task_id: str) -> None:
         self.tasks.discard(task_id)
+        self._killing.pop(task_id, None)
 
     def status_json(self) -> dict[str, Any]:
         return {**MESSAGING_SERVICE, "actual_count": self.actual_count, "desired_count": self.desired_count}

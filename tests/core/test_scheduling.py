@@ -322,3 +322,67 @@ def test_paused_scheduler_launches_nothing():
     h.core.paused = True
     assert h.offer_all().decline == ["O1"]
     assert not h.cycle().launch
+
+
+def test_an_old_try_ending_late_leaves_the_job_alone():
+    from scheduler.jobs.executions import RunningExe
+
+    h = Harness(agents=1)
+    # After a restart the database held two running tries of job 7 (the older one left behind).
+    h.core.adopt_running_exe(RunningExe(7, 1, 1, "scale-job-7-1", 1, "S1", h.now), 100, h.now, h.now)
+    h.core.adopt_running_exe(RunningExe(7, 2, 1, "scale-job-7-2", 1, "S1", h.now), 100, h.now, h.now)
+    (record,) = h.update("scale-job-7-1", TaskState.LOST).records
+    assert record.exe_num == 1 and record.category is ErrorCategory.SYSTEM
+    assert len(h.core.queue) == 0  # not requeued: try 2 is the job's
+    h.offer_all()
+    assert not [t for t in launched_ids(h.cycle()) if t.startswith("scale-job-7")]
+    (record,) = h.update("scale-job-7-2", TaskState.FINISHED).records
+    assert record.job_status is JobStatus.COMPLETED
+
+
+def test_held_launches_hand_offers_back():
+    h = Harness(agents=1)
+    h.queue(1)
+    h.core.hold_launches = True
+    h.offer_all()
+    actions = h.cycle()
+    assert actions.decline == ["O1"] and not actions.launch
+    h.core.hold_launches = False
+    h.offer_all()
+    assert [t for t in launched_ids(h.cycle()) if t.startswith("scale-job")] == ["scale-job-1-1"]
+
+
+def test_a_failing_cycle_declines_its_offers(monkeypatch):
+    h = Harness(agents=1)
+    h.queue(1)
+    h.offer_all()
+
+    def broken(*_args):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(h.core, "_place_jobs", broken)
+    actions = h.cycle()
+    assert actions.decline == ["O1"] and not actions.launch
+    assert len(h.core.offers) == 0
+
+
+def test_only_resources_of_the_accepted_role_are_used():
+    from scheduler.scheduling.planner import capacity_of
+
+    h = Harness(agents=1)
+    node = h.core.nodes.get("host-1")
+    offer = Offer(
+        "O9",
+        "S1",
+        "host-1",
+        (
+            Resource("cpus", "SCALAR", scalar=2.0, role="scale", raw={"role": "scale"}),
+            Resource("cpus", "SCALAR", scalar=6.0, role="*", raw={"role": "*"}),
+            Resource("disk", "SCALAR", scalar=100.0, role="*", raw={"disk": {"source": {"type": "MOUNT"}}}),
+            Resource("mem", "SCALAR", scalar=512.0, role="*", raw={"role": "*", "revocable": {}}),
+        ),
+    )
+    capacity = capacity_of("S1", node, [offer], "*")
+    assert capacity.remaining == {"cpus": 6.0}
+    assert capacity.like["cpus"].raw == {"role": "*"}
+    assert capacity_of("S1", node, [offer], "scale").remaining == {"cpus": 2.0}

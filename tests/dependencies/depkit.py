@@ -321,6 +321,7 @@ class Forwarder:
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self.accepted = 0
+        self.stalled = False
 
     async def start(self) -> Forwarder:
         await self._listen()
@@ -352,7 +353,7 @@ class Forwarder:
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
             self._writers.add(upstream_writer)
-            await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+            await asyncio.gather(_pipe(reader, upstream_writer, self), _pipe(upstream_reader, writer, self))
         except (OSError, asyncio.CancelledError):
             pass
         finally:
@@ -384,7 +385,13 @@ class Forwarder:
         if self._server is None:
             await self._listen()
 
+    async def stall(self) -> None:
+        """Keep every connection open but stop passing bytes, as a server that hangs mid-query."""
+        self.mode = "blackhole"  # new connections: accepted, never forwarded
+        self.stalled = True
+
     async def restore(self) -> None:
+        self.stalled = False
         self.mode = "forward"
         self._drop_connections()
         if self._server is None:
@@ -401,9 +408,11 @@ class Forwarder:
             await asyncio.wait(list(self._tasks), timeout=1)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, forwarder: Forwarder) -> None:
     try:
         while data := await reader.read(65536):
+            while forwarder.stalled:  # hold the bytes: the other side waits forever
+                await asyncio.sleep(0.05)
             writer.write(data)
             await writer.drain()
     finally:

@@ -60,12 +60,14 @@ def spec(**overrides: Any) -> FrameworkSpec:
 
 
 @contextlib.asynccontextmanager
-async def running_driver(master_url: str, *, store=None, missed_heartbeats: int = 3, **spec_overrides):
+async def running_driver(
+    master_url: str, *, store=None, missed_heartbeats: int = 3, call_timeout_s: float = 5, **spec_overrides
+):
     recorder = Recorder()
     store = store or MemoryFrameworkIdStore()
     options = DriverOptions(
         master_url=master_url,
-        call_timeout_s=5,
+        call_timeout_s=call_timeout_s,
         missed_heartbeats=missed_heartbeats,
         backoff_base_s=0.05,
         backoff_max_s=0.5,

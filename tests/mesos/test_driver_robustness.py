@@ -58,6 +58,7 @@ async def test_malformed_records_are_logged_and_skipped(caplog):
         encode(b"this is not json"),
         encode(b'{"type":"NO_SUCH_EVENT","no_such_event":{}}'),
         encode(b'{"type":"OFFERS","offers":[]}'),  # the documentation's wrong nesting
+        encode(b'{"type":"FAILURE","failure":{"agent_id":{"value":"S1"},"status":"1e999"}}'),  # not finite
         encode(OFFER),
         encode(b'{"type":"HEARTBEAT"}'),
     ]
@@ -71,7 +72,7 @@ async def test_malformed_records_are_logged_and_skipped(caplog):
                 assert kinds == [Subscribed, OffersReceived, Heartbeat]
                 assert driver.subscriptions == 1  # the stream was never dropped
         skipped = [r for r in caplog.records if "malformed event" in r.getMessage()]
-        assert len(skipped) == 3
+        assert len(skipped) == 4
     finally:
         await runner.cleanup()
 
@@ -115,3 +116,23 @@ def test_protocol_relative_location_is_resolved():
     assert resolve_location("https://a:5050", "//b:5051/api/v1/scheduler") == "https://b:5051"
     assert resolve_location("http://a:5050/mesos", "//b:5051/mesos/api/v1/scheduler") == "http://b:5051/mesos"
     assert resolve_location("http://a:5050", "http://c:1/api/v1/scheduler") == "http://c:1"
+
+
+async def test_a_master_that_never_sends_headers_is_given_up_and_retried():
+    state = {"subscribes": 0}
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        state["subscribes"] += 1
+        await asyncio.sleep(30)  # accepts the connection, never answers
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/api/v1/scheduler", handler)
+    runner, url = await serve(app)
+    try:
+        async with running_driver(url, call_timeout_s=0.3) as (driver, _recorder):
+            await asyncio.sleep(2.0)
+            assert state["subscribes"] >= 3  # not stuck on the first one
+            assert not driver.subscribed
+    finally:
+        await runner.cleanup()

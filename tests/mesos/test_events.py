@@ -119,7 +119,7 @@ def test_other_events():
         ({"type": "BOGUS", "bogus": {}}, "unknown event type"),
         ({"type": "ERROR", "message": "doc-style, wrong nesting"}, "error"),
         ({"type": "OFFERS", "offers": [OFFER]}, "offers"),  # the documentation's wrong shape
-        ({"type": "OFFERS", "offers": {"offers": [{"hostname": "h"}]}}, "id"),
+        ({"type": "FAILURE", "failure": {"agent_id": {"value": "S"}, "status": "inf"}}, "finite"),
         (
             {"type": "SUBSCRIBED", "subscribed": {"framework_id": {"value": "F"}, "heartbeat_interval_seconds": -1}},
             "not positive",
@@ -138,3 +138,8 @@ def test_other_events():
 def test_malformed_events_say_why(record, words):
     with pytest.raises(MalformedEvent, match=words):
         parse_event(record)
+
+
+def test_an_offer_without_an_id_is_skipped_and_the_others_kept():
+    event = parse_event({"type": "OFFERS", "offers": {"offers": [{"hostname": "h"}, OFFER]}})
+    assert [o.id for o in event.offers] == ["M-O1"] and event.unusable_offer_ids == ()

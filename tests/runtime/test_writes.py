@@ -1,0 +1,85 @@
+"""The order and fate of records: what may be dropped when the database fails, and what waits."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from scheduler.config import load_settings
+from scheduler.core.actions import Actions, Launch
+from scheduler.core.records import ExeEnded, ExeLaunched
+from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
+from scheduler.mesos.events import TaskState, TaskStatus
+from scheduler.runtime.engine import Engine
+from scheduler.runtime.writer import RecordWriter
+
+LAUNCHED = ExeLaunched(1, 1, 1, "scale-job-1-1", 1, 0.0)
+ENDED = ExeEnded("scale-job-1-1", 1, 1, ExeStatus.FAILED, ErrorCategory.SYSTEM, None, 1.0, JobStatus.QUEUED)
+
+
+class FakeWriter:
+    def __init__(self):
+        self.batches = []
+        self.error = None
+
+    def __len__(self):
+        return 0
+
+    def submit(self, records, done, *, droppable):
+        self.batches.append((records, droppable))
+
+
+@pytest.fixture
+def engine(tmp_path):
+    settings = load_settings({}, overrides={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    engine = Engine(settings, SchedulerCore(hostname="h", now=0.0), database=None)
+    engine.writer = FakeWriter()
+    engine.driver = object()  # execute() needs one; nothing here reaches it
+    return engine
+
+
+@pytest.mark.parametrize(
+    "actions, droppable",
+    [
+        (Actions(records=[LAUNCHED], launch=[Launch("S1", ["O1"], [{}])]), True),
+        # The end of a try reported by the master itself (no uuid, nothing to acknowledge): kept.
+        (Actions(records=[ENDED]), False),
+        (Actions(records=[ENDED], acknowledge=[TaskStatus("t", TaskState.LOST, uuid="x")]), False),
+        (Actions(acknowledge=[TaskStatus("t", TaskState.RUNNING, uuid="x")]), False),
+    ],
+    ids=["launch", "end-without-ack", "end-with-ack", "ack-only"],
+)
+def test_only_launches_may_be_dropped(engine, actions, droppable):
+    engine.execute(actions)
+    assert engine.writer.batches == [(actions.records, droppable)]
+
+
+class FlakyDatabase:
+    """Fails the first ``failures`` writes with a connection error, then runs them."""
+
+    def __init__(self, failures: int):
+        self.failures = failures
+
+    async def run(self, work, timeout_s=None):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("database down")
+        work(None)
+
+
+async def test_writer_drops_launches_and_retries_ends_in_order(monkeypatch):
+    written = []
+    monkeypatch.setattr("scheduler.runtime.writer.write_records", lambda connection, records: written.extend(records))
+    writer = RecordWriter(FlakyDatabase(failures=1))
+    outcomes = []
+    writer.submit([LAUNCHED], lambda ok: outcomes.append(("launch", ok)), droppable=True)
+    writer.submit([ENDED], lambda ok: outcomes.append(("end", ok)), droppable=False)
+    writer.submit([], lambda ok: outcomes.append(("ack", ok)), droppable=False)
+    task = asyncio.create_task(writer.run())
+    assert await writer.drain(5)
+    task.cancel()
+    assert outcomes == [("launch", False), ("end", True), ("ack", True)]  # the acknowledgement waited its turn
+    assert written == [ENDED]
+    assert writer.error is None  # recovered
