@@ -22,6 +22,7 @@ from aiohttp import web
 from scheduler import __version__
 from scheduler.aio import wait_event
 from scheduler.api.app import create_app
+from scheduler.api.database_status import DatabaseStatus
 from scheduler.api.health import HealthSources
 from scheduler.config import Settings
 from scheduler.core.scheduler_core import SchedulerCore
@@ -31,6 +32,7 @@ from scheduler.mesos.driver import DriverOptions, MesosDriver
 from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
+from scheduler.runtime.leadership import Leadership
 from scheduler.scheduling.system_tasks import TaskTemplate
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
@@ -108,6 +110,18 @@ class MemoryStatus:
         return self.holder.current
 
 
+class LeaderOrStoredStatus:
+    """The leader serves its own snapshots; a standby serves the leader's, from the database."""
+
+    def __init__(self, memory: MemoryStatus, stored: DatabaseStatus) -> None:
+        self.memory, self.stored = memory, stored
+        self.leading = False
+        self.freshness_s = memory.freshness_s
+
+    def current(self) -> StatusSnapshot | None:
+        return self.memory.current() if self.leading else self.stored.current()
+
+
 def system_task_template(settings: Settings) -> TaskTemplate:
     """How message handlers and the database update are started on an agent: the same settings."""
     environment = {
@@ -167,6 +181,7 @@ class Daemon:
     database: Database
     api_url: str
     monitor: DependencyMonitor
+    leadership: Leadership
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
@@ -207,8 +222,13 @@ async def run_daemon(
         framework_spec(settings), driver_options(settings), engine.handle_event, DatabaseFrameworkIdStore(database)
     )
     engine.attach(driver)
+    status = LeaderOrStoredStatus(
+        MemoryStatus(engine.snapshots, settings.status_freshness_s),
+        DatabaseStatus(database, settings.status_freshness_s),
+    )
+    leadership = Leadership(database)
     app = create_app(
-        status=MemoryStatus(engine.snapshots, settings.status_freshness_s),
+        status=status,
         health=health_sources(settings, engine, driver, monitor),
         bench_routes=settings.bench_routes,
     )
@@ -219,13 +239,19 @@ async def run_daemon(
         await database.close()
         return 1
     log.info("scale-scheduler %s serving the API on %s", __version__, api_url)
-    daemon = Daemon(settings, engine, driver, database, api_url, monitor)
+    daemon = Daemon(settings, engine, driver, database, api_url, monitor, leadership)
+    standby = asyncio.Event()  # set once this instance leads: the stored-status reader stops
+    reader = asyncio.create_task(status.stored.run(standby), name="standby-status")
     try:
         if not await migrate_until_ready(database, stop):
             return 0
         if prepare is not None:
             await prepare(database)
         await monitor.start()
+        if not await leadership.acquire(stop):
+            return 0
+        standby.set()
+        status.leading = True
         log.info(
             "Mesos master %s, role %s, failover timeout %.0f s",
             mask_url(settings.mesos_master_url),
@@ -236,24 +262,32 @@ async def run_daemon(
         # a task it had not loaded yet would look like a stranger's and be killed.
         if not await engine.start(stop):
             return 0
+        lost = asyncio.Event()
         daemon.tasks = [
             asyncio.create_task(driver.run(), name="mesos-driver"),
             asyncio.create_task(engine.wait_stopped(), name="engine"),
+            asyncio.create_task(leadership.watch(lost), name="leadership"),
         ]
         if on_started is not None:
             result = on_started(daemon)
             if asyncio.iscoroutine(result):
                 await result
-        waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([waiter, *daemon.tasks], return_when=asyncio.FIRST_COMPLETED)
-        waiter.cancel()
+        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
+        done, _ = await asyncio.wait([*waiters, *daemon.tasks], return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
         for task in done:
-            if task is not waiter and task.exception() is not None:
+            if task not in waiters and task.exception() is not None:
                 log.error("%s crashed", task.get_name(), exc_info=task.exception())
                 return 1
+        if lost.is_set() or driver.superseded:
+            log.error("Stopping: this scheduler no longer leads (it exits so that it restarts as a standby)")
+            return 1
         log.info("Stopping (the framework stays registered; Mesos keeps its tasks)")
         return 0
     finally:
+        standby.set()
+        await asyncio.gather(reader, return_exceptions=True)
         await _shutdown(daemon, runner)
 
 
@@ -262,6 +296,10 @@ async def _shutdown(daemon: Daemon, runner: web.AppRunner) -> None:
     await daemon.engine.stop()
     await daemon.driver.stop(teardown=False)
     await daemon.monitor.stop()
+    for task in daemon.tasks:
+        if task.get_name() == "leadership":
+            task.cancel()  # watching the lock ends with the process, not by itself
+    daemon.leadership.release()
     if daemon.tasks:
         _done, pending = await asyncio.wait(daemon.tasks, timeout=SHUTDOWN_GRACE_S)
         for task in pending:

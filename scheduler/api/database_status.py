@@ -12,6 +12,7 @@ import logging
 from scheduler.aio import wait_event
 from scheduler.status.snapshot import StatusSnapshot
 from scheduler.store.database import Database
+from scheduler.store.ingest import describe_database_error
 from scheduler.store.scheduler_row import load_status, load_status_time
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,8 @@ class DatabaseStatus:
                     log.info("Reading the status from the database again")
                 self.error = None
             except Exception as exc:  # keep serving the last document; its age will tell
+                error = "timed out" if isinstance(exc, TimeoutError) else describe_database_error(exc)
                 if self.error is None:
-                    log.error("Cannot read the status from the database: %s", exc)
-                self.error = str(exc)
+                    log.warning("Cannot read the status from the database: %s", error)
+                self.error = error
             await wait_event(stop, self.poll_interval_s)

@@ -159,7 +159,15 @@ def task_info(
             "variables": [{"name": k, "value": v} for k, v in sorted(environment.items())]
         }
     if image:
-        info["container"] = {"type": "DOCKER", "docker": {"image": image, "network": "BRIDGE"}}
+        # Labelled so that the node's cleanup can find the container once the task has ended.
+        parameters = [
+            {"key": "label", "value": "scale-scheduler=true"},
+            {"key": "label", "value": f"scale-scheduler.task_id={task_id}"},
+        ]
+        info["container"] = {
+            "type": "DOCKER",
+            "docker": {"image": image, "network": "BRIDGE", "parameters": parameters},
+        }
     if labels:
         info["labels"] = {"labels": [{"key": k, "value": v} for k, v in sorted(labels.items())]}
     return info

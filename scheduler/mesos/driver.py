@@ -144,6 +144,7 @@ class MesosDriver:
         self._stopping = asyncio.Event()
         self._loaded_id = False
         self._muted = False
+        self.superseded = False  # another scheduler subscribed with our framework id
         self._unsaved_framework_id: object = _SAVED
         self._save_retry_task: asyncio.Task[None] | None = None
 
@@ -310,6 +311,12 @@ class MesosDriver:
                     continue
                 self._dispatch(event)
                 if isinstance(event, MasterError):
+                    if event.failed_over:
+                        # Someone else subscribed with our framework id: fighting back would make two
+                        # schedulers kill each other's tasks. Stop, and say so.
+                        log.error("Another scheduler took over framework %s; this one stops", self.framework_id)
+                        self.superseded = True
+                        self._stopping.set()
                     if event.framework_removed:
                         log.error(
                             "Mesos removed framework %s (%s): its tasks are gone; subscribing as a new framework",

@@ -156,6 +156,10 @@ class MasterError:
     def framework_removed(self) -> bool:
         return "has been removed" in self.message
 
+    @property
+    def failed_over(self) -> bool:
+        return "failed over" in self.message
+
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:

@@ -43,8 +43,10 @@ OLD_WARNING_S = 3 * 3600.0
 CLEANUP_STATES = (states.INITIAL_CLEANUP, states.READY, states.DEGRADED)
 HEALTH_STATES = (states.INITIAL_CLEANUP, states.READY, states.DEGRADED)
 
+# Only containers that have exited: a cleanup never touches one that runs (after a scheduler restart,
+# the node's running tries are still ours, reconciled, not relaunched).
 INITIAL_CLEANUP_COMMAND = (
-    "docker ps -aq --filter label=scale-scheduler | xargs -r docker rm -f; "
+    "docker ps -aq --filter label=scale-scheduler --filter status=exited | xargs -r docker rm -v; "
     "docker volume ls -q --filter dangling=true --filter label=scale-scheduler | xargs -r docker volume rm"
 )
 HEALTH_COMMAND = (
@@ -57,8 +59,9 @@ HEALTH_COMMAND = (
 
 
 def cleanup_command(exe_task_ids: list[str]) -> str:
+    """Remove the exited containers of these job tries (labelled at launch, see calls.task_info)."""
     removals = " ".join(shlex.quote(f"label=scale-scheduler.task_id={task_id}") for task_id in exe_task_ids)
-    return f'for f in {removals}; do docker ps -aq --filter "$f" | xargs -r docker rm -f -v; done'
+    return f'for f in {removals}; do docker ps -aq --filter "$f" --filter status=exited | xargs -r docker rm -v; done'
 
 
 @dataclass(slots=True)

@@ -80,4 +80,6 @@ def test_kill_and_task_info():
     assert info["command"]["value"] == "echo hi"
     assert info["command"]["environment"] == {"variables": [{"name": "A", "value": "1"}]}
     assert info["container"]["docker"]["image"] == "img:1"
+    # The node cleanup finds exited containers by this label.
+    assert {"key": "label", "value": "scale-scheduler.task_id=t1"} in info["container"]["docker"]["parameters"]
     assert info["labels"] == {"labels": [{"key": "k", "value": "v"}]}
