@@ -181,6 +181,18 @@ class Run:
                 tasks[task["id"]] = task["state"]
         return {t: s for t, s in tasks.items() if state is None or s == state}
 
+    def wait_ready(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.api + "/readyz", timeout=5) as resp:
+                    if resp.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("the restarted scheduler never became ready")
+
     def job_counts(self) -> Counter:
         with self.db.connect() as connection:
             return Counter(dict(connection.execute(text("SELECT status, count(*) FROM job GROUP BY status")).all()))
@@ -254,6 +266,9 @@ def run(agents: int, jobs: int, kill_at: float | None, timeout_s: float) -> int:
                 report["killed_with_jobs_done"] = done
                 report["running_at_kill"] = counts["RUNNING"]
                 r.start_scheduler()
+                # Ready means leading and subscribed: until then a restarted instance stands by and
+                # serves the status the killed one last stored, which is older than the kill.
+                r.wait_ready(120)
                 after = r.wait_status(lambda d: len(d["nodes"]) == agents, 120)
                 shown = shown_counts(after)
                 # Every execution the database held at the kill is shown after the restart.
