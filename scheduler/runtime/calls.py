@@ -1,42 +1,91 @@
-"""Fire-and-forget calls to the master, each one logged if it fails and never lost as a stray task."""
+"""Calls to the master made in the background by a fixed set of workers, each logged if it fails.
+
+A busy cluster asks for tens of thousands of calls in a burst (one ACKNOWLEDGE per status update:
+the v1 API has no batch form). One coroutine and one pending request per call would pile up
+timers, memory and event-loop work until the loop does nothing else; a queue drained by as many
+workers as the HTTP connection pool has connections keeps the cost per call flat. A call already
+waiting under the same key (the master resending an update we have not acknowledged yet) is not
+queued twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
 
 from scheduler.mesos.driver import CallError
 
 log = logging.getLogger(__name__)
 
+WORKERS = 32  # as many as the driver's connection pool holds
+
+Call = Callable[[], Awaitable[object]]
+
 
 class BackgroundCalls:
-    def __init__(self) -> None:
-        self._tasks: set[asyncio.Task[None]] = set()
+    def __init__(self, workers: int = WORKERS) -> None:
+        self._queue: deque[tuple[Call, str, Hashable | None]] = deque()
+        self._keys: set[Hashable] = set()
+        self._ready = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+        self._size = workers
+        self._busy = 0
         self.failures = 0
+        self.done = 0
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        """Calls waiting or being made."""
+        return len(self._queue) + self._busy
 
-    def spawn(self, call: Awaitable[object], what: str) -> None:
-        task = asyncio.ensure_future(self._run(call, what))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def spawn(self, call: Call, what: str, key: Hashable | None = None) -> None:
+        """Queue ``call()`` (made later by a worker); ``what`` names it in the log."""
+        if key is not None:
+            if key in self._keys:
+                return
+            self._keys.add(key)
+        self._queue.append((call, what, key))
+        self._ready.set()
+        if not self._workers:
+            self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._size)]
 
-    async def _run(self, call: Awaitable[object], what: str) -> None:
+    async def _work(self) -> None:
+        while True:
+            if not self._queue:
+                self._ready.clear()
+                await self._ready.wait()
+                continue
+            call, what, key = self._queue.popleft()
+            if key is not None:
+                self._keys.discard(key)
+            self._busy += 1
+            try:
+                await call()
+                self.done += 1
+            except CallError as exc:
+                self.failures += 1
+                log.warning("%s: %s", what, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.failures += 1
+                log.exception("%s failed", what)
+            finally:
+                self._busy -= 1
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait for the queued calls (on shutdown), then stop the workers; False if some were left."""
+        drained = True
         try:
-            await call
-        except CallError as exc:
-            self.failures += 1
-            log.warning("%s: %s", what, exc)
-        except Exception:
-            self.failures += 1
-            log.exception("%s failed", what)
-
-    async def drain(self, timeout_s: float) -> None:
-        """Wait for the calls in flight (on shutdown), then cancel what is left."""
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout_s)
-            for task in pending:
-                task.cancel()
+            async with asyncio.timeout(timeout_s):
+                while len(self):
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            drained = False
+            log.warning("Stopping with %d calls to the master not made", len(self))
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        return drained

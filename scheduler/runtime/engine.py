@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from scheduler.aio import wait_event
 from scheduler.config import Settings
@@ -94,11 +95,11 @@ class Engine:
         if driver is None or not actions:
             return
         if actions.decline:
-            self.calls.spawn(driver.decline(actions.decline, self._refuse_s()), "DECLINE")
+            self.calls.spawn(partial(driver.decline, actions.decline, self._refuse_s()), "DECLINE")
         for task_id, agent_id in actions.kill:
-            self.calls.spawn(driver.kill(task_id, agent_id), f"KILL {task_id}")
+            self.calls.spawn(partial(driver.kill, task_id, agent_id), f"KILL {task_id}", key=("kill", task_id))
         for tasks in actions.reconcile:
-            self.calls.spawn(driver.reconcile(tasks), "RECONCILE")
+            self.calls.spawn(partial(driver.reconcile, tasks), "RECONCILE")
         if actions.launch or actions.acknowledge or actions.records:
             # Only a launch may be given up (its offers will not wait). The end of a try is written,
             # however long that takes, whether or not its update carries an acknowledgement.
@@ -127,9 +128,11 @@ class Engine:
                 self.execute(refused)
             return
         for launch in actions.launch:
-            self.calls.spawn(self._launch(driver, launch), f"ACCEPT on agent {launch.agent_id}")
+            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}")
         for status in actions.acknowledge:
-            self.calls.spawn(driver.acknowledge(status), f"ACKNOWLEDGE {status.task_id}")
+            # The master resends an update until it is acknowledged: one acknowledgement is enough.
+            key = ("ack", status.task_id, status.uuid)
+            self.calls.spawn(partial(driver.acknowledge, status), f"ACKNOWLEDGE {status.task_id}", key=key)
 
     async def _launch(self, driver: MesosDriver, launch: Launch) -> None:
         try:
