@@ -45,7 +45,7 @@ def core_costs(agents: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", default="1000,10000", help="comma-separated cluster sizes")
-    parser.add_argument("--rounds", type=int, default=4, help="load rounds per path (alternating order)")
+    parser.add_argument("--rounds", type=int, default=4, help="measured load rounds per path (alternating order)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load round")
     parser.add_argument("--concurrency", type=int, default=8, help="connections of the load generator")
     parser.add_argument("--skip-http", action="store_true", help="only the in-process snapshot and memory figures")

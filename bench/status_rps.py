@@ -120,6 +120,10 @@ def run(agents: int, *, rounds: int, duration_s: float, concurrency: int) -> dic
         get_json(api + "/bench/status-copy/")  # freeze the baseline's bytes now
         paths = {"status": api + "/v6/status/", "baseline": api + "/bench/status-copy/"}
         results: dict[str, list[dict]] = {"status": [], "baseline": []}
+        # One unmeasured round of each first: the scheduler is still placing its first node tasks
+        # and connections, caches and the simulator's allocations are warming up.
+        for path in paths.values():
+            loadgen(path, min(duration_s, 3.0), concurrency)
         for round_number in range(rounds):
             order = ("status", "baseline") if round_number % 2 == 0 else ("baseline", "status")
             for name in order:
