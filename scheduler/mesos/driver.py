@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 SCHEDULER_PATH = "/api/v1/scheduler"
 DEFAULT_HEARTBEAT_S = 15.0  # until SUBSCRIBED tells us the master's interval
 DECLINE_BATCH = 2000  # offer ids per DECLINE call, keeping each request small
+RECOVERING_RETRY_MAX_S = 2.0  # backoff cap while the master answers 503: it is there, just not ready
 
 
 class FrameworkIdStore(Protocol):
@@ -75,6 +76,10 @@ class NotSubscribed(CallError):
 
 class _StreamEnded(Exception):
     """The subscription is over; the message says why (for the log and the Disconnected event)."""
+
+    def __init__(self, reason: str, *, master_recovering: bool = False) -> None:
+        super().__init__(reason)
+        self.master_recovering = master_recovering
 
 
 class _Redirected(Exception):
@@ -169,6 +174,7 @@ class MesosDriver:
                 subscriptions_before = self.subscriptions
                 self._stream_task = asyncio.create_task(self._subscribe_once(), name="mesos-subscription")
                 reason = "stream ended"
+                recovering = False
                 try:
                     await self._stream_task
                 except _Redirected as redirect:
@@ -185,6 +191,7 @@ class MesosDriver:
                     reason = "stopped" if self._stopping.is_set() else "re-subscribing on request"
                 except _StreamEnded as ended:
                     reason = str(ended)
+                    recovering = ended.master_recovering
                 except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     reason = f"cannot reach the master at {mask_url(self.master_url)}: {exc!r}"
                     # The leader we were redirected to may be gone; start again from the configured one.
@@ -196,7 +203,12 @@ class MesosDriver:
                     break
                 if self.subscriptions > subscriptions_before:
                     attempt, redirects = 0, 0
-                delay = backoff_delay(attempt, self.options.backoff_base_s, self.options.backoff_max_s, self._rng)
+                cap = (
+                    min(RECOVERING_RETRY_MAX_S, self.options.backoff_max_s)
+                    if recovering
+                    else self.options.backoff_max_s
+                )
+                delay = backoff_delay(attempt, self.options.backoff_base_s, cap, self._rng)
                 attempt += 1
                 log.warning("Mesos subscription lost (%s); re-subscribing in %.1f s", reason, delay)
                 await wait_event(self._stopping, delay)
@@ -276,7 +288,8 @@ class MesosDriver:
                 raise _Redirected(resolve_location(self.master_url, resp.headers.get("Location", "")))
             if resp.status != 200:
                 text = (await resp.text())[:300].strip()
-                raise _StreamEnded(f"SUBSCRIBE answered {resp.status} {text}")
+                # 503: a master that is up but recovering (or electing); it is cheap to ask again soon.
+                raise _StreamEnded(f"SUBSCRIBE answered {resp.status} {text}", master_recovering=resp.status == 503)
             stream_id = resp.headers.get("Mesos-Stream-Id")
             if not stream_id:
                 raise _StreamEnded("SUBSCRIBE answered 200 without a Mesos-Stream-Id header")

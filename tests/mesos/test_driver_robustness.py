@@ -136,3 +136,30 @@ async def test_a_master_that_never_sends_headers_is_given_up_and_retried():
             assert not driver.subscribed
     finally:
         await runner.cleanup()
+
+
+async def test_a_recovering_master_is_asked_again_soon():
+    """503 means the master is up but not ready: the backoff stays short (uncapped, five failures
+    in a row would wait at least 15.5 s; capped at 2 s, at most 9 s)."""
+    import random
+
+    from driverkit import Recorder, spec
+
+    from scheduler.mesos.driver import DriverOptions, MemoryFrameworkIdStore, MesosDriver
+
+    app, state = stream_master([encode(SUBSCRIBED)], fail_first=5)
+    runner, url = await serve(app)
+    recorder = Recorder()
+    options = DriverOptions(master_url=url, backoff_base_s=1.0, backoff_max_s=15.0)
+    driver = MesosDriver(spec(), options, recorder, MemoryFrameworkIdStore(), rng=random.Random(3))
+    task = asyncio.create_task(driver.run())
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await recorder.wait_for(lambda e: isinstance(e, Subscribed), timeout=20)
+        assert state["subscribes"] == 6
+        assert loop.time() - started < 10.0
+    finally:
+        await driver.stop()
+        await asyncio.wait_for(task, 5)
+        await runner.cleanup()
