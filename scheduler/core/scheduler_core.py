@@ -516,11 +516,3 @@ class SchedulerCore:
             or (self.db_update.completed_at is None and self.db_update.task_id is None)
             or any(node.online and not node.initial_cleanup_done for node in self.nodes)
         )
-
-    # --- the status ---
-
-    def queued_count(self) -> int:
-        return len(self.queue)
-
-    def running_count(self) -> int:
-        return len(self.exes)

@@ -61,6 +61,3 @@ class JobQueue:
             job = self._jobs.get(key[2])
             if job is not None and job.order == key:
                 yield job
-
-    def max_job_id(self) -> int:
-        return max(self._jobs, default=0)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from kombu import Exchange, Queue
 
-from scheduler.redact import mask_url
-
 
 def command_queue(name: str) -> Queue:
     """A durable queue bound to a direct exchange of the same name, routing key = name."""
@@ -20,7 +18,3 @@ def broker_type(url: str) -> str:
     """The scheme as Scale reports it: ``amqp`` (also for pyamqp), ``sqs``, ``memory``."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     return "amqp" if scheme in ("amqp", "pyamqp", "amqps") else scheme
-
-
-def display_url(url: str) -> str:
-    return mask_url(url)

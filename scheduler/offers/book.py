@@ -72,9 +72,6 @@ class OfferBook:
         """The scalar resources of the agent's held offers, in hundredths (do not modify)."""
         return self._cents_by_agent.get(agent_id, _NOTHING)
 
-    def agents(self) -> list[str]:
-        return list(self._ids_by_agent)
-
     def take_agent(self, agent_id: str) -> list[Offer]:
         """Remove and return the agent's offers (to launch on them or decline them)."""
         return [self._forget(offer_id).offer for offer_id in list(self._ids_by_agent.get(agent_id, ()))]

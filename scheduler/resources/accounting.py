@@ -107,10 +107,6 @@ class NodeResources:
             self._names = CORE_RESOURCES + tuple(sorted(n for n in total if n not in CORE_RESOURCES))
             self.version += 1
 
-    def forget_master(self) -> None:
-        self.total, self.others, self._names = None, {}, CORE_RESOURCES
-        self.version += 1
-
     def observe(self, running: Cents, offered: Cents, now: float) -> None:
         """Feed the watermark (only consulted while the master's totals are unknown)."""
         if self._watermark_reset_at is None or now - self._watermark_reset_at >= WATERMARK_RESET_S:
