@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from scheduler.jobs.definitions import ErrorCategory, JobType
+from scheduler.jobs.kinds import kind_of
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*")
 MAX_NAME = 100  # job_type.name
@@ -165,19 +166,7 @@ class _Checker:
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    return kind_of(value, mapping="a mapping", show_boolean=True)
 
 
 def _is_number(value: Any) -> bool:

@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scheduler.jobs.kinds import kind_of
+
 QUEUE_JOBS = "queue_jobs"
 MAX_JOBS = 10_000
 MAX_ID_LENGTH = 64
@@ -133,19 +135,7 @@ def build_queue_jobs_for(
 
 
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"a number ({value!r})"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return kind_of(value)
 
 
 def _string(problems: list[str], data: dict[str, Any], key: str, place: str, max_length: int) -> str | None:
