@@ -7,12 +7,15 @@ from typing import Any
 
 import orjson
 
+from scheduler.status.view import SnapshotView
+
 
 @dataclass(frozen=True, slots=True)
 class StatusSnapshot:
     generated_at: float  # epoch seconds: the document's timestamp
     body: bytes  # the JSON document, ready to send
     build_s: float = 0.0  # how long assembling and serializing took
+    view: SnapshotView | None = None  # the same moment, for the daemon's own readers
 
     @classmethod
     def of(cls, document: dict[str, Any], generated_at: float, build_s: float = 0.0) -> StatusSnapshot:
