@@ -4,6 +4,7 @@ SIGTERM stops it cleanly and never tears the framework down."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import subprocess
@@ -59,6 +60,20 @@ async def test_a_restarted_scheduler_keeps_its_framework_id(database_url):
         assert [f["id"] for f in frameworks] == [first]  # still registered: no TEARDOWN on stop
     finally:
         await sim.close()
+
+
+async def test_a_fresh_database_is_migrated_before_anything_reads_it(tmp_path, caplog):
+    """The first start on a new SQLite file logs no read of a table that does not exist yet."""
+    caplog.set_level(logging.INFO)
+    sim = await serve_sim(SimConfig(agents=1, heartbeat_interval_s=0.5), "127.0.0.1", 0)
+    try:
+        await run_until_subscribed(settings_for(sim.url, f"sqlite:///{tmp_path}/fresh.db"))
+    finally:
+        await sim.close()
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(message.startswith("Database ") and message.endswith(" is ready") for message in messages)
+    premature = [m for m in messages if "no such table" in m or "Cannot read the status from the database" in m]
+    assert premature == []
 
 
 @pytest.mark.slow
