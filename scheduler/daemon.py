@@ -364,14 +364,19 @@ async def mesos_driver_step(app: web.Application) -> Any:
 async def engine_step(app: web.Application) -> Any:
     """The engine loads what the database knows before the first event can arrive: an update for a
     task it had not loaded yet would look like a stranger's and be killed."""
-    engine = app[DAEMON].engine
+    daemon = app[DAEMON]
+    engine = daemon.engine
+    stopped: asyncio.Task | None = None
     try:
-        if not await engine.start(app[DAEMON].stop):
+        if not await engine.start(daemon.stop):
             raise Stopped
-        app[DAEMON].tasks.append(asyncio.create_task(engine.wait_stopped(), name="engine"))
+        stopped = asyncio.create_task(engine.wait_stopped(), name="engine")
+        daemon.tasks.append(stopped)
         yield
     finally:
         await engine.stop()
+        if stopped is not None:
+            await stopped
 
 
 async def subscription_step(app: web.Application) -> Any:
