@@ -28,6 +28,7 @@ setup(
         "prometheus-client>=0.17",
         "orjson>=3.9",
         "PyYAML>=6",
+        "kazoo>=2.10",
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6"],

@@ -29,6 +29,7 @@ from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.dependencies.monitor import DependencyMonitor
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.driver import DriverOptions, MesosDriver
+from scheduler.mesos.master_detector import ZooKeeperDetector, detector_for, is_zk_url
 from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
@@ -61,7 +62,7 @@ def framework_spec(settings: Settings) -> FrameworkSpec:
 
 def driver_options(settings: Settings) -> DriverOptions:
     return DriverOptions(
-        master_url=settings.mesos_master_url,
+        master_url="" if is_zk_url(settings.mesos_master_url) else settings.mesos_master_url,  # zk: detected
         call_timeout_s=settings.call_timeout_s,
         missed_heartbeats=settings.missed_heartbeats,
         backoff_max_s=settings.backoff_max_s,
@@ -183,6 +184,7 @@ class Daemon:
     monitor: DependencyMonitor
     leadership: Leadership
     tasks: list[asyncio.Task] = field(default_factory=list)
+    detector: ZooKeeperDetector | None = None  # with a zk:// MESOS_MASTER_URL
 
 
 async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
@@ -240,6 +242,7 @@ async def run_daemon(
         return 1
     log.info("scale-scheduler %s serving the API on %s", __version__, api_url)
     daemon = Daemon(settings, engine, driver, database, api_url, monitor, leadership)
+    daemon.detector = detector_for(settings.mesos_master_url, settings.mesos_master_scheme, driver.set_master)
     standby = asyncio.Event()  # set once this instance leads: the stored-status reader stops
     reader = asyncio.create_task(status.stored.run(standby), name="standby-status")
     try:
@@ -263,6 +266,8 @@ async def run_daemon(
         if not await engine.start(stop):
             return 0
         lost = asyncio.Event()
+        if daemon.detector is not None:
+            daemon.detector.start()
         daemon.tasks = [
             asyncio.create_task(driver.run(), name="mesos-driver"),
             asyncio.create_task(engine.wait_stopped(), name="engine"),
@@ -295,6 +300,8 @@ async def _shutdown(daemon: Daemon, runner: web.AppRunner) -> None:
     daemon.driver.mute()  # nothing new reaches the engine while it winds down; the master resends
     await daemon.engine.stop()
     await daemon.driver.stop(teardown=False)
+    if daemon.detector is not None:
+        await daemon.detector.stop()
     await daemon.monitor.stop()
     for task in daemon.tasks:
         if task.get_name() == "leadership":
