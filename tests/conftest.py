@@ -164,3 +164,15 @@ def zookeeper(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def own_zookeeper(tmp_path):
+    """A ZooKeeper of this test alone, for tests that stop and restart it."""
+    data_dir = tmp_path / "zookeeper"
+    data_dir.mkdir()
+    server = zookeeper_server(data_dir)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 
 import pytest
+from zkkit import expire_session, master_info
 
 from scheduler.mesos.master_detector import ZkState, ZooKeeperDetector
 
 pytestmark = pytest.mark.integration
-
-
-def master_info(host: str, port: int) -> bytes:
-    return json.dumps(
-        {
-            "id": str(uuid.uuid4()),
-            "ip": 16777343,  # 127.0.0.1
-            "port": port,
-            "pid": f"master@127.0.0.1:{port}",
-            "hostname": host,
-            "version": "1.11.0",
-            "address": {"hostname": host, "ip": "127.0.0.1", "port": port},
-        }
-    ).encode()
-
-
-@pytest.fixture
-def kazoo(zookeeper):
-    """A plain kazoo client standing in for Mesos masters."""
-    from kazoo.client import KazooClient
-
-    client = KazooClient(hosts=f"127.0.0.1:{zookeeper.port}", timeout=10)
-    client.start(timeout=15)
-    try:
-        yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 class Leaders:
@@ -147,3 +119,25 @@ async def test_digest_credentials_reach_a_protected_path(zookeeper, kazoo):
     finally:
         owner.stop()
         owner.close()
+
+
+async def test_an_expired_session_is_reported_and_the_watch_comes_back(zookeeper, kazoo):
+    path = f"/mesos-{uuid.uuid4().hex[:8]}"
+    kazoo.ensure_path(path)
+    first = kazoo.create(f"{path}/json.info_", master_info("m1.test", 5051), ephemeral=True, sequence=True)
+    leaders = Leaders()
+    detector = ZooKeeperDetector(zookeeper.url(path), leaders)
+    states: list[ZkState] = []
+    detector.start()
+    detector._client.add_listener(lambda state: states.append(state))
+    try:
+        await leaders.wait_for("http://m1.test:5051")
+        await asyncio.to_thread(expire_session, zookeeper, detector._client)
+        await until(lambda: "LOST" in states and detector.view().state is ZkState.CONNECTED)
+        assert leaders.urls == ["http://m1.test:5051"]  # the same leader: nothing to move
+        # The old session's watch is gone; the one set after reconnecting sees the next change.
+        kazoo.create(f"{path}/json.info_", master_info("m2.test", 5052), ephemeral=True, sequence=True)
+        kazoo.delete(first)
+        await leaders.wait_for("http://m2.test:5052", timeout_s=5)
+    finally:
+        await detector.stop()

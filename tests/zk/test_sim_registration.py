@@ -7,24 +7,12 @@ import json
 import uuid
 
 import pytest
+from zkkit import expire_session
 
 from scheduler.mesos.master_detector import leader_child, master_url_from_info, member_sequence
 from scheduler.sim import SimConfig, serve_sim, zk_registration
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def kazoo(zookeeper):
-    from kazoo.client import KazooClient
-
-    client = KazooClient(hosts=f"127.0.0.1:{zookeeper.port}", timeout=10)
-    client.start(timeout=15)
-    try:
-        yield client
-    finally:
-        client.stop()
-        client.close()
 
 
 async def members(kazoo, path) -> list[str]:
@@ -101,4 +89,18 @@ async def test_an_unreachable_zookeeper_is_a_clear_error(monkeypatch):
             await zk_registration.register(sim, "zk://u:hidden-pw@127.0.0.1:1/mesos")
         assert "127.0.0.1:1/mesos" in str(caught.value) and "hidden-pw" not in str(caught.value)
     finally:
+        await sim.close()
+
+
+async def test_an_expired_session_registers_again(zookeeper, kazoo):
+    path = f"/mesos-{uuid.uuid4().hex[:8]}"
+    sim = await serve_sim(SimConfig(agents=1), "127.0.0.1", 0)
+    registration = await zk_registration.register(sim, zookeeper.url(path))
+    try:
+        [first] = await until_members(kazoo, path, lambda c: len(c) == 1)
+        await asyncio.to_thread(expire_session, zookeeper, registration._client)
+        [second] = await until_members(kazoo, path, lambda c: len(c) == 1 and c[0] != first)
+        assert member_sequence(second) > member_sequence(first) and registration.registrations == 2
+    finally:
+        await registration.close()
         await sim.close()
