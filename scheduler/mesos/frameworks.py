@@ -6,8 +6,9 @@ name or our principal is a ghost when the master still holds it: active, or inac
 inside its failover timeout, its tasks still running), or recovered (known from the agents after
 a master failover, not yet re-subscribed): Mesos lists all three in ``frameworks`` (``Master::Http::
 frameworks``, ``FullFrameworkWriter``). ``completed_frameworks`` are removed and can run nothing,
-so they are not reported; ``unregistered_frameworks`` are bare ids (pre-1.0 agents) with no name. Pure: JSON in, plain strings out; the input is the
-master's and is read defensively (wrong types skipped, sizes bounded, text cleaned).
+so they are not reported; ``unregistered_frameworks`` are bare ids (pre-1.0 agents) with no name.
+Pure: JSON in, plain strings out; the input is the master's and is read defensively (wrong types
+skipped, sizes bounded, text cleaned).
 """
 
 from __future__ import annotations
