@@ -156,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
         _common(node)
 
     check = commands.add_parser("check-status", help="compare a status's execution counts with the database")
-    check.add_argument("--url", default="http://127.0.0.1:8000", help="the scheduler's API (default :8000)")
+    check.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000/v6/status/",
+        help="the status URL (default http://127.0.0.1:8000/v6/status/)",
+    )
     _common(check)
 
     _common(commands.add_parser("message-handler", help="consume the command queue (what handler tasks run)"))
