@@ -313,7 +313,6 @@ class ZooKeeperDetector:
                 max_tries=-1, delay=0.5, backoff=2, max_jitter=0.4, max_delay=self._retry_max_delay_s
             ),
             auth_data=self.zk_url.auth_data or None,
-            read_only=True,  # a read-only server (a partitioned minority) can still name the leader
         )
         self._client.add_listener(self._on_state)
         self._client.start_async()  # connects on kazoo's own thread; the loop is never blocked
@@ -323,21 +322,22 @@ class ZooKeeperDetector:
 
     async def stop(self) -> None:
         with self._lock:
+            if self._stopped:
+                return
             self._stopped = True
         self._wake.set()
-        client, self._client = self._client, None
-        worker, self._worker = self._worker, None
+        client, worker = self._client, self._worker  # the worker may still use the client: keep it
 
         def close() -> None:
+            # The client first: a read the worker waits on then fails at once instead of timing out.
+            if client is not None:
+                try:
+                    client.stop()
+                    client.close()
+                except Exception as exc:  # closing must never fail the shutdown
+                    log.warning("Closing the ZooKeeper client failed: %r", exc)
             if worker is not None:
                 worker.join(timeout=self._call_timeout_s + 1)
-            if client is None:
-                return
-            try:
-                client.stop()
-                client.close()
-            except Exception as exc:  # closing must never fail the shutdown
-                log.warning("Closing the ZooKeeper client failed: %r", exc)
 
         await asyncio.to_thread(close)
 

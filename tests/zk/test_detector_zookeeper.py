@@ -141,3 +141,14 @@ async def test_an_expired_session_is_reported_and_the_watch_comes_back(zookeeper
         await leaders.wait_for("http://m2.test:5052", timeout_s=5)
     finally:
         await detector.stop()
+
+
+async def test_unreachable_zookeeper_is_reported_and_stop_is_prompt():
+    detector = ZooKeeperDetector("zk://127.0.0.1:1/mesos", Leaders())
+    detector.start()
+    await asyncio.sleep(0.5)
+    assert "not connected to ZooKeeper zk://127.0.0.1:1/mesos yet" in detector.problem()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await detector.stop()
+    assert loop.time() - started < 3.0
