@@ -35,6 +35,7 @@ setup(
         # Imported directly, though also brought by kombu and aiohttp; bounds are the versions tested.
         "amqp>=5.4.2,<6",
         "yarl>=1.25.1,<2",
+        "kazoo>=2.10",
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6"],
