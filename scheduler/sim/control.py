@@ -19,9 +19,9 @@ from yarl import URL
 
 from scheduler.sim import views
 from scheduler.sim.config import parse_port_ranges
+from scheduler.sim.effects import ControlError
 from scheduler.sim.outcomes import OutcomeError
 from scheduler.sim.resources import Resources
-from scheduler.sim.state import ControlError
 
 if TYPE_CHECKING:
     from scheduler.sim.server import SimMaster

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
+from scheduler.sim.model import AGENT_CAPABILITIES, AGENT_PORT, Agent, Framework, Task
 from scheduler.sim.resources import EMPTY, Resources
-from scheduler.sim.state import AGENT_CAPABILITIES, AGENT_PORT, Agent, Framework, MasterState, Task
+from scheduler.sim.state import MasterState
 
 # Mesos 1.11.0 was tagged on 2020-11-16.
 BUILD_TIME = 1605484800.0
