@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # TaskStates a task may be steered to end in (terminal states of mesos.proto).
 FINAL_STATES = frozenset(
@@ -80,6 +80,11 @@ class SimConfig:
     # "http://host:port" of the leader: this master then answers 307.
     redirect_to: str | None = None
     version: str = "1.11.0"
+    # (principal, secret) pairs of --credentials: set, the master authenticates
+    # every scheduler call as --authenticate_http_frameworks does. Kept out of repr.
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # --authenticate_http_readonly: /master/state and /master/slaves need credentials too.
+    authenticate_readonly: bool = False
 
     def __post_init__(self) -> None:
         if self.agents < 0:
@@ -103,6 +108,8 @@ class SimConfig:
         if self.max_offers_per_event < 1:
             raise ValueError("max_offers_per_event must be >= 1")
         parse_port_ranges(self.agent_ports)  # raises on a bad value
+        if self.authenticate_readonly and not self.credentials:
+            raise ValueError("authenticate_readonly needs credentials")
 
     def replace(self, **changes) -> SimConfig:
         return dataclasses.replace(self, **changes)

@@ -28,6 +28,12 @@ class FrameworkOps:
             fw = Framework(framework_id, info, t)
             self.frameworks[framework_id] = fw
         else:
+            # validateUpdate, after preserveImmutableFields: a different principal is
+            # refused (the running subscription is untouched); user and checkpoint
+            # silently keep their old values.
+            if info.get("principal") != fw.info.get("principal"):
+                return SubscribeResult(None, None, "Changing framework's principal is not allowed.", fx)
+            info = {**info, "user": fw.info.get("user", ""), "checkpoint": fw.info.get("checkpoint", False)}
             if fw.stream_id is not None:
                 fx.closes.append(StreamClose(fw.stream_id, "Framework failed over"))
             for offer_id in sorted(fw.offers):
@@ -96,13 +102,11 @@ class FrameworkOps:
         fw = self.frameworks[framework_id]
         info = update["framework_info"]
         error = validate_framework_info(info)
-        if error is None:
-            for name in ("principal", "user", "checkpoint"):
-                if info.get(name) != fw.info.get(name):
-                    error = f"Updating 'FrameworkInfo.{name}' is unsupported"
-                    break
         if error is not None:
-            return error, fx
+            return f"Supplied FrameworkInfo is not valid: {error}", fx
+        error = update_error(fw.info, info)
+        if error is not None:
+            return f"FrameworkInfo update is not valid: {error}", fx
         old_roles = set(fw.roles)
         fw.update_info(info)
         fw.suppressed = set(update.get("suppressed_roles", []))
@@ -112,3 +116,21 @@ class FrameworkOps:
                 self._rescind(self.offers[offer_id], fx)
         self._reconsider_all_agents()
         return None, fx
+
+
+def update_error(old: dict, new: dict) -> str | None:
+    """validation::framework::validateUpdate (Mesos 1.11 wording)."""
+    if new.get("principal") != old.get("principal"):
+        return "Changing framework's principal is not allowed."
+    if new.get("user", "") != old.get("user", ""):
+        return (
+            "Updating 'FrameworkInfo.user' is unsupported"
+            f"; attempted to update from '{old.get('user', '')}' to '{new.get('user', '')}'"
+        )
+    old_cp, new_cp = bool(old.get("checkpoint", False)), bool(new.get("checkpoint", False))
+    if new_cp != old_cp:
+        return (
+            "Updating 'FrameworkInfo.checkpoint' is unsupported"
+            f"; attempted to update from '{str(old_cp).lower()}' to '{str(new_cp).lower()}'"
+        )
+    return None

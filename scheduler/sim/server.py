@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from scheduler.sim import control, schema, views
+from scheduler.sim import auth, control, schema, views
 from scheduler.sim.config import SimConfig
 from scheduler.sim.state import Effects, MasterState
 
@@ -273,7 +273,20 @@ class SimMaster:
 
     # -- HTTP: /api/v1/scheduler --
 
+    def _authenticate(self, request: web.Request, realm: str) -> tuple[str | None, web.Response | None]:
+        """(principal, None), or (None, the 401) when credentials are configured and missing or wrong."""
+        if not self.config.credentials:
+            return None, None
+        principal = auth.authenticate(request.headers.get("Authorization"), self.config.credentials)
+        if principal is None:
+            return None, _text(401, auth.UNAUTHORIZED_BODY, headers=auth.challenge(realm))
+        return principal, None
+
     async def handle_scheduler(self, request: web.Request) -> web.StreamResponse:
+        # libprocess authenticates before the handler runs: 401 comes before 307 and 503.
+        principal, refused = self._authenticate(request, auth.SCHEDULER_REALM)
+        if refused is not None:
+            return refused
         refused = self.guard(request)
         if refused is not None:
             return refused
@@ -303,7 +316,7 @@ class SimMaster:
             call = schema.parse_call(value)
         except schema.ConversionError as exc:
             return _text(400, f"Failed to convert JSON into Call protobuf: {exc}")
-        error = schema.validate_call(call)
+        error = schema.validate_call(call) or _principal_error(call, principal)
         if error is not None:
             return _text(400, f"Failed to validate scheduler::Call: {error}")
 
@@ -322,12 +335,18 @@ class SimMaster:
         if kind == "SUBSCRIBE":
             if STREAM_ID_HEADER in request.headers:
                 return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+            info = call["subscribe"]["framework_info"]
+            if principal is not None and "principal" not in info:
+                # Mesos sets FrameworkInfo.principal to the authenticated one (and logs a warning).
+                info["principal"] = principal
             return await self._subscribe(request, call)
 
         framework_id = call["framework_id"]["value"]
         fw = self.state.frameworks.get(framework_id)
         if fw is None:
             return _text(400, "Framework cannot be found")
+        if principal is not None and principal != fw.info.get("principal", ""):
+            return _text(400, _mismatch(principal, fw.info.get("principal", "")))
         if not fw.connected:
             return _text(403, "Framework is not subscribed")
         stream_id = request.headers.get(STREAM_ID_HEADER)
@@ -447,13 +466,36 @@ class SimMaster:
         refused = self.guard(request, redirect=False)
         return refused or web.Response(status=200)
 
+    def _readonly_guard(self, request: web.Request) -> web.Response | None:
+        if self.config.authenticate_readonly:
+            _, refused = self._authenticate(request, auth.READONLY_REALM)
+            if refused is not None:
+                return refused
+        return self.guard(request)
+
     async def handle_slaves(self, request: web.Request) -> web.Response:
-        refused = self.guard(request)
+        refused = self._readonly_guard(request)
         return refused or _json(views.slaves(self.state))
 
     async def handle_state(self, request: web.Request) -> web.Response:
-        refused = self.guard(request)
+        refused = self._readonly_guard(request)
         return refused or _json(views.master_state(self.state))
+
+
+def _mismatch(principal: str, framework_principal: str) -> str:
+    return (
+        f"Authenticated principal '{principal}' does not match principal '{framework_principal}' set in `FrameworkInfo`"
+    )
+
+
+def _principal_error(call: dict, principal: str | None) -> str | None:
+    """validation::scheduler::call::validate, SUBSCRIBE: the principal in FrameworkInfo, if any, must match."""
+    if principal is None or call["type"] != "SUBSCRIBE":
+        return None
+    claimed = call["subscribe"]["framework_info"].get("principal")
+    if claimed is not None and claimed != principal:
+        return _mismatch(principal, claimed)
+    return None
 
 
 def _json(data, status: int = 200) -> web.Response:
