@@ -26,6 +26,9 @@ FINAL_STATES = frozenset(
 )
 
 
+MAX_CALL_LATENCY_MS = 60_000.0
+
+
 def parse_port_ranges(text: str) -> tuple[tuple[int, int], ...]:
     """Parse "31000-32000" or "[31000-31999, 33000-33000]" into ranges.
 
@@ -80,6 +83,8 @@ class SimConfig:
     # "http://host:port" of the leader: this master then answers 307.
     redirect_to: str | None = None
     version: str = "1.11.0"
+    # Time the master takes to answer each scheduler call (a slow master); PUT /sim/master/latency.
+    call_latency_ms: float = 0.0
     # (principal, secret) pairs of --credentials: set, the master authenticates
     # every scheduler call as --authenticate_http_frameworks does. Kept out of repr.
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
@@ -108,6 +113,8 @@ class SimConfig:
         if self.max_offers_per_event < 1:
             raise ValueError("max_offers_per_event must be >= 1")
         parse_port_ranges(self.agent_ports)  # raises on a bad value
+        if not 0 <= self.call_latency_ms <= MAX_CALL_LATENCY_MS:
+            raise ValueError(f"call_latency_ms must be from 0 to {MAX_CALL_LATENCY_MS}")
         if self.authenticate_readonly and not self.credentials:
             raise ValueError("authenticate_readonly needs credentials")
 

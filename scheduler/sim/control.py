@@ -18,7 +18,7 @@ from aiohttp import web
 from yarl import URL
 
 from scheduler.sim import views
-from scheduler.sim.config import parse_port_ranges
+from scheduler.sim.config import MAX_CALL_LATENCY_MS, parse_port_ranges
 from scheduler.sim.effects import ControlError
 from scheduler.sim.outcomes import OutcomeError
 from scheduler.sim.resources import Resources
@@ -200,6 +200,22 @@ async def post_silence(request: web.Request, master: SimMaster) -> web.Response:
 
 
 @_handler
+async def get_latency(request: web.Request, master: SimMaster) -> web.Response:
+    return _json({"ms": master.call_latency_s * 1000.0, "delayed_calls": master.delayed_calls})
+
+
+@_handler
+async def put_latency(request: web.Request, master: SimMaster) -> web.Response:
+    data = await _body(request)
+    unknown = set(data) - {"ms"}
+    if unknown or "ms" not in data:
+        raise ControlError(400, 'expected {"ms": milliseconds}')
+    ms = _number(data, "ms", maximum=MAX_CALL_LATENCY_MS)
+    master.set_latency(ms)
+    return _json({"ms": ms})
+
+
+@_handler
 async def put_leader(request: web.Request, master: SimMaster) -> web.Response:
     data = await _body(request)
     if "redirect_to" not in data:
@@ -258,6 +274,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/sim/master/restart", post_restart)
     r.add_post("/sim/master/silence", post_silence)
     r.add_put("/sim/master/leader", put_leader)
+    r.add_get("/sim/master/latency", get_latency)
+    r.add_put("/sim/master/latency", put_latency)
     r.add_post("/sim/outcomes", post_outcome)
     r.add_get("/sim/outcomes", get_outcomes)
     r.add_delete("/sim/outcomes", delete_outcomes)

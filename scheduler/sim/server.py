@@ -101,6 +101,9 @@ class SimMaster:
         self.state = MasterState(config, clock())
         self.redirect_to: str | None = config.redirect_to
         self.down_until: float | None = None
+        # A slow master: each scheduler call waits this long before it is handled and answered.
+        self.call_latency_s = config.call_latency_ms / 1000.0
+        self.delayed_calls = 0  # calls waiting out the latency now
         self.streams: dict[str, _Stream] = {}
         self._kick = asyncio.Event()
         self._background: list[asyncio.Task] = []
@@ -147,6 +150,8 @@ class SimMaster:
             "down_until": self.down_until,
             "streams": len(self.streams),
             "silenced_streams": sum(1 for s in self.streams.values() if s.silenced_until > now),
+            "call_latency_ms": self.call_latency_s * 1000.0,
+            "delayed_calls": self.delayed_calls,
         }
 
     # -- effects --
@@ -236,6 +241,10 @@ class SimMaster:
             self.is_down()
         log.info("master restarted, down for %.3f s", down_seconds)
 
+    def set_latency(self, ms: float) -> None:
+        self.call_latency_s = ms / 1000.0
+        log.info("scheduler calls now take %.0f ms to answer", ms)
+
     def silence(self, seconds: float) -> int:
         until = self.clock() + seconds
         for stream in self.streams.values():
@@ -287,6 +296,13 @@ class SimMaster:
         principal, refused = self._authenticate(request, auth.SCHEDULER_REALM)
         if refused is not None:
             return refused
+        if self.call_latency_s > 0:
+            # Each request sleeps on its own: other calls (and streams) go on meanwhile.
+            self.delayed_calls += 1
+            try:
+                await asyncio.sleep(self.call_latency_s)
+            finally:
+                self.delayed_calls -= 1
         refused = self.guard(request)
         if refused is not None:
             return refused
