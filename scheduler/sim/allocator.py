@@ -124,6 +124,7 @@ class Allocator:
                 del self._offerable[agent_id]
                 if shares:
                     shares[fw.id] += available.cpus
+                fw.offers_sent += 1
                 made.setdefault(fw.id, []).append(self.offer_json(offer, fw))
                 break
             else:

@@ -40,6 +40,7 @@ class FrameworkOps:
                 self._remove_offer(self.offers[offer_id])
             fw.update_info(info)
             fw.reregistered_time = t
+        fw.calls["SUBSCRIBE"] += 1
         fw.connected = True
         fw.stream_id = stream_id
         fw.failover_gen += 1

@@ -255,6 +255,9 @@ class Framework:
         self.filters: dict[str, list[RefuseFilter]] = {}
         self.failover_gen = 0
         self.failover_deadline: float | None = None
+        # Like Mesos' per-framework metrics (calls/<type>, offers/sent), for /sim/state.
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.offers_sent = 0
         self.update_info(info)
 
     def update_info(self, info: dict) -> None:

@@ -378,6 +378,7 @@ class SimMaster:
 
     def _dispatch(self, kind: str, framework_id: str, call: dict) -> web.Response:
         state, t = self.state, self.clock()
+        state.frameworks[framework_id].calls[kind] += 1
         fx: Effects | None = None
         if kind == "TEARDOWN":
             fx = state.teardown(t, framework_id)

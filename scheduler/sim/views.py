@@ -167,6 +167,8 @@ def sim_state(state: MasterState, runtime: dict) -> dict:
                 "filters": sum(len(v) for v in fw.filters.values()),
                 "tasks": len(fw.tasks),
                 "unreachable_tasks": len(fw.unreachable),
+                "calls": dict(sorted(fw.calls.items())),  # accepted calls by type
+                "offers_sent": fw.offers_sent,
             }
         )
         for task in list(fw.tasks.values()) + list(fw.unreachable.values()):
