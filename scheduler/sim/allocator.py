@@ -56,8 +56,9 @@ class Allocator:
 
     def _reconsider_all_agents(self) -> None:
         """A framework became eligible for offers: every agent is a candidate again."""
-        for agent_id in self.agents:
-            self._offerable.setdefault(agent_id, None)
+        for agent_id, agent in self.agents.items():
+            if not agent.partitioned:
+                self._offerable.setdefault(agent_id, None)
 
     def offer_json(self, offer: Offer, fw: Framework) -> dict:
         agent = self.agents[offer.agent_id]
@@ -87,7 +88,7 @@ class Allocator:
         while self._parked and self._parked[0][0] <= t:
             _, agent_id = heapq.heappop(self._parked)
             if agent_id in self.agents:
-                self._offerable[agent_id] = None
+                self._mark_offerable(self.agents[agent_id])
         eligible = [(fw, fw.offer_role()) for fw in self.frameworks.values() if fw.connected]
         eligible = [(fw, role) for fw, role in eligible if role is not None]
         if not eligible or not self._offerable:

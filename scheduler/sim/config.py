@@ -83,6 +83,10 @@ class SimConfig:
     # "http://host:port" of the leader: this master then answers 307.
     redirect_to: str | None = None
     version: str = "1.11.0"
+    # --agent_ping_timeout and --max_agent_ping_timeouts: a partitioned agent is
+    # marked unreachable after their product (Mesos defaults: 15 s x 5 = 75 s).
+    agent_ping_timeout_s: float = 15.0
+    max_agent_ping_timeouts: int = 5
     # Time the master takes to answer each scheduler call (a slow master); PUT /sim/master/latency.
     call_latency_ms: float = 0.0
     # (principal, secret) pairs of --credentials: set, the master authenticates
@@ -110,6 +114,8 @@ class SimConfig:
                 raise ValueError(f"{name} must be >= 0")
         if self.task_final_state not in FINAL_STATES:
             raise ValueError(f"task_final_state must be one of {sorted(FINAL_STATES)}")
+        if not (0 < self.agent_ping_timeout_s < math.inf) or self.max_agent_ping_timeouts < 1:
+            raise ValueError("agent_ping_timeout_s must be > 0 and max_agent_ping_timeouts >= 1")
         if self.max_offers_per_event < 1:
             raise ValueError("max_offers_per_event must be >= 1")
         parse_port_ranges(self.agent_ports)  # raises on a bad value

@@ -167,6 +167,29 @@ async def delete_agent(request: web.Request, master: SimMaster) -> web.Response:
 
 
 @_handler
+async def post_partition(request: web.Request, master: SimMaster) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    if await _body(request, optional=True):
+        raise ControlError(400, "expected an empty body or {}")
+    master.partition(agent_id)
+    config = master.config
+    unreachable_in = config.agent_ping_timeout_s * config.max_agent_ping_timeouts
+    return _json({"agent_id": agent_id, "partitioned": True, "unreachable_in_seconds": unreachable_in})
+
+
+@_handler
+async def post_heal(request: web.Request, master: SimMaster) -> web.Response:
+    agent_id = request.match_info["agent_id"]
+    if await _body(request, optional=True):
+        raise ControlError(400, "expected an empty body or {}")
+    was_unreachable = master.state.agents.get(agent_id) is not None and (
+        master.state.agents[agent_id].unreachable_since is not None
+    )
+    master.heal(agent_id)
+    return _json({"agent_id": agent_id, "partitioned": False, "was_unreachable": was_unreachable})
+
+
+@_handler
 async def put_usage(request: web.Request, master: SimMaster) -> web.Response:
     agent_id = request.match_info["agent_id"]
     data = await _body(request)
@@ -271,6 +294,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/sim/agents", post_agents)
     r.add_delete("/sim/agents/{agent_id}", delete_agent)
     r.add_put("/sim/agents/{agent_id}/usage", put_usage)
+    r.add_post("/sim/agents/{agent_id}/partition", post_partition)
+    r.add_post("/sim/agents/{agent_id}/heal", post_heal)
     r.add_post("/sim/master/restart", post_restart)
     r.add_post("/sim/master/silence", post_silence)
     r.add_put("/sim/master/leader", put_leader)

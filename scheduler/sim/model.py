@@ -110,6 +110,9 @@ class Agent:
         "tasks",
         "executors",
         "attributes",
+        "partitioned",
+        "partition_gen",
+        "unreachable_since",
         "_avail",
     )
 
@@ -130,6 +133,11 @@ class Agent:
         # (framework_id, executor_id) -> [resources, number of live tasks]
         self.executors: dict[tuple[str, str], list] = {}
         self.attributes = attributes
+        # A network partition between master and agent: the agent and its tasks go on,
+        # nothing passes. After the ping timeouts the master marks it unreachable.
+        self.partitioned = False
+        self.partition_gen = 0  # cancels the pending "mark unreachable" timer on heal
+        self.unreachable_since: float | None = None
         self._avail: Resources | None = None
 
     @property

@@ -12,6 +12,8 @@ class Reconciler:
     def _reconcile_one(self, fw: Framework, task_id: str, agent_id: str | None, t: float) -> dict:
         """Master::reconcile, explicit case, for one task."""
         task = fw.tasks.get(task_id)
+        if task is not None and task.unreachable_time is not None:  # its agent is partitioned away
+            return self._unreachable_status(fw, task, t)
         if task is not None:
             return self._latest_status(fw, task, t)
         task = fw.unreachable.get(task_id)
@@ -83,7 +85,12 @@ class Reconciler:
         fx = Effects()
         fw = self.frameworks[framework_id]
         if not tasks:
-            statuses = [self._latest_status(fw, task, t) for task in fw.tasks.values()]
+            statuses = [
+                self._unreachable_status(fw, task, t)
+                if task.unreachable_time is not None
+                else self._latest_status(fw, task, t)
+                for task in fw.tasks.values()
+            ]
             statuses += [self._unreachable_status(fw, task, t) for task in fw.unreachable.values()]
         else:
             statuses = [

@@ -227,6 +227,18 @@ class SimMaster:
         log.info("agent %s lost", agent_id)
         return fx
 
+    def partition(self, agent_id: str) -> Effects:
+        fx = self.state.partition(self.clock(), agent_id)
+        self.apply(fx)
+        log.info("agent %s partitioned from the master", agent_id)
+        return fx
+
+    def heal(self, agent_id: str) -> Effects:
+        fx = self.state.heal(self.clock(), agent_id)
+        self.apply(fx)
+        log.info("agent %s healed", agent_id)
+        return fx
+
     def set_usage(self, agent_id: str, usage) -> Effects:
         fx = self.state.set_usage(self.clock(), agent_id, usage)
         self.apply(fx)

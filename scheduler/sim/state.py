@@ -46,9 +46,10 @@ from scheduler.sim.model import (
     validate_framework_info,
 )
 from scheduler.sim.outcomes import OutcomePlanner
+from scheduler.sim.partitions import Partitions
 from scheduler.sim.reconciliation import Reconciler
 from scheduler.sim.tasks import TaskLife
-from scheduler.sim.timers import FAILOVER, RETRY, STEP, TimerHeap
+from scheduler.sim.timers import FAILOVER, RETRY, STEP, UNREACHABLE, TimerHeap
 
 __all__ = [
     "PARTITION_STATES",
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 
-class MasterState(AgentOps, FrameworkOps, Failover, Allocator, Launcher, TaskLife, Reconciler):
+class MasterState(AgentOps, Partitions, FrameworkOps, Failover, Allocator, Launcher, TaskLife, Reconciler):
     def __init__(self, config: SimConfig, t: float, *, hostname: str = "127.0.0.1", port: int = 5050) -> None:
         self.config = config
         self.rng = random.Random(config.seed)  # ids and uuids
@@ -95,6 +96,7 @@ class MasterState(AgentOps, FrameworkOps, Failover, Allocator, Launcher, TaskLif
             STEP: self._on_step,
             RETRY: self._on_retry,
             FAILOVER: self._on_failover,
+            UNREACHABLE: self._on_unreachable,
         }
         self._wake: float | None = None
         for _ in range(config.agents):
@@ -142,7 +144,7 @@ class MasterState(AgentOps, FrameworkOps, Failover, Allocator, Launcher, TaskLif
         return self._timers.next_deadline()
 
     def _mark_offerable(self, agent: Agent) -> None:
-        if agent.id in self.agents:
+        if agent.id in self.agents and not agent.partitioned:
             self._offerable[agent.id] = None
 
     def find_task(self, task_id: str, framework_id: str | None = None) -> Task:

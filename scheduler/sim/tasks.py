@@ -88,11 +88,17 @@ class TaskLife:
         """(Re)send the oldest unacknowledged update and arm its retry."""
         fw = self.frameworks[task.framework_id]
         head = task.pending[0]
-        task.status_update_state = head["state"]
         task.retry_token += 1
-        if fw.connected:
-            fx.emit(fw.id, self._update(head))
+        if not self._cut_off(task):  # a partitioned agent's updates wait for the heal
+            task.status_update_state = head["state"]
+            if fw.connected:
+                fx.emit(fw.id, self._update(head))
         self._arm(t + self.config.update_retry_s, RETRY, fw.id, task.id, task.retry_token)
+
+    def _cut_off(self, task: Task) -> bool:
+        """Whether the task's agent is partitioned from the master."""
+        agent = self.agents.get(task.agent_id)
+        return agent is not None and agent.partitioned
 
     def _free_task_resources(self, task: Task) -> None:
         agent = self.agents.get(task.agent_id)
@@ -139,8 +145,8 @@ class TaskLife:
             # Master::kill: an unknown task gets an explicit reconciliation answer.
             self._emit_master_update(fw, self._reconcile_one(fw, task_id, agent_id, t), fx)
             return fx
-        if task.terminal or task.kill_requested:
-            return fx
+        if task.terminal or task.kill_requested or self._cut_off(task):
+            return fx  # (a kill for a partitioned agent is lost)
         task.kill_requested = True
         task.step_gen += 1  # the task will not reach its planned end any more
         if task.state == "TASK_STAGING":
@@ -157,8 +163,8 @@ class TaskLife:
         fx = Effects()
         fw = self.frameworks[framework_id]
         task = fw.tasks.get(task_id)
-        if task is None or not task.pending or task.agent_id != agent_id:
-            return fx
+        if task is None or not task.pending or task.agent_id != agent_id or self._cut_off(task):
+            return fx  # (a partitioned agent never gets the acknowledgement)
         head = task.pending[0]
         if base64.b64decode(head["uuid"]) != uuid:
             return fx  # not the update the agent waits for: ignored

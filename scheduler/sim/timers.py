@@ -13,7 +13,8 @@ from collections.abc import Iterator
 STEP = "step"  # a task's next state change (args: framework id, task id, step gen, step)
 RETRY = "retry"  # re-send an unacknowledged update (args: framework id, task id, retry token)
 FAILOVER = "failover"  # a disconnected framework's failover timeout (args: framework id, failover gen)
-KINDS = frozenset({STEP, RETRY, FAILOVER})
+UNREACHABLE = "unreachable"  # a partitioned agent's ping timeouts ran out (args: agent id, partition gen)
+KINDS = frozenset({STEP, RETRY, FAILOVER, UNREACHABLE})
 
 
 class TimerHeap:

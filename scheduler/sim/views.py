@@ -53,7 +53,7 @@ def agent_json(state: MasterState, agent: Agent) -> dict:
 
 def slaves(state: MasterState) -> dict:
     return {
-        "slaves": [agent_json(state, agent) for agent in state.agents.values()],
+        "slaves": [agent_json(state, agent) for agent in state.agents.values() if agent.unreachable_since is None],
         "recovered_slaves": [],
     }
 
@@ -138,7 +138,7 @@ def master_state(state: MasterState) -> dict:
         "activated_slaves": len(state.agents),
         "deactivated_slaves": 0,
         "unreachable_slaves": len(state.unreachable_agents),
-        "slaves": [agent_json(state, agent) for agent in state.agents.values()],
+        "slaves": [agent_json(state, agent) for agent in state.agents.values() if agent.unreachable_since is None],
         "recovered_slaves": [],
         "frameworks": [_framework_json(state, fw) for fw in state.frameworks.values()],
         "completed_frameworks": [_framework_json(state, fw) for fw in state.completed_frameworks.values()],
@@ -199,7 +199,8 @@ def sim_state(state: MasterState, runtime: dict) -> dict:
             **runtime,
         },
         "agents": {
-            "registered": len(state.agents),
+            "registered": sum(1 for agent in state.agents.values() if agent.unreachable_since is None),
+            "partitioned": sorted(agent.id for agent in state.agents.values() if agent.partitioned),
             "unreachable": sorted(state.unreachable_agents),
             "total": total.to_model(),
             "available": available.to_model(),
