@@ -69,7 +69,11 @@ class SimConfig:
     # --allocation_interval of the hierarchical allocator (default 1 s).
     allocation_interval_s: float = 1.0
     # How often the agent re-sends a uuid'd update nobody acknowledged.
+    # The agent's status update manager: first re-send after update_retry_s
+    # (STATUS_UPDATE_RETRY_INTERVAL_MIN, 10 s), then doubling up to update_retry_max_s
+    # (..._MAX, 10 min). Tests shorten the base.
     update_retry_s: float = 10.0
+    update_retry_max_s: float = 600.0
     # Delay of each step STAGING -> STARTING -> RUNNING.
     task_start_delay_s: float = 0.05
     # Default time between TASK_RUNNING and the final update (inf = forever).
@@ -106,6 +110,7 @@ class SimConfig:
             "heartbeat_interval_s",
             "allocation_interval_s",
             "update_retry_s",
+            "update_retry_max_s",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
@@ -116,6 +121,8 @@ class SimConfig:
             raise ValueError(f"task_final_state must be one of {sorted(FINAL_STATES)}")
         if not (0 < self.agent_ping_timeout_s < math.inf) or self.max_agent_ping_timeouts < 1:
             raise ValueError("agent_ping_timeout_s must be > 0 and max_agent_ping_timeouts >= 1")
+        if self.update_retry_max_s < self.update_retry_s:
+            raise ValueError("update_retry_max_s must be >= update_retry_s")
         if self.max_offers_per_event < 1:
             raise ValueError("max_offers_per_event must be >= 1")
         parse_port_ranges(self.agent_ports)  # raises on a bad value

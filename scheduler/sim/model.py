@@ -202,6 +202,7 @@ class Task:
         "status_update_state",
         "pending",
         "retry_token",
+        "retry_interval",
         "step_gen",
         "outcome",
         "kill_requested",
@@ -235,6 +236,7 @@ class Task:
         self.status_update_state: str | None = None  # state of the last update sent
         self.pending: collections.deque[dict] = collections.deque()  # uuid'd, unacked
         self.retry_token = 0
+        self.retry_interval = 0.0  # of the update in flight; doubles on each re-send
         self.step_gen = 0
         self.outcome = outcome
         self.kill_requested = False

@@ -84,8 +84,14 @@ class TaskLife:
         if len(task.pending) == 1:
             self._send_head(task, t, fx)
 
-    def _send_head(self, task: Task, t: float, fx: Effects) -> None:
-        """(Re)send the oldest unacknowledged update and arm its retry."""
+    def _send_head(self, task: Task, t: float, fx: Effects, interval: float | None = None) -> None:
+        """(Re)send the oldest unacknowledged update and arm its retry.
+
+        `interval` None is a fresh forward (a new head, or the agent resuming after a
+        re-subscription or a re-registration): the next re-send comes after the base
+        interval; each timed-out re-send doubles it up to the maximum (Mesos'
+        TaskStatusUpdateManagerProcess::forward / timeout / resume).
+        """
         fw = self.frameworks[task.framework_id]
         head = task.pending[0]
         task.retry_token += 1
@@ -93,7 +99,8 @@ class TaskLife:
             task.status_update_state = head["state"]
             if fw.connected:
                 fx.emit(fw.id, self._update(head))
-        self._arm(t + self.config.update_retry_s, RETRY, fw.id, task.id, task.retry_token)
+        task.retry_interval = self.config.update_retry_s if interval is None else interval
+        self._arm(t + task.retry_interval, RETRY, fw.id, task.id, task.retry_token)
 
     def _cut_off(self, task: Task) -> bool:
         """Whether the task's agent is partitioned from the master."""
@@ -255,4 +262,4 @@ class TaskLife:
         task = fw.tasks.get(task_id) if fw else None
         if task is None or not task.pending or task.retry_token != token:
             return
-        self._send_head(task, t, fx)
+        self._send_head(task, t, fx, min(task.retry_interval * 2, self.config.update_retry_max_s))

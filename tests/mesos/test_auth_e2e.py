@@ -78,6 +78,29 @@ async def test_scheduler_authenticates_to_sim_with_credentials_and_never_logs_th
                         assert daemon.poll() is None, daemon_log.read_text()[-2000:]
                         await asyncio.sleep(0.2)
             assert framework["principal"] == "scale"
+            # An intruder with the framework id (shown by /v6/status/) and no or a wrong secret.
+            fid = framework["id"]
+            tasks_before = sorted(t["id"] for t in framework["tasks"] if t["state"] == "TASK_RUNNING")
+            subscribe = {
+                "type": "SUBSCRIBE",
+                "framework_id": {"value": fid},
+                "subscribe": {"framework_info": {"user": "x", "name": "x", "id": {"value": fid}}},
+            }
+            teardown = {"type": "TEARDOWN", "framework_id": {"value": fid}}
+            wrong = "Basic " + base64.b64encode(b"scale:guess").decode()
+            async with aiohttp.ClientSession() as session:
+                for call in (subscribe, teardown):
+                    for auth in ({}, {"Authorization": wrong}):
+                        headers = {"Content-Type": "application/json", "Mesos-Stream-Id": "x", **auth}
+                        if call is subscribe:
+                            del headers["Mesos-Stream-Id"]
+                        async with session.post(url + "/api/v1/scheduler", json=call, headers=headers) as resp:
+                            assert resp.status == 401
+                state = await _master_state(session, url)
+            [after] = state["frameworks"]
+            assert after["active"] and after["id"] == fid
+            running = sorted(t["id"] for t in after["tasks"] if t["state"] == "TASK_RUNNING")
+            assert set(tasks_before) <= set(running)
         finally:
             for process in (daemon, sim):
                 if process is not None and process.poll() is None:
