@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_STREAMS = 32  # concurrent event streams; one more is answered 503
 BUFFER_EVENTS = 64  # encoded events waiting per stream before the stream is dropped
 HEARTBEAT_S = 15.0
+CHECK_S = 1.0  # how often an idle stream checks that its client is still connected
 POLL_S = 0.25  # how often the watcher looks for a new snapshot (an identity check)
 MAX_CHANGES = 500  # node changes listed per event; the rest are counted in "more"
 # Without a view, the whole document is parsed for node states only when it is this small.
@@ -45,6 +46,8 @@ class Observed:
     warnings: tuple[str, ...] | None
     jobs_finished: float | None  # monotonic total, when the view counts it
     dependencies: Mapping[str, dict[str, Any]] | None
+    ended_by_job_type: Mapping[int, int] | None = None  # executions ended per job type (small documents)
+    job_type_names: Mapping[int, str] | None = None
 
 
 def parse_head(body: bytes) -> dict[str, Any] | None:
@@ -55,13 +58,18 @@ def parse_head(body: bytes) -> dict[str, Any] | None:
             head = orjson.loads(body[:cut] + b"}")
             if isinstance(head, dict):
                 return head
+    return None
+
+
+def parse_document(body: bytes) -> tuple[dict[str, Any], list | None]:
+    """(every section but the nodes, the node list); the node list only when the document is small."""
     if len(body) <= SMALL_DOCUMENT:
         with contextlib.suppress(orjson.JSONDecodeError):
             document = orjson.loads(body)
             if isinstance(document, dict):
-                document.pop("nodes", None)
-                return document
-    return None
+                nodes = document.pop("nodes", None)
+                return document, nodes if isinstance(nodes, list) else None
+    return parse_head(body) or {}, None
 
 
 def _name(value: Any) -> str | None:
@@ -82,15 +90,7 @@ def _dependency_summary(section: Any) -> dict[str, Any]:
     }
 
 
-def _nodes_from_document(body: bytes) -> dict[str, tuple[str, int | None]] | None:
-    if len(body) > SMALL_DOCUMENT:
-        return None
-    try:
-        nodes = orjson.loads(body).get("nodes")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    if not isinstance(nodes, list):
-        return None
+def _node_states(nodes: list) -> dict[str, tuple[str, int | None]]:
     found = {}
     for node in nodes:
         if isinstance(node, dict) and isinstance(node.get("hostname"), str):
@@ -99,10 +99,41 @@ def _nodes_from_document(body: bytes) -> dict[str, tuple[str, int | None]] | Non
     return found
 
 
+def _ended_by_job_type(nodes: list) -> dict[int, int]:
+    """Executions ended (completed or failed) per job type id, over every node's recent-window counts."""
+    ended: dict[int, int] = {}
+
+    def add(section: Any) -> None:
+        for entry in section.get("by_job_type", []) if isinstance(section, dict) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("job_type_id"), int):
+                count = entry.get("count")
+                if isinstance(count, int):
+                    ended[entry["job_type_id"]] = ended.get(entry["job_type_id"], 0) + count
+
+    for node in nodes:
+        executions = node.get("job_executions") if isinstance(node, dict) else None
+        if isinstance(executions, dict):
+            add(executions.get("completed"))
+            failed = executions.get("failed")
+            for category in ("data", "algorithm", "system"):
+                add(failed.get(category) if isinstance(failed, dict) else None)
+    return ended
+
+
+def _job_type_names(head: dict[str, Any]) -> dict[int, str]:
+    names = {}
+    for job_type in head.get("job_types") or []:
+        if isinstance(job_type, dict) and isinstance(job_type.get("id"), int):
+            names[job_type["id"]] = f"{job_type.get('name')} {job_type.get('version')}"
+    return names
+
+
 def observe(snapshot: StatusSnapshot) -> Observed:
-    head = parse_head(snapshot.body) or {}
+    head, nodes = parse_document(snapshot.body)
     dependencies = head.get("dependencies")
     deps = {k: _dependency_summary(v) for k, v in dependencies.items()} if isinstance(dependencies, dict) else None
+    ended = _ended_by_job_type(nodes) if nodes is not None else None
+    names = _job_type_names(head)
     view: SnapshotView | None = snapshot.view
     if view is not None:
         return Observed(
@@ -111,16 +142,43 @@ def observe(snapshot: StatusSnapshot) -> Observed:
             warnings=tuple(view.warnings),
             jobs_finished=view.counters.get("jobs_finished"),
             dependencies=deps,
+            ended_by_job_type=ended,
+            job_type_names=names,
         )
     scheduler = head.get("scheduler") if isinstance(head.get("scheduler"), dict) else {}
     warnings = scheduler.get("warnings")
     return Observed(
-        nodes=_nodes_from_document(snapshot.body),
+        nodes=_node_states(nodes) if nodes is not None else None,
         scheduler_state=_name(scheduler.get("state")),
         warnings=tuple(n for n in map(_name, warnings) if n) if isinstance(warnings, list) else None,
         jobs_finished=None,
         dependencies=deps,
+        ended_by_job_type=ended,
+        job_type_names=names,
     )
+
+
+def _jobs_event(before: Observed, after: Observed) -> dict[str, Any] | None:
+    """Executions that ended between two snapshots, with the job types when the document shows them.
+
+    The per-type counts come from the nodes' recent-window totals: an execution leaving the window
+    as another ends can hide one end, so ``finished`` prefers the view's monotonic counter.
+    """
+    by_type = []
+    if before.ended_by_job_type is not None and after.ended_by_job_type is not None:
+        for type_id, count in sorted(after.ended_by_job_type.items()):
+            delta = count - before.ended_by_job_type.get(type_id, 0)
+            if delta > 0:
+                name = after.job_type_names.get(type_id) if after.job_type_names else None
+                by_type.append({"job_type_id": type_id, "name": name, "count": delta})
+    finished = None
+    if before.jobs_finished is not None and after.jobs_finished is not None:
+        finished = after.jobs_finished - before.jobs_finished
+    elif by_type:
+        finished = sum(entry["count"] for entry in by_type)
+    if not finished or finished <= 0:
+        return None
+    return {"finished": finished, "by_job_type": by_type}
 
 
 def diff(before: Observed, after: Observed) -> list[tuple[str, dict[str, Any]]]:
@@ -154,10 +212,9 @@ def diff(before: Observed, after: Observed) -> list[tuple[str, dict[str, Any]]]:
                 },
             )
         )
-    if before.jobs_finished is not None and after.jobs_finished is not None:
-        finished = after.jobs_finished - before.jobs_finished
-        if finished > 0:
-            events.append(("jobs", {"finished": finished}))
+    jobs = _jobs_event(before, after)
+    if jobs is not None:
+        events.append(("jobs", jobs))
     if before.dependencies is not None and after.dependencies is not None:
         for name, summary in after.dependencies.items():
             old = before.dependencies.get(name)
@@ -278,18 +335,24 @@ def events_handler(hub: EventHub, heartbeat_s: float = HEARTBEAT_S):
             }
         )
         closed = asyncio.ensure_future(stream.closed.wait())
+        loop = asyncio.get_running_loop()
         try:
             await response.prepare(request)
             await response.write(b"retry: 3000\n: connected\n\n")
+            last_write = loop.time()
             while not stream.closed.is_set():
                 getter = asyncio.ensure_future(stream.queue.get())
-                done, _ = await asyncio.wait({getter, closed}, timeout=heartbeat_s, return_when="FIRST_COMPLETED")
+                done, _ = await asyncio.wait({getter, closed}, timeout=CHECK_S, return_when="FIRST_COMPLETED")
                 if getter in done:
                     await response.write(getter.result())
-                else:
-                    getter.cancel()
-                    if not done:
-                        await response.write(b": heartbeat\n\n")
+                    last_write = loop.time()
+                    continue
+                getter.cancel()
+                if request.transport is None or request.transport.is_closing():
+                    break  # the client left: free its place now rather than at the next heartbeat
+                if not done and loop.time() - last_write >= heartbeat_s:
+                    await response.write(b": heartbeat\n\n")
+                    last_write = loop.time()
         except (ConnectionError, RuntimeError):  # the client left, or was dropped mid-write
             pass
         finally:

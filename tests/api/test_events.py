@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from scheduler.api import events
 from scheduler.api.app import create_app
 from scheduler.api.events import EVENT_HUB, EventHub, diff, events_handler, observe, parse_head
+from scheduler.daemon import start_api
 from scheduler.status.snapshot import StatusSnapshot
 from scheduler.status.view import NodeView, SnapshotView
 
@@ -44,6 +45,22 @@ def document(nodes, state="READY", warnings=(), db_ok=True):
             {"id": i + 1, "hostname": host, "state": {"name": node_state}, "errors": [], "warnings": []}
             for i, (host, node_state) in enumerate(nodes.items())
         ],
+    }
+
+
+def executions(completed, failed_algorithm=0, job_type_id=1):
+    def counts(n):
+        return {"total": n, "by_job_type": [{"job_type_id": job_type_id, "count": n}] if n else []}
+
+    return {
+        "running": counts(0),
+        "completed": counts(completed),
+        "failed": {
+            "total": failed_algorithm,
+            "data": counts(0),
+            "algorithm": counts(failed_algorithm),
+            "system": counts(0),
+        },
     }
 
 
@@ -122,7 +139,22 @@ def test_with_a_view_node_states_come_from_it_and_finished_jobs_are_batched():
     after = observe(snapshot_of(doc, view_of({"a": "DEGRADED"}, finished=17)))
     found = dict(diff(before, after))
     assert found["nodes"]["changes"] == [{"hostname": "a", "id": 1, "state": "DEGRADED", "previous": "READY"}]
-    assert found["jobs"] == {"finished": 17 - 10}
+    assert found["jobs"] == {"finished": 17 - 10, "by_job_type": []}
+
+
+def test_without_a_view_ends_are_counted_per_job_type_from_the_nodes_executions():
+    def with_ends(a_completed, a_failed, b_completed):
+        doc = document({"a": "READY", "b": "READY"})
+        doc["job_types"] = [{"id": 1, "name": "echo", "version": "1.0"}, {"id": 2, "name": "sort", "version": "2"}]
+        doc["nodes"][0]["job_executions"] = executions(a_completed, a_failed, job_type_id=1)
+        doc["nodes"][1]["job_executions"] = executions(b_completed, job_type_id=2)
+        return observe(snapshot_of(doc))
+
+    [(name, data)] = diff(with_ends(3, 1, 5), with_ends(6, 2, 5))
+    assert name == "jobs"
+    assert data == {"finished": 4, "by_job_type": [{"job_type_id": 1, "name": "echo 1.0", "count": 4}]}
+    # Ends leaving the recent window are not ends: nothing to report.
+    assert diff(with_ends(6, 2, 5), with_ends(2, 0, 5)) == []
 
 
 def test_the_head_is_read_without_the_node_list():
@@ -270,3 +302,23 @@ async def test_a_stream_that_falls_behind_is_closed_on_the_wire(client_for):
     async with asyncio.timeout(5):  # the server closed the connection: the read ends
         with pytest.raises(aiohttp.ClientPayloadError):  # cut off mid-response
             await resp.content.read()
+
+
+async def test_a_client_that_hangs_up_frees_its_place_before_the_next_heartbeat(monkeypatch):
+    monkeypatch.setattr(events, "CHECK_S", 0.02)
+    source = Published(snapshot_of(document({})))
+    app = create_app(status=source)
+    hub = app[EVENT_HUB]
+    # The daemon's own runner: it does not cancel a handler whose client left (the test server does).
+    runner, url = await start_api(app, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            resp = await session.get(url + "/v6/events/")
+            await resp.content.readline()
+            assert len(hub.streams) == 1
+            resp.close()  # heartbeats are 15 s apart: only the connection check can notice this soon
+            async with asyncio.timeout(5):
+                while hub.streams:
+                    await asyncio.sleep(0.02)
+    finally:
+        await runner.cleanup()

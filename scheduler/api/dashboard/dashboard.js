@@ -6,6 +6,7 @@
   const QUEUE_URL = "/v6/queue/status/?page_size=1000";
   const EVENTS_URL = "/v6/events/";
   const POLL_MS = 5000;
+  const STALE_MS = 12000; // Scale's freshness threshold: older than this, its API answers 503
   const HISTORY_MS = 10 * 60 * 1000; // sparklines keep the last ten minutes
   const RESOURCES = ["cpus", "mem", "gpus", "disk"];
   const PARTS = ["running", "offered", "free", "unavailable"];
@@ -40,6 +41,8 @@
     hover: null,
     lastRenderMs: 0,
     lastPollMs: 0,
+    jobsEnded: 0,
+    endedByType: new Map(),
   };
 
   // ---- formatting ----
@@ -125,6 +128,7 @@
     if (model.timestamp === null) return;
     const age = Date.now() + model.skewMs - model.timestamp;
     $("status-age").textContent = fmtAge(age) + " old";
+    $("status-age").classList.toggle("stale", age > STALE_MS);
   }
 
   function renderWarnings(warnings) {
@@ -474,6 +478,12 @@
     $("queue-note").textContent = results.length ? (count > results.length ? count + " job types queued, first " + results.length + " shown" : "") : "Nothing queued.";
   }
 
+  function renderJobsEnded() {
+    const top = [...model.endedByType].sort((a, b) => b[1] - a[1]).slice(0, 4);
+    $("jobs-ended").textContent = model.jobsEnded + " job executions ended since this page opened" +
+      (top.length ? " (" + top.map(([name, n]) => name + " " + n).join(", ") + ")" : "");
+  }
+
   // ---- events ----
   function logEvent(text) {
     const list = $("event-log");
@@ -520,7 +530,13 @@
       if (data.OK !== data.previous_OK) logEvent("dependency " + name + (data.OK ? " OK" : " not OK"));
     });
     source.addEventListener("jobs", (e) => {
-      logEvent(num(parse(e).finished) + " jobs finished");
+      const data = parse(e);
+      model.jobsEnded += num(data.finished);
+      for (const j of arr(data.by_job_type)) {
+        const name = str(obj(j).name || "job type " + str(obj(j).job_type_id));
+        model.endedByType.set(name, (model.endedByType.get(name) || 0) + num(obj(j).count));
+      }
+      renderJobsEnded();
     });
   }
 
