@@ -312,12 +312,16 @@
     if (!model.nodes.length) legend.append(el("span", "dim", "none yet"));
   }
 
-  const grid = { cell: 14, gap: 2, cols: 1 };
+  const grid = { cell: 14, gap: 2, cols: 1, n: 0, width: 0 };
 
   function layoutGrid() {
     const canvas = $("node-grid");
     const width = $("grid-wrap").clientWidth || 800;
     const n = Math.max(1, model.nodes.length);
+    // Lay out again only when the node count or the width changed: a cell stays under the pointer.
+    if (grid.n === n && grid.width === width) return;
+    grid.n = n;
+    grid.width = width;
     // Cells shrink with the node count so 10,000 nodes fit in about 420 px of height.
     const cell = Math.max(4, Math.min(18, Math.floor(Math.sqrt((width * 420) / n)) - 2));
     grid.gap = cell >= 8 ? 2 : 1;
