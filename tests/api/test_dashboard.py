@@ -98,6 +98,6 @@ def test_setup_ships_every_dashboard_file_as_package_data():
     tree = ast.parse((ROOT / "setup.py").read_text())
     call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup")
     package_data = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "package_data"))
-    patterns = package_data["scheduler"]
+    patterns = package_data["scheduler.api.dashboard"]
     for name, _ in dashboard.FILES.values():
-        assert any(fnmatch.fnmatch(f"api/dashboard/{name}", p) for p in patterns), name
+        assert any(fnmatch.fnmatch(name, p) for p in patterns), name
