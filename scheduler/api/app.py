@@ -49,7 +49,7 @@ def create_app(
         if status is not None:
             app.router.add_get(f"/{version}/status/", status_handler(status))
     if status is not None:
-        add_event_routes(app, status, API_VERSIONS)
+        add_event_routes(app, status, [f"/{version}/events/" for version in API_VERSIONS])
     add_dashboard_routes(app)
     if bench_routes and status is not None:
         app.router.add_get("/bench/status-copy/", bench_copy_handler(status))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -366,10 +366,11 @@ def events_handler(hub: EventHub, heartbeat_s: float = HEARTBEAT_S):
 EVENT_HUB = web.AppKey("event_hub", EventHub)
 
 
-def add_event_routes(app: web.Application, status: StatusSource, versions: tuple[str, ...]) -> EventHub:
+def add_event_routes(app: web.Application, status: StatusSource, paths: Iterable[str]) -> EventHub:
+    """Serve the stream at each of ``paths`` (e.g. "/v6/events/"), from one hub."""
     hub = EventHub(status)
-    for version in versions:
-        app.router.add_get(f"/{version}/events/", events_handler(hub), allow_head=False)
+    for path in paths:
+        app.router.add_get(path, events_handler(hub), allow_head=False)
     app.on_shutdown.append(hub.close)
     app[EVENT_HUB] = hub
     return hub
