@@ -221,3 +221,76 @@ async def test_ten_thousand_nodes_render_on_one_canvas():
     finally:
         await asyncio.to_thread(driver.quit)
         await server.close()
+
+
+async def test_the_queue_table_shows_counts_and_pending_reasons():
+    """The page against a stand-in API that serves Scale's queue status with pending reasons."""
+    import orjson
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    from scheduler.api.dashboard import add_dashboard_routes
+    from scheduler.api.status import status_handler
+    from scheduler.status.snapshot import StatusSnapshot
+
+    queue = {
+        "count": 2,
+        "next": None,
+        "previous": None,
+        "results": [
+            {
+                "job_type": {"id": 4, "name": "gpu-train", "version": "2.0", "title": "GPU training"},
+                "count": 500,
+                "longest_queued": "2026-01-01T00:00:00Z",
+                "highest_priority": 50,
+                "pending_reasons": {"NO_NODE_FITS": 500},
+            },
+            {
+                "job_type": {"id": 1, "name": "echo", "version": "1.0", "title": "<b>Echo</b>"},
+                "count": 100,
+                "longest_queued": "2026-01-01T00:00:00Z",
+                "highest_priority": 100,
+                "pending_reasons": {"BEHIND_BLOCKED_PRIORITY": 100},
+            },
+        ],
+    }
+
+    class Fixed:
+        freshness_s = 1e9
+
+        def current(self):
+            return StatusSnapshot(time.time(), orjson.dumps(ten_thousand_nodes()))
+
+    async def get_queue(_request):
+        return web.json_response(queue)
+
+    app = web.Application()
+    add_dashboard_routes(app)
+    app.router.add_get("/v6/status/", status_handler(Fixed()))
+    app.router.add_get("/v6/queue/status/", get_queue)
+    driver = await asyncio.to_thread(chromium_driver)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        await asyncio.to_thread(driver.get, str(server.make_url("/")))
+
+        def rows():
+            """the queue table has its two rows"""
+            found = driver.find_elements("css selector", "#queue tbody tr")
+            return [r.text for r in found] if len(found) == 2 else None
+
+        first, second = await until(rows, 20)
+        assert first.startswith("GPU training 2.0") and "500" in first and "NO_NODE_FITS 500" in first
+        assert second.startswith("<b>Echo</b> 1.0") and "BEHIND_BLOCKED_PRIORITY 100" in second
+        blocking = await asyncio.to_thread(
+            lambda: driver.find_element("css selector", "#queue tbody tr:nth-child(2) .chip").get_attribute("class")
+        )
+        assert blocking.split() == ["chip", "block"]  # head-of-line blocking stands out
+        # No event stream on this stand-in: its 404 is the one error expected.
+        errors = [
+            e for e in await asyncio.to_thread(console_errors, driver, False) if "/v6/events/" not in e["message"]
+        ]
+        assert errors == []
+    finally:
+        await asyncio.to_thread(driver.quit)
+        await server.close()
