@@ -108,6 +108,7 @@
     renderSystem(status);
     loadNodes(arr(status.nodes));
     drawGrid();
+    document.title = "scale-scheduler \u00b7 " + stateName(scheduler.state) + " \u00b7 " + model.nodes.length + " nodes";
     model.lastRenderMs = performance.now() - t0;
     tickAge();
   }
@@ -545,11 +546,21 @@
   }
 
   // ---- loop ----
-  let timer = null;
+  // One poll at a time: a refresh asked for while one is in flight runs right after it.
+  let timer = null, inFlight = false, again = false;
   async function poll() {
+    if (inFlight) { again = true; return; }
+    inFlight = true;
     clearTimeout(timer);
-    const wait = await fetchStatus();
-    await fetchQueue();
+    let wait = POLL_MS;
+    try {
+      wait = await fetchStatus();
+      await fetchQueue();
+    } finally {
+      inFlight = false;
+    }
+    if (again) { again = false; wait = 0; }
+    clearTimeout(timer);
     timer = setTimeout(poll, wait);
   }
   let soon = null;
