@@ -31,6 +31,8 @@ async def client():
     [
         ("/", "text/html"),
         ("/dashboard/dashboard.js", "text/javascript"),
+        ("/dashboard/grid.js", "text/javascript"),
+        ("/dashboard/util.js", "text/javascript"),
         ("/dashboard/dashboard.css", "text/css"),
         ("/dashboard/icon.svg", "image/svg+xml"),
     ],
@@ -85,12 +87,24 @@ def test_the_page_has_no_inline_code_and_loads_only_its_own_files():
         for name in ("src", "href"):
             if name in attrs:
                 assert attrs[name] in dashboard.FILES, attrs[name]
-    assert ("script", {"src": "/dashboard/dashboard.js", "defer": None}) in parser.tags
+    assert ("script", {"type": "module", "src": "/dashboard/dashboard.js"}) in parser.tags
 
 
-def test_the_script_never_writes_markup():
+def test_every_module_the_scripts_import_is_served():
+    imported = set()
+    for name, _ in dashboard.FILES.values():
+        if name.endswith(".js"):
+            text = (DASHBOARD_DIR / name).read_text()
+            imported.update(re.findall(r'^import .* from "\./([\w.]+)";$', text, re.M))
+    assert imported == {"grid.js", "util.js"}
+    for module in imported:
+        assert f"/dashboard/{module}" in dashboard.FILES, module
+
+
+@pytest.mark.parametrize("name", ["dashboard.js", "grid.js", "util.js"])
+def test_the_scripts_never_write_markup(name):
     # Every server string reaches the page as text: no innerHTML, outerHTML, insertAdjacentHTML or eval.
-    script = (DASHBOARD_DIR / "dashboard.js").read_text()
+    script = (DASHBOARD_DIR / name).read_text()
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function", script)
 
 

@@ -1,4 +1,4 @@
-"""The dashboard at ``/``: one HTML page, its script and style, shipped as package data.
+"""The dashboard at ``/``: one HTML page, its script modules and style, shipped as package data.
 
 The files are read once at start-up and served from memory with a strict Content-Security-Policy
 (scripts, styles and connections from this origin only, no inline code), so a hostname or message
@@ -15,6 +15,8 @@ from aiohttp import web
 FILES = {  # URL path -> (file, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
     "/dashboard/dashboard.js": ("dashboard.js", "text/javascript; charset=utf-8"),
+    "/dashboard/grid.js": ("grid.js", "text/javascript; charset=utf-8"),
+    "/dashboard/util.js": ("util.js", "text/javascript; charset=utf-8"),
     "/dashboard/dashboard.css": ("dashboard.css", "text/css; charset=utf-8"),
     "/dashboard/icon.svg": ("icon.svg", "image/svg+xml"),
 }
