@@ -19,7 +19,10 @@ setup(
     # Files other than Python modules, per package, as globs relative to the package's folder; each
     # must match a file (tests/test_packaging.py). A folder without __init__.py belongs to the package
     # above it, e.g. "scheduler.api": ["static/*"].
-    package_data={"scheduler.store.migrations": ["script.py.mako"]},
+    package_data={
+        "scheduler.store.migrations": ["script.py.mako"],
+        "scheduler.api.dashboard": ["*.html", "*.js", "*.css", "*.svg"],
+    },
     install_requires=[
         "aiohttp>=3.9,<4",
         "SQLAlchemy>=2.0,<3",
@@ -38,7 +41,7 @@ setup(
         "kazoo>=2.10",
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6"],
+        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6", "selenium>=4.11"],
     },
     entry_points={"console_scripts": ["scale-scheduler=scheduler.cli:main"]},
 )
