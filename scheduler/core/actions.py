@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from scheduler.core.records import Record
-from scheduler.mesos.events import TaskStatus
+from scheduler.tasks.spec import TaskSpec
+from scheduler.tasks.status import TaskStatus
 
 
 @dataclass(slots=True)
@@ -14,7 +15,7 @@ class Launch:
 
     agent_id: str
     offer_ids: list[str]
-    task_infos: list[dict]
+    tasks: list[TaskSpec]
 
 
 @dataclass(slots=True)
@@ -41,7 +42,7 @@ class Actions:
         return self
 
     def __str__(self) -> str:
-        tasks = sum(len(launch.task_infos) for launch in self.launch)
+        tasks = sum(len(launch.tasks) for launch in self.launch)
         return (
             f"launch {tasks} tasks on {len(self.launch)} agents, decline {len(self.decline)} offers, "
             f"kill {len(self.kill)}, acknowledge {len(self.acknowledge)}, reconcile {len(self.reconcile)}, "

@@ -10,20 +10,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
 from collections.abc import Iterable
 
 from scheduler.core.actions import Actions, Launch
-from scheduler.core.reconciler import Reconciler
-from scheduler.core.records import ExeEnded, ExeLaunched
-from scheduler.core.scheduler_state import UNKNOWN_JOB_TYPE, WAITING_SYSTEM_TASKS, SchedulerWarnings
-from scheduler.jobs.definitions import ExeStatus, JobStatus, JobType
-from scheduler.jobs.exe_metrics import JobExeMetrics
-from scheduler.jobs.executions import Outcome, RunningExe, outcome_of, system_failure
-from scheduler.jobs.queue import JobQueue, QueuedJob
-from scheduler.jobs.resource_check import ResourceCheck
-from scheduler.mesos.agents import AgentReport
-from scheduler.mesos.events import (
+from scheduler.core.events import (
     Disconnected,
     Event,
     Failure,
@@ -31,12 +21,19 @@ from scheduler.mesos.events import (
     OfferRescinded,
     OffersReceived,
     Subscribed,
-    TaskState,
-    TaskStatus,
     TaskUpdate,
 )
+from scheduler.core.reconciler import Reconciler
+from scheduler.core.records import ExeEnded, ExeLaunched
+from scheduler.core.warnings import UNKNOWN_JOB_TYPE, WAITING_SYSTEM_TASKS, SchedulerWarnings
+from scheduler.jobs.definitions import ExeStatus, JobStatus, JobType
+from scheduler.jobs.exe_metrics import JobExeMetrics
+from scheduler.jobs.executions import Outcome, RunningExe, outcome_of, system_failure
+from scheduler.jobs.queue import JobQueue, QueuedJob
+from scheduler.jobs.resource_check import ResourceCheck
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.nodes import states
+from scheduler.nodes.agent_report import AgentReport
 from scheduler.nodes.node import Node
 from scheduler.nodes.registry import NodeRegistry
 from scheduler.offers.book import OfferBook
@@ -45,6 +42,7 @@ from scheduler.scheduling.node_tasks import NodeTaskManager
 from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of
 from scheduler.scheduling.system_tasks import DB_UPDATE, MESSAGE_HANDLER, DatabaseUpdate, MessagingService, TaskTemplate
 from scheduler.tasks.registry import Task, TaskKind, TaskRegistry
+from scheduler.tasks.status import TaskState, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +63,8 @@ def job_task_id(job_id: int, exe_num: int) -> str:
 
 
 class TaskIds:
-    """Ids for node and system tasks: unique across restarts through a start token."""
+    """Ids for node and system tasks: unique across restarts through a start token (the start time,
+    passed in: the core never reads the wall clock)."""
 
     def __init__(self, now: float) -> None:
         self._token = format(int(now * 1000), "x")
@@ -105,7 +104,7 @@ class SchedulerCore:
         self.db_update = DatabaseUpdate(template)
         self.reconciler = Reconciler()
         self.resource_check = ResourceCheck()
-        self.new_task_id = TaskIds(now if now else time.time())
+        self.new_task_id = TaskIds(now)
         self.framework_id: str | None = None
         self.subscribed = False
         self.paused = False
@@ -329,9 +328,9 @@ class SchedulerCore:
             actions.decline += [offer.id for offer in held]
             return actions
         for capacity in pool.used():
-            actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.task_infos))
+            actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
         actions.decline += [o.id for capacity in pool.unused() for o in capacity.offers]
-        self.metrics.count("tasks_launched_per_sec", sum(len(launch.task_infos) for launch in actions.launch), now)
+        self.metrics.count("tasks_launched_per_sec", sum(len(launch.tasks) for launch in actions.launch), now)
         self.metrics.count("offers_launched_per_sec", sum(len(launch.offer_ids) for launch in actions.launch), now)
         return actions
 
@@ -450,8 +449,8 @@ class SchedulerCore:
         written yet simply go back to the queue with their try number unused.
         """
         actions = Actions()
-        for info in launch.task_infos:
-            task = self.tasks.get(info["task_id"]["value"])
+        for spec in launch.tasks:
+            task = self.tasks.get(spec.task_id)
             if task is None:
                 continue
             if task.kind is TaskKind.JOB and not written:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from scheduler.mesos.events import Resource
+from scheduler.offers.offer import Resource
 
 CORE_RESOURCES = ("cpus", "mem", "disk", "gpus")
 WATERMARK_RESET_S = 300.0  # the watermark covers the last 5-10 minutes, as in Scale

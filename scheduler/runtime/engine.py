@@ -21,6 +21,7 @@ from scheduler.core.actions import Actions, Launch
 from scheduler.core.records import ExeLaunched
 from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.jobs.exe_metrics import window_start
+from scheduler.mesos import calls
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError, MesosDriver
 from scheduler.mesos.events import Event, OffersReceived, Subscribed
@@ -120,7 +121,7 @@ class Engine:
             for launch in actions.launch:
                 log.warning(
                     "Not launching %d tasks on agent %s: their records could not be written",
-                    len(launch.task_infos),
+                    len(launch.tasks),
                     launch.agent_id,
                 )
                 refused = self.core.launch_refused(launch, now, written=False)
@@ -136,10 +137,10 @@ class Engine:
 
     async def _launch(self, driver: MesosDriver, launch: Launch) -> None:
         try:
-            await driver.launch(launch.offer_ids, launch.task_infos, self._refuse_s())
+            await driver.launch(launch.offer_ids, [calls.task_info_of(spec) for spec in launch.tasks], self._refuse_s())
         except CallError as exc:
             now = self.clock()
-            task_ids = [info["task_id"]["value"] for info in launch.task_infos]
+            task_ids = [spec.task_id for spec in launch.tasks]
             if exc.status == 0:
                 # No answer: the master may or may not have the tasks. Ask it rather than guess.
                 log.warning(

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from scheduler.core.scheduler_core import SchedulerCore
-from scheduler.core.scheduler_state import PAUSED, READY
+from scheduler.core.warnings import PAUSED, READY
 from scheduler.nodes.node import Node
 from scheduler.resources.accounting import CORE_RESOURCES, Breakdown, Cents
 from scheduler.scheduling import node_tasks, system_tasks

@@ -68,7 +68,7 @@ class Harness:
 
 
 def launched_ids(actions) -> list[str]:
-    return [info["task_id"]["value"] for launch in actions.launch for info in launch.task_infos]
+    return [t.task_id for launch in actions.launch for t in launch.tasks]
 
 
 def test_jobs_run_by_priority_then_age_and_fill_offers():
@@ -93,11 +93,11 @@ def test_unused_offers_are_declined_and_only_ready_nodes_get_jobs():
     h.queue(1)
     h.offer_all()
     actions = h.cycle()
-    jobs = [i for launch in actions.launch for i in launch.task_infos if i["task_id"]["value"].startswith("scale-job")]
-    assert [info["agent_id"]["value"] for info in jobs] == ["S1"]
+    jobs = [t for launch in actions.launch for t in launch.tasks if t.task_id.startswith("scale-job")]
+    assert [spec.agent_id for spec in jobs] == ["S1"]
     assert "O2" in actions.decline  # the paused node's offer goes back at once
     cleanup = [launch for launch in actions.launch if launch.agent_id == "S3"]
-    assert cleanup and "cleanup" in cleanup[0].task_infos[0]["task_id"]["value"]
+    assert cleanup and "cleanup" in cleanup[0].tasks[0].task_id
 
 
 def test_finished_failed_killed_and_lost_map_to_execution_outcomes():
@@ -192,7 +192,7 @@ def test_system_tasks_go_first_and_while_one_waits_no_job_starts():
     h.core.db_update.completed_at = None
     h.core.messaging.desired_count = 1
     h.offer_all()
-    names = sorted(info["name"] for launch in h.cycle().launch for info in launch.task_infos)
+    names = sorted(t.name for launch in h.cycle().launch for t in launch.tasks)
     assert names[:2] == ["Database Update", "Message Handler"]
     assert h.core.messaging.actual_count == 1
     # A second handler is wanted but no offer can hold it: a tiny job that would fit must wait too.
@@ -201,7 +201,7 @@ def test_system_tasks_go_first_and_while_one_waits_no_job_starts():
     h.offer_all(cpus=0.3, mem=600.0)
     actions = h.cycle()
     assert "WAITING_SYSTEM_TASKS" in h.core.warnings.names()
-    assert not [i for launch in actions.launch for i in launch.task_infos if "scale-job" in i["task_id"]["value"]]
+    assert not [t for launch in actions.launch for t in launch.tasks if "scale-job" in t.task_id]
     assert [job.job_id for job in h.core.queue] == [1]
 
 
@@ -211,7 +211,7 @@ def test_in_process_handlers_are_counted_not_launched():
     h.core.messaging.in_process_count = 2
     h.offer_all()
     actions = h.cycle()
-    assert not [i for launch in actions.launch for i in launch.task_infos if "message-handler" in i["task_id"]["value"]]
+    assert not [t for launch in actions.launch for t in launch.tasks if "message-handler" in t.task_id]
     assert h.core.messaging.status_json()["actual_count"] == 2
 
 
@@ -221,7 +221,7 @@ def test_node_cleanup_and_health_checks():
     node.initial_cleanup_done = False
     h.core.node_tasks.work(node).health_due_at = 0
     h.offer_all()
-    infos = {i["task_id"]["value"]: i for launch in h.cycle().launch for i in launch.task_infos}
+    infos = {t.task_id: t for launch in h.cycle().launch for t in launch.tasks}
     cleanup = next(t for t in infos if "cleanup" in t)
     health = next(t for t in infos if "health-check" in t)
     assert node.state(False) is states.INITIAL_CLEANUP
@@ -297,7 +297,7 @@ def test_launch_refused_requeues_without_using_up_a_try():
     assert [job.num_exes for job in h.core.queue] == [0]
     h.offer_all()
     (launch,) = h.cycle().launch
-    assert launch.task_infos[0]["task_id"]["value"] == "scale-job-1-1"
+    assert launch.tasks[0].task_id == "scale-job-1-1"
     # Refused after its try was written: that try failed (SYSTEM) and the next one is queued.
     actions = h.core.launch_refused(launch, h.now, written=True)
     (record,) = actions.records
