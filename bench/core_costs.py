@@ -28,25 +28,27 @@ def rss_bytes() -> int:
 
 
 def measure(agents: int, repeats: int) -> dict:
-    from scheduler.core.scheduler_core import SchedulerCore
-    from scheduler.mesos.agents import AgentReport
-    from scheduler.mesos.events import Offer, OffersReceived, Resource, Subscribed
+    from scheduler.core.apply import apply
+    from scheduler.core.events import OffersReceived, Subscribed
+    from scheduler.core.inputs import AgentsListed, Cycle, NodeIdsStored
+    from scheduler.core.state import CoreState
+    from scheduler.nodes.agent_report import AgentReport
+    from scheduler.offers.offer import Offer, Resource
     from scheduler.status.document import StatusBuilder
 
     gc.collect()
     before = rss_bytes()
-    core = SchedulerCore(hostname="bench", now=0.0)
-    core.on_event(Subscribed("F-bench", 15.0), 0.0)
+    core = CoreState(hostname="bench", now=0.0)
+    apply(core, Subscribed("F-bench", 15.0), 0.0)
     total = {"cpus": 4.0, "mem": 8192.0, "disk": 65536.0, "gpus": 0.0}
     reports = [AgentReport(f"S{i}", f"agent-{i:05d}", True, total, {"cpus": 1.0}, {}) for i in range(agents)]
-    core.apply_master_agents(reports, 1.0)
-    for number, node in enumerate(core.nodes, start=1):
-        node.id = number
+    apply(core, AgentsListed(tuple(reports)), 1.0)
+    apply(core, NodeIdsStored({node.hostname: number for number, node in enumerate(core.nodes, start=1)}), 1.0)
     offers = tuple(
         Offer(f"O{i}", f"S{i}", f"agent-{i:05d}", (Resource("cpus", "SCALAR", scalar=3.0),))
         for i in range(0, agents, 2)
     )
-    core.on_event(OffersReceived(offers), 2.0)
+    apply(core, OffersReceived(offers), 2.0)
     builder = StatusBuilder()
 
     started = time.perf_counter()
@@ -68,11 +70,11 @@ def measure(agents: int, repeats: int) -> dict:
             Offer(f"R{round_number}-{i}", f"S{i}", f"agent-{i:05d}", (Resource("mem", "SCALAR", scalar=512.0),))
             for i in range(round_number % 10, agents, 10)
         )
-        core.on_event(OffersReceived(fresh), now + 0.5)
+        apply(core, OffersReceived(fresh), now + 0.5)
         started = time.perf_counter()
         builder.build(core, now + 0.6)
         changed.append(time.perf_counter() - started)
-        core.cycle(now + 0.7)
+        apply(core, Cycle(), now + 0.7)
     return {
         "agents": agents,
         "document_bytes": len(body),

@@ -95,6 +95,10 @@ class OfferPool:
                 return capacity
         return None
 
+    def any_fits(self, needs: dict[str, float], eligible) -> bool:
+        """Whether an eligible agent has room (the rotation is left where it is)."""
+        return any(eligible(c.node) and c.fits(needs) for c in self.capacities)
+
     def used(self) -> list[AgentCapacity]:
         return [c for c in self.capacities if c.tasks]
 
