@@ -208,7 +208,7 @@ class Engine:
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
         """Load what the database knows, then start the loops; False if ``stop`` came first."""
-        if not await self._load(stop or self._stopping):
+        if not await self.load(stop or self._stopping):
             return False
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="record-writer"),
@@ -332,7 +332,7 @@ class Engine:
 
     # --- the database ---
 
-    async def _load(self, stop: asyncio.Event) -> bool:
+    async def load(self, stop: asyncio.Event) -> bool:
         """Nodes, job types, queued jobs, running tries and the last three hours' ends (retried)."""
         delay = 1.0
         while not stop.is_set():
