@@ -143,11 +143,3 @@ class NodeResources:
                 seen = max(self._watermark.get(name, 0), ours_running + ours_offered)
                 result[name] = split(seen, ours_running, ours_offered, 0)
         return result
-
-
-def cluster_breakdown(per_node: Iterable[Mapping[str, Breakdown]]) -> dict[str, Breakdown]:
-    totals = {name: Breakdown() for name in CORE_RESOURCES}
-    for node in per_node:
-        for name, part in node.items():
-            totals.setdefault(name, Breakdown()).add(part)
-    return totals
