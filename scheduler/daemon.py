@@ -230,8 +230,7 @@ async def run_daemon(
         # The nodes check reads memory only: it can follow the snapshots rather than the probe cadence.
         **{"intervals": {"nodes": settings.status_interval_s}, **(dependency_overrides or {})},
     )
-    engine = Engine(settings, core, database, sections=monitor.sections)
-    engine.snapshots = snapshots
+    engine = Engine(settings, core, database, sections=monitor.sections, snapshots=snapshots)
     if settings.message_handler_mode == "in-process":
         engine.handlers = InProcessHandlers(settings, database)
     driver = MesosDriver(

@@ -77,6 +77,7 @@ class Engine:
         writer: Any = None,
         calls: Any = None,
         store: Any = None,
+        snapshots: SnapshotHolder | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
@@ -84,7 +85,7 @@ class Engine:
         self.clock = clock
         self.sections = sections  # extra status sections owned elsewhere (dependencies, vault)
         self.driver = driver  # a MesosDriver, attached once made
-        self.snapshots = SnapshotHolder()
+        self.snapshots = snapshots if snapshots is not None else SnapshotHolder()
         self.status_builder = StatusBuilder()
         self.calls = calls if calls is not None else BackgroundCalls()
         self.writer = writer if writer is not None else RecordWriter(database, settings.secret_values())
