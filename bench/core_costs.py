@@ -6,6 +6,7 @@ them (totals, other frameworks' use, a held offer on every other agent), then ti
 - a cold build (every node entry serialized),
 - a warm build (nothing changed: the steady state between offers),
 - a build after 10 % of the nodes changed,
+- the snapshot view published with each build (node states, queue summary, gauges),
 
 and reports the resident memory the N nodes added, per node. It prints one JSON line.
 """
@@ -34,6 +35,7 @@ def measure(agents: int, repeats: int) -> dict:
     from scheduler.core.state import CoreState
     from scheduler.nodes.agent_report import AgentReport
     from scheduler.offers.offer import Offer, Resource
+    from scheduler.status.core_view import view_of
     from scheduler.status.document import StatusBuilder
 
     gc.collect()
@@ -58,7 +60,7 @@ def measure(agents: int, repeats: int) -> dict:
     gc.collect()
     per_node = (rss_bytes() - before) / agents
 
-    warm, changed = [], []
+    warm, changed, views = [], [], []
     for round_number in range(repeats):
         now = 4.0 + round_number
         builder.build(core, now)  # takes in whatever the last round changed
@@ -74,6 +76,9 @@ def measure(agents: int, repeats: int) -> dict:
         started = time.perf_counter()
         builder.build(core, now + 0.6)
         changed.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        view_of(core, now + 0.6)  # published with every snapshot, for /metrics and the probes
+        views.append(time.perf_counter() - started)
         apply(core, Cycle(), now + 0.7)
     return {
         "agents": agents,
@@ -81,6 +86,7 @@ def measure(agents: int, repeats: int) -> dict:
         "build_cold_s": cold_s,
         "build_warm_s": statistics.median(warm),
         "build_10pct_changed_s": statistics.median(changed),
+        "view_s": statistics.median(views),
         "rss_per_node_bytes": per_node,
     }
 
