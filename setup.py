@@ -1,4 +1,5 @@
 """Packaging for scale-scheduler: a Mesos framework daemon serving Scale's v6 system API."""
+
 import re
 from pathlib import Path
 
@@ -15,8 +16,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["scheduler", "scheduler.*"]),
-    package_data={"scheduler": ["store/migrations/*.ini", "store/migrations/*.mako", "api/static/*"]},
-    include_package_data=True,
+    # Files other than Python modules, per package, as globs relative to the package's folder; each
+    # must match a file (tests/test_packaging.py). A folder without __init__.py belongs to the package
+    # above it, e.g. "scheduler.api": ["static/*"].
+    package_data={"scheduler.store.migrations": ["script.py.mako"]},
     install_requires=[
         "aiohttp>=3.9,<4",
         "SQLAlchemy>=2.0,<3",
@@ -28,6 +31,11 @@ setup(
         "prometheus-client>=0.17",
         "orjson>=3.9",
         "PyYAML>=6",
+        "requests>=2.31",  # the Vault check's session (2.31: proxy credentials no longer leak on redirects)
+        # Imported directly, though also brought by kombu and aiohttp; bounds are the versions tested.
+        "amqp>=5.4.2,<6",
+        "yarl>=1.25.1,<2",
+        "kazoo>=2.10",
     ],
     extras_require={
         "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6"],
