@@ -35,7 +35,7 @@ def measure(agents: int, repeats: int) -> dict:
     from scheduler.core.state import CoreState
     from scheduler.nodes.agent_report import AgentReport
     from scheduler.offers.offer import Offer, Resource
-    from scheduler.status.core_view import view_of
+    from scheduler.status.core_view import ViewBuilder
     from scheduler.status.document import StatusBuilder
 
     gc.collect()
@@ -52,6 +52,7 @@ def measure(agents: int, repeats: int) -> dict:
     )
     apply(core, OffersReceived(offers), 2.0)
     builder = StatusBuilder()
+    view_builder = ViewBuilder()
 
     started = time.perf_counter()
     body = builder.build(core, 3.0)
@@ -77,7 +78,7 @@ def measure(agents: int, repeats: int) -> dict:
         builder.build(core, now + 0.6)
         changed.append(time.perf_counter() - started)
         started = time.perf_counter()
-        view_of(core, now + 0.6)  # published with every snapshot, for /metrics and the probes
+        view_builder.build(core, now + 0.6)  # published with every snapshot, for /metrics and the probes
         views.append(time.perf_counter() - started)
         apply(core, Cycle(), now + 0.7)
     return {

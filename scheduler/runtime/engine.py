@@ -46,7 +46,7 @@ from scheduler.mesos.driver import CallError
 from scheduler.runtime.calls import BackgroundCalls
 from scheduler.runtime.state_store import StateStore
 from scheduler.runtime.writer import RecordWriter
-from scheduler.status.core_view import view_of
+from scheduler.status.core_view import ViewBuilder
 from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
@@ -87,6 +87,7 @@ class Engine:
         self.driver = driver  # a MesosDriver, attached once made
         self.snapshots = snapshots if snapshots is not None else SnapshotHolder()
         self.status_builder = StatusBuilder()
+        self.view_builder = ViewBuilder()
         self.calls = calls if calls is not None else BackgroundCalls()
         self.writer = writer if writer is not None else RecordWriter(database, settings.secret_values())
         self.store = store if store is not None else StateStore(database)
@@ -306,7 +307,7 @@ class Engine:
         now = self.clock()
         started = time.perf_counter()
         body = self.status_builder.build(self.state, now, self.sections() if self.sections else None)
-        view = view_of(self.state, now)
+        view = self.view_builder.build(self.state, now)
         return StatusSnapshot(now, body, time.perf_counter() - started, view=view)
 
     def _snapshot(self) -> None:

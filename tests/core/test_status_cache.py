@@ -125,3 +125,17 @@ def test_cluster_sums_exactly():
     assert {k: v for k, v in _sum_of_nodes(document).items() if k in document["resources"]} == document["resources"]
     first = orjson.loads(StatusBuilder().build(cluster(), NOW))
     assert first["resources"]["cpus"]["offered"] == 0.99 and first["resources"]["disk"]["total"] == 99.99
+
+
+@pytest.mark.parametrize("change", ["id", "agent_id", "is_active", "online", "node is_paused", "scheduler paused"])
+def test_the_view_builder_s_cached_node_views_follow_what_they_show(change):
+    from scheduler.status.core_view import ViewBuilder, view_of
+
+    state = cluster()
+    builder = ViewBuilder()
+    before = builder.build(state, NOW)
+    CHANGES[change](state)
+    after = builder.build(state, NOW)
+    assert after.nodes == view_of(state, NOW).nodes != before.nodes
+    if change != "scheduler paused":  # which every node shows
+        assert after.nodes[1] is before.nodes[1]  # host-2 did not change: its view is reused
