@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scheduler.mesos.events import TaskState, TaskStatus
 from scheduler.scheduling.planner import TaskDemand
+from scheduler.tasks.status import TaskState, TaskStatus
 from scheduler.timefmt import iso
 
 MESSAGE_HANDLER = "message-handler"
