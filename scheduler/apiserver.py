@@ -20,7 +20,7 @@ async def run_api_server(settings: Settings, *, stop: asyncio.Event | None = Non
     database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
     source = DatabaseStatus(database, settings.status_freshness_s)
     try:
-        runner, url = await start_api(create_app(status=source), settings.api_host, settings.api_port)
+        runner, url = await start_api(create_app(status=source, database=database, settings=settings), settings.api_host, settings.api_port)
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         await database.close()

@@ -231,6 +231,9 @@ async def run_daemon(
         status=status,
         health=health_sources(settings, engine, driver, monitor),
         bench_routes=settings.bench_routes,
+        database=database,
+        settings=settings,
+        on_change=engine._read_flags,  # a change made through the API is followed at once, not in 3 s
     )
     try:
         runner, api_url = await start_api(app, settings.api_host, settings.api_port)
