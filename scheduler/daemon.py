@@ -24,6 +24,8 @@ from scheduler.aio import wait_event
 from scheduler.api.app import create_app
 from scheduler.api.database_status import DatabaseStatus
 from scheduler.api.health import HealthSources
+from scheduler.api.server import ConnectionLimits
+from scheduler.api.server import start_api as serve_api
 from scheduler.config import Settings
 from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.dependencies.monitor import DependencyMonitor
@@ -185,14 +187,10 @@ class Daemon:
     tasks: list[asyncio.Task] = field(default_factory=list)
 
 
-async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    bound_port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return runner, f"http://{shown_host}:{bound_port}"
+async def start_api(
+    app: web.Application, host: str, port: int, limits: ConnectionLimits | None = None
+) -> tuple[web.AppRunner, str]:
+    return await serve_api(app, host, port, limits)  # connection cap and timeouts: scheduler/api/server.py
 
 
 async def run_daemon(
@@ -236,7 +234,9 @@ async def run_daemon(
         on_change=engine._read_flags,  # a change made through the API is followed at once, not in 3 s
     )
     try:
-        runner, api_url = await start_api(app, settings.api_host, settings.api_port)
+        runner, api_url = await start_api(
+            app, settings.api_host, settings.api_port, ConnectionLimits.from_settings(settings)
+        )
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         await database.close()

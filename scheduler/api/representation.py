@@ -75,9 +75,12 @@ async def send(
     response.content_type = content_type
     response.content_length = len(body)
     await response.prepare(request)
-    if request.method != "HEAD":
-        view = memoryview(body)
-        for start in range(0, len(body), SLICE_BYTES):
-            await response.write(view[start : start + SLICE_BYTES])  # waits while the client lags
-    await response.write_eof()
+    try:
+        if request.method != "HEAD":
+            view = memoryview(body)
+            for start in range(0, len(body), SLICE_BYTES):
+                await response.write(view[start : start + SLICE_BYTES])  # waits while the client lags
+        await response.write_eof()
+    except ConnectionResetError:  # the client left, or was dropped for not reading: nothing to report
+        pass
     return response
