@@ -55,6 +55,8 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return await handler(request)
     except ApiError as exc:
         return json_error(exc.status, exc.detail)
+    except ConnectionError:  # the client left (or was dropped for not reading): no one to answer, nothing to log
+        return json_error(503, "The connection was lost.")
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return json_error(405, f'Method "{request.method}" not allowed.', {"Allow": allowed})

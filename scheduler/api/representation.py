@@ -74,8 +74,8 @@ async def send(
     response = web.StreamResponse(headers=headers)
     response.content_type = content_type
     response.content_length = len(body)
-    await response.prepare(request)
     try:
+        await response.prepare(request)
         if request.method != "HEAD":
             view = memoryview(body)
             for start in range(0, len(body), SLICE_BYTES):

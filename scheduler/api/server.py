@@ -235,12 +235,24 @@ class LimitedSite(web.TCPSite):
             reuse_address=self._reuse_address,
         )
         self._bound_port = self._server.sockets[0].getsockname()[1] if self._server.sockets else self._port
+        for sock in self._server.sockets:
+            defer_accept(sock, self.pool.limits.header_timeout_s)
         self._sweeper = asyncio.create_task(self.pool.run_sweeps(), name="api-connection-sweeps")
 
     async def stop(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
         await super().stop()
+
+
+def defer_accept(sock: Any, seconds: float) -> None:
+    """Linux: a connection is handed over only once it has sent something (or after ``seconds``), so
+    silent connections cost the kernel a little and this process nothing."""
+    if hasattr(socket, "TCP_DEFER_ACCEPT"):
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, int(seconds)))
+        except OSError:
+            pass
 
 
 def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
