@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 1.0
 BACKLOG = 1024
+REFUSAL_LINGER_S = 1.0
 REFUSAL_BODY = orjson.dumps({"detail": "Too many connections to the API; try again shortly."})
 REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
@@ -110,6 +111,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
         self.inner: Any = None  # aiohttp's RequestHandler, once admitted
+        self.refused = False
         self.transport: asyncio.Transport | None = None
         self.opened = pool.clock()
         self.last_busy: float | None = None  # the last sweep that saw a request or unsent bytes
@@ -120,8 +122,13 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         if not self.pool.admit(self):
+            self.refused = True
             transport.write(REFUSAL)  # type: ignore[attr-defined]
-            transport.close()
+            # Closing with the request unread would reset the connection before the client reads the
+            # 503: end our side, drop what it sends, and close a moment later at the latest.
+            if transport.can_write_eof():  # type: ignore[attr-defined]
+                transport.write_eof()  # type: ignore[attr-defined]
+            asyncio.get_running_loop().call_later(REFUSAL_LINGER_S, transport.close)
             return
         self.inner = self.pool.make_handler()
         self.inner.connection_made(transport)
@@ -131,7 +138,7 @@ class Connection(asyncio.Protocol):
             self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received() if self.inner is not None else None
+        return self.inner.eof_received() if self.inner is not None else None  # refused: close now
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pool.release(self)
