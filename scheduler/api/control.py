@@ -73,7 +73,7 @@ def node_json(node: dict[str, Any]) -> dict[str, Any]:
 
 def is_active_param(request: web.Request) -> bool | None:
     raw = request.query.get("is_active")
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw.lower() in ("true", "1"):
         return True

@@ -19,7 +19,7 @@ MAX_PAGE_SIZE = 1000  # Scale's bound
 
 def int_param(query, name: str, default: int, low: int, high: int) -> int:
     raw = query.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if len(raw) > 10 or not raw.isascii() or not raw.isdigit():
         raise BadRequest(f"{name} must be a whole number from {low} to {high}")

@@ -127,7 +127,15 @@ async def test_nodes_list_is_paginated_and_filtered(api):
 
 @pytest.mark.parametrize(
     "query, status",
-    [("page=9", 404), ("page=0", 400), ("page=abc", 400), ("page_size=1001", 400), ("is_active=maybe", 400)],
+    [
+        ("page=9", 404),
+        ("page=0", 400),
+        ("page=abc", 400),
+        ("page=", 400),
+        ("page_size=1001", 400),
+        ("is_active=maybe", 400),
+        ("is_active=", 400),
+    ],
 )
 async def test_bad_node_list_parameters(api, query, status):
     resp = await api.get(f"/v6/nodes/?{query}")

@@ -117,7 +117,10 @@ async def test_load_history_samples_the_view_and_filters_by_time():
         assert past["count"] >= 2 and len(past["results"]) == 1
 
 
-@pytest.mark.parametrize("query", ["started=yesterday", "started=2026-01-01T00:00:00", "ended=" + "9" * 50])
+@pytest.mark.parametrize(
+    "query",
+    ["started=yesterday", "started=2026-01-01T00:00:00", "ended=" + "9" * 50, "started=", "ended=2026-02-30T00:00:00Z"],
+)
 async def test_load_rejects_bad_times(query):
     async with TestClient(TestServer(create_app(status=FixedStatus(None)))) as client:
         resp = await client.get(f"/v6/load/?{query}")
