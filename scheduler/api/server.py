@@ -30,6 +30,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,27 @@ class RateLimitedLog:
         if now - self.last >= 1.0:
             log.warning(self.message, self.count, *args)
             self.count, self.last = 0, now
+
+
+class JsonErrorsHandler(RequestHandler):
+    """aiohttp's handler, but a request it cannot parse is answered like every other error: JSON
+    ``{"detail": ...}`` (the first line of the parser's message, never the request's bytes)."""
+
+    def handle_error(self, request, status: int = 500, exc=None, message=None):  # type: ignore[override]
+        plain = super().handle_error(request, status, exc, message)
+        detail = (message or plain.reason or "Bad request").splitlines()[0].strip().rstrip(":") or plain.reason
+        answer = web.Response(status=status, body=orjson.dumps({"detail": detail}), content_type="application/json")
+        answer.force_close()
+        return answer
+
+
+def handler_factory(server: web.Server):
+    """aiohttp's own handler with its settings, as JsonErrorsHandler."""
+    settings = getattr(server, "_kwargs", None)
+    if settings is None:  # pragma: no cover - an aiohttp without it: plain errors, still limited
+        return server
+    loop = asyncio.get_running_loop()
+    return lambda: JsonErrorsHandler(server, loop=loop, **settings)
 
 
 class Connection(asyncio.Protocol):
@@ -228,11 +251,12 @@ class LimitedSite(web.TCPSite):
 
     def __init__(self, runner: web.AppRunner, host: str, port: int, limits: ConnectionLimits) -> None:
         super().__init__(runner, host, port, reuse_address=True, backlog=BACKLOG)
-        self.pool = ConnectionPool(limits, runner.server)
+        self.pool = ConnectionPool(limits, None)
         self._sweeper: asyncio.Task | None = None
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with the runner
+        self.pool.make_handler = handler_factory(self._runner.server)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Connection(self.pool),
@@ -262,6 +286,25 @@ def defer_accept(sock: Any, seconds: float) -> None:
             pass
 
 
+class MalformedRequests(logging.Filter):
+    """aiohttp logs every unparseable request (a NUL in a header, a bad request line) at ERROR with a
+    traceback: any client could fill the log. They are answered 400 as before; logged once a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.summary = RateLimitedLog("API: %d malformed request(s) answered 400, e.g. %s")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            self.summary.hit(str(exc.message).splitlines()[0][:100] if exc.message else type(exc).__name__)
+            return False
+        return True
+
+
+MALFORMED_REQUESTS = MalformedRequests()
+
+
 def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
     """asyncio reports each failed accept (EMFILE, ENFILE...) with a traceback; keep one a second."""
     previous = loop.get_exception_handler()
@@ -288,6 +331,9 @@ async def start_api(
     if after > before:
         log.info("Open files limit raised from %d to %d", before, after)
     quiet_accept_errors(asyncio.get_running_loop())
+    server_log = logging.getLogger("aiohttp.server")
+    if MALFORMED_REQUESTS not in server_log.filters:
+        server_log.addFilter(MALFORMED_REQUESTS)
     runner = web.AppRunner(
         app, access_log=None, handle_signals=False, shutdown_timeout=2.0, keepalive_timeout=limits.keepalive_timeout_s
     )

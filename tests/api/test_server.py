@@ -187,3 +187,18 @@ async def test_accept_errors_are_logged_once_a_second(caplog):
         assert len(caplog.records) == 1
     finally:
         loop.set_exception_handler(previous)
+
+
+async def test_malformed_requests_are_answered_400_and_logged_once_a_second(serve, caplog):
+    _site, port = await serve(ConnectionLimits())
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        for _ in range(50):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /livez HTTP/1.1\r\nHost: t\r\nX-Bad: \x00\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == b"400" and b"application/json" in head
+            assert json.loads(body) == {"detail": "Invalid header value char"}
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1 and "malformed request" in lines[0].getMessage()
