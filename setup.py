@@ -28,9 +28,10 @@ setup(
         "prometheus-client>=0.17",
         "orjson>=3.9",
         "PyYAML>=6",
+        "brotli>=1.2",  # Content-Encoding: br for the status; optional at run time (gzip is always there)
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6"],
+        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6", "schemathesis>=4.32"],
     },
     entry_points={"console_scripts": ["scale-scheduler=scheduler.cli:main"]},
 )

@@ -95,6 +95,21 @@ def gzip_size(url: str) -> int:
         return len(resp.read())
 
 
+def compression_ms(body: bytes) -> dict:
+    """What compressing one snapshot costs, per coding (the best of 5), in this process."""
+    from scheduler.status.snapshot import CODINGS, compress
+
+    costs = {}
+    for coding in CODINGS:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            size = len(compress(body, coding))
+            times.append(time.perf_counter() - started)
+        costs[coding] = {"ms": min(times) * 1000, "bytes": size}
+    return costs
+
+
 def measure(pairs: dict[str, tuple[str, str]], *, rounds: int, duration_s: float, concurrency: int) -> dict:
     """Alternate the two (url, Accept-Encoding) pairs, named "status" and "baseline", for ``rounds``."""
     results: dict[str, list[dict]] = {name: [] for name in pairs}
@@ -164,6 +179,7 @@ def run(agents: int, *, rounds: int, duration_s: float, concurrency: int, modes:
             gzipped = measure(pairs, rounds=rounds, duration_s=duration_s, concurrency=concurrency)
             gzipped["gzip_bytes"] = gzip_size(status_url)
             gzipped["size_ratio"] = result["document_bytes"] / gzipped["gzip_bytes"]
+            gzipped["compression"] = compression_ms(json.dumps(document, separators=(",", ":")).encode())
             result["gzip"] = gzipped
         result["scheduler_rss_mb"] = rss_mb(scheduler.pid)
         return result

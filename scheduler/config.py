@@ -396,7 +396,7 @@ SETTINGS: tuple[Setting, ...] = (
         "bench_routes",
         _bool,
         "false",
-        "Add /bench/status-copy/, the benchmark's baseline handler (never in production)",
+        "Add /bench/status-copy/ and /bench/status-copy-gzip/, the benchmark's baselines (never in production)",
     ),
 )
 
