@@ -18,7 +18,7 @@ setup(
     package_data={"scheduler": ["store/migrations/*.ini", "store/migrations/*.mako", "api/static/*"]},
     include_package_data=True,
     install_requires=[
-        "aiohttp>=3.9,<4",
+        "aiohttp>=3.14,<4",  # scheduler/api/server.py relies on 3.14's request handler
         "SQLAlchemy>=2.0,<3",
         "psycopg2-binary>=2.9",
         "alembic>=1.12",

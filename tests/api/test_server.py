@@ -89,7 +89,9 @@ async def test_a_503_json_when_every_connection_is_busy(serve, caplog):
     gate = asyncio.Event()
     site, port = await serve(ConnectionLimits(max_connections=3), gate)
     busy = [asyncio.create_task(get(port, "/slow")) for _ in range(3)]
+    deadline = asyncio.get_running_loop().time() + 5
     while len(site.pool.open) < 3 or not all(c.busy() for c in site.pool.open):
+        assert asyncio.get_running_loop().time() < deadline, "requests in progress must count as busy"
         await asyncio.sleep(0.01)
     with caplog.at_level(logging.WARNING):
         answers = [await get(port, "/livez") for _ in range(20)]
@@ -202,3 +204,12 @@ async def test_malformed_requests_are_answered_400_and_logged_once_a_second(serv
             assert json.loads(body) == {"detail": "Invalid header value char"}
     lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(lines) == 1 and "malformed request" in lines[0].getMessage()
+
+
+def test_the_aiohttp_internals_relied_on_are_there():
+    # server.py reads whether a request is in progress and builds aiohttp's handler with its settings;
+    # an aiohttp without these would silently treat busy connections as idle.
+    from aiohttp.web_protocol import RequestHandler
+
+    assert "_request_in_progress" in RequestHandler.__slots__
+    assert hasattr(web.Server(lambda request: None), "_kwargs")
