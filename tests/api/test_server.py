@@ -206,7 +206,7 @@ async def test_malformed_requests_are_answered_400_and_logged_once_a_second(serv
     assert len(lines) == 1 and "malformed request" in lines[0].getMessage()
 
 
-def test_the_aiohttp_internals_relied_on_are_there():
+async def test_the_aiohttp_internals_relied_on_are_there():
     # server.py reads whether a request is in progress and builds aiohttp's handler with its settings;
     # an aiohttp without these would silently treat busy connections as idle.
     from aiohttp.web_protocol import RequestHandler
