@@ -324,6 +324,13 @@ SETTINGS: tuple[Setting, ...] = (
         "File of bearer tokens allowed to change things through the API: one per line, then a name",
     ),
     Setting(
+        "API_TOKENS_VAULT_PATH",
+        "api_tokens_vault_path",
+        _optional_text,
+        None,
+        "Vault KV v2 secret (mount/path) of API tokens, name: token, read with SECRETS_URL and SECRETS_TOKEN",
+    ),
+    Setting(
         "API_READ_TOKEN_REQUIRED",
         "api_read_token_required",
         _bool,
@@ -437,6 +444,7 @@ class Settings:
     api_host: str
     api_port: int
     api_tokens_file: str | None
+    api_tokens_vault_path: str | None
     api_read_token_required: bool
     api_max_connections: int
     api_keepalive_timeout_s: float

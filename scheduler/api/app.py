@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -19,10 +20,13 @@ from scheduler.api.openapi import openapi_handler
 from scheduler.api.queue_status import QueueSource, queue_status_handler
 from scheduler.api.representation import send
 from scheduler.api.status import StatusSource, status_handler
+from scheduler.api.vault_tokens import VaultTokens
 from scheduler.config import Settings
 from scheduler.status.snapshot import compress
 from scheduler.store.database import Database
 from scheduler.store.v6_resources import job_counts
+
+log = logging.getLogger(__name__)
 
 API_VERSIONS = ("v6", "v7")  # Scale serves both, identically
 # Scale's UI image asks for /api/v6/... and forwards /api unchanged: both prefixes serve every route.
@@ -89,6 +93,15 @@ def run_in_background(make: Callable[[], Awaitable[None]]):
     return context
 
 
+def vault_tokens(settings: Settings | None) -> VaultTokens | None:
+    if settings is None or not settings.api_tokens_vault_path:
+        return None
+    if not settings.secrets_url or not settings.secrets_token:
+        log.error("API_TOKENS_VAULT_PATH is set but SECRETS_URL or SECRETS_TOKEN is not: no tokens from Vault")
+        return None
+    return VaultTokens(settings.secrets_url, settings.secrets_token, settings.api_tokens_vault_path)
+
+
 def create_app(
     *,
     status: StatusSource | None = None,
@@ -106,9 +119,12 @@ def create_app(
     slash = web.normalize_path_middleware(
         append_slash=True, merge_slashes=False, redirect_class=web.HTTPMovedPermanently
     )
-    tokens = TokenFile(settings.api_tokens_file if settings else None)
+    vault = vault_tokens(settings)
+    tokens = TokenFile(settings.api_tokens_file if settings else None, also=vault)
     auth = auth_middleware(tokens, settings.api_read_token_required if settings else False)
     app = web.Application(middlewares=[json_errors, slash, auth])
+    if vault is not None:
+        app.cleanup_ctx.append(run_in_background(vault.run))
     if health is not None:
         health_routes(app, health)
     for path in v6_paths("version/"):

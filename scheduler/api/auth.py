@@ -13,6 +13,7 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -33,6 +34,10 @@ TOKEN_NAME = web.RequestKey("token_name", str) if hasattr(web, "RequestKey") els
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def usable(token: str) -> bool:
+    return bool(TOKEN_CHARS.fullmatch(token)) and MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH
+
+
 def parse_tokens(text: str, source: str) -> dict[bytes, str]:
     """{token: name}; lines that cannot be a token are skipped with a warning naming the line only."""
     tokens: dict[bytes, str] = {}
@@ -41,8 +46,8 @@ def parse_tokens(text: str, source: str) -> dict[bytes, str]:
         if not line:
             continue
         token, _, name = line.partition(" ")
-        name = name.strip() or f"line {number}"
-        if not TOKEN_CHARS.fullmatch(token) or not MIN_TOKEN_LENGTH <= len(token) <= MAX_TOKEN_LENGTH:
+        name = name.strip()
+        if not usable(token):
             log.warning(
                 "%s line %d: not a usable token (%d to %d printable characters); skipped",
                 source,
@@ -51,15 +56,14 @@ def parse_tokens(text: str, source: str) -> dict[bytes, str]:
                 MAX_TOKEN_LENGTH,
             )
             continue
-        if not NAME_CHARS.fullmatch(name):
-            name = f"line {number}"
-        tokens[token.encode()] = name
+        tokens[token.encode()] = name if NAME_CHARS.fullmatch(name) else f"line {number}"
     return tokens
 
 
 class TokenFile:
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, also: Any = None) -> None:
         self.path = path
+        self.also = also  # another source with ``.tokens`` (Vault), consulted as well
         self._signature: tuple | None = None
         self._tokens: dict[bytes, str] = {}
         self._problem: str | None = None
@@ -89,7 +93,8 @@ class TokenFile:
         self._refresh()
         candidate = presented.encode("utf-8", "replace")
         found = None
-        for token, name in self._tokens.items():  # every one compared: the time says nothing
+        listed = list(self._tokens.items()) + (list(self.also.tokens.items()) if self.also is not None else [])
+        for token, name in listed:  # every one compared: the time says nothing
             if hmac.compare_digest(candidate, token):
                 found = name
         return found
