@@ -68,6 +68,16 @@ def _non_negative(kind: type) -> callable:
     return parse
 
 
+def _zk_url(text: str) -> str:
+    from scheduler.mesos.master_detector import ZkUrlError, parse_zk_url
+
+    try:
+        parse_zk_url(text)
+    except ZkUrlError as exc:
+        raise argparse.ArgumentTypeError(f"not a ZooKeeper URL: {exc}") from None
+    return text.strip()
+
+
 def _sim_flags(parser: argparse.ArgumentParser, *, standalone: bool) -> None:
     group = parser.add_argument_group("simulated master")
     if standalone:
@@ -92,6 +102,12 @@ def _sim_flags(parser: argparse.ArgumentParser, *, standalone: bool) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the simulator's random choices")
     if standalone:
         group.add_argument("--redirect-to", metavar="URL", help="act as a non-leading master redirecting here")
+        group.add_argument("--zk", metavar="URL", type=_zk_url, help="register in ZooKeeper (zk://h:p/path)")
+        group.add_argument(
+            "--credentials",
+            metavar="FILE",
+            help='authenticate scheduler calls with these credentials ({"credentials": [{"principal", "secret"}]})',
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,8 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
         _common(node)
 
     check = commands.add_parser("check-status", help="compare a status's execution counts with the database")
-    check.add_argument("--url", default="http://127.0.0.1:8000", help="the scheduler's API (default :8000)")
+    check.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000/v6/status/",
+        help="the status URL (default http://127.0.0.1:8000/v6/status/)",
+    )
     _common(check)
+
+    status = commands.add_parser("status", help="the cluster at a glance: nodes, resources, queue, dependencies")
+    status.add_argument("--url", help="the scheduler's API (default http://127.0.0.1:PORT0, i.e. :8000)")
+    status.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
+    _common(status)
 
     _common(commands.add_parser("message-handler", help="consume the command queue (what handler tasks run)"))
     _common(commands.add_parser("db-update", help="bring the database schema up to date (the db-update task)"))
@@ -172,6 +197,7 @@ def load(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> Se
 
 
 def _sim_config(args: argparse.Namespace):
+    from scheduler.sim.auth import load_credentials
     from scheduler.sim.config import SimConfig
 
     return SimConfig(
@@ -185,6 +211,7 @@ def _sim_config(args: argparse.Namespace):
         task_final_state=args.task_state,
         seed=args.seed,
         redirect_to=getattr(args, "redirect_to", None),
+        credentials=load_credentials(args.credentials) if getattr(args, "credentials", None) else (),
     )
 
 
@@ -199,7 +226,7 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
     if command == "sim":
         from scheduler.sim.server import run_sim
 
-        return run_sim(sim_config, args.host, args.port)
+        return run_sim(sim_config, args.host, args.port, zk_url=args.zk)
     if command == "run":
         from scheduler.daemon import run_daemon
 
@@ -234,6 +261,10 @@ def _operate(command: str, settings: Settings, args: argparse.Namespace) -> int:
         return operations.pause_node(settings, args.hostname, action == "pause")
     if command == "check-status":
         return check.check_status(settings, args.url)
+    if command == "status":
+        from scheduler.commands.status_summary import status_command
+
+        return status_command(args.url or f"http://127.0.0.1:{settings.api_port}", watch=args.watch)
     if command == "db-update":
         return operations.update_database(settings)
     if command == "message-handler":

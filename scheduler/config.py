@@ -127,6 +127,19 @@ def _broker_url(raw: str) -> str:
     return value
 
 
+def _master_url(raw: str) -> str:
+    """An http(s):// master, or zk://[user:pass@]h1:p1,h2:p2/path to find the leader in ZooKeeper."""
+    from scheduler.mesos.master_detector import ZkUrlError, is_zk_url, parse_zk_url
+
+    if not is_zk_url(raw):
+        return _url("http", "https")(raw)
+    try:
+        parse_zk_url(raw)
+    except ZkUrlError as exc:  # its message never carries the password
+        raise ValueError(f"not a valid zk:// URL ({exc}): {mask_url(raw.strip())!r}") from None
+    return raw.strip().rstrip("/")
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -135,6 +148,57 @@ def _choice(*choices: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _principal(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    # Mesos' Basic authenticator splits "principal:secret" on every colon.
+    if ":" in value or any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value) > 255:
+        raise ValueError("must be at most 255 characters, without ':' or control characters")
+    return value
+
+
+def _mesos_secret(raw: str) -> str | None:
+    # Not stripped: a secret is taken byte for byte. Errors never quote it.
+    if not raw:
+        return None
+    if ":" in raw or any(ord(c) < 32 or ord(c) == 127 for c in raw) or len(raw) > 4096:
+        raise ValueError("must be at most 4096 characters, without ':' or control characters")
+    return raw
+
+
+def _read_secret_file(path: str) -> str:
+    """The content of a secret file, without one trailing newline (as `echo secret > file` leaves)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(4097 + 2)
+    except OSError as exc:
+        raise ConfigError(f"MESOS_SECRET_FILE: cannot read {path} ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"MESOS_SECRET_FILE: {path} is not UTF-8 text") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    try:
+        value = _mesos_secret(text)
+    except ValueError as exc:
+        raise ConfigError(f"MESOS_SECRET_FILE: the secret in {path} {exc}") from None
+    if value is None:
+        raise ConfigError(f"MESOS_SECRET_FILE: {path} is empty")
+    return value
+
+
+def _resolve_mesos_secret(values: dict[str, Any]) -> None:
+    """MESOS_SECRET_FILE fills MESOS_SECRET; a secret needs a principal."""
+    path = values.get("mesos_secret_file")
+    if path:
+        if values.get("mesos_secret") is not None:
+            raise ConfigError("MESOS_SECRET and MESOS_SECRET_FILE are both set; use one")
+        values["mesos_secret"] = _read_secret_file(path)
+    if values.get("mesos_secret") is not None and values.get("mesos_principal") is None:
+        raise ConfigError("MESOS_SECRET (or MESOS_SECRET_FILE) is set without MESOS_PRINCIPAL")
 
 
 def _log_level(raw: str) -> str:
@@ -163,9 +227,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MESOS_MASTER_URL",
         "mesos_master_url",
-        _url("http", "https"),
+        _master_url,
         "http://127.0.0.1:5050",
-        "Mesos master to subscribe to",
+        "Mesos master to subscribe to: http(s)://host:port, or zk://[user:pass@]h1:p1,h2:p2/path",
+        secret=True,  # only its password is a secret (secret_values takes the password of a URL)
+    ),
+    Setting(
+        "MESOS_MASTER_SCHEME",
+        "mesos_master_scheme",
+        _choice("http", "https"),
+        "http",
+        "Scheme of the master found through ZooKeeper (MasterInfo does not say)",
     ),
     Setting("MESOS_ROLE", "mesos_role", _text, "*", "Role the framework subscribes with"),
     Setting(
@@ -184,6 +256,28 @@ SETTINGS: tuple[Setting, ...] = (
         aliases=("DCOS_PACKAGE_FRAMEWORK_NAME",),
     ),
     Setting("MESOS_USER", "mesos_user", _text, "root", "Unix user tasks run as on the agents"),
+    Setting(
+        "MESOS_PRINCIPAL",
+        "mesos_principal",
+        _principal,
+        None,
+        "Principal of the framework (FrameworkInfo.principal; with a secret, HTTP Basic on every call to the master)",
+    ),
+    Setting(
+        "MESOS_SECRET",
+        "mesos_secret",
+        _mesos_secret,
+        None,
+        "Secret of MESOS_PRINCIPAL for a master with --authenticate_http_frameworks",
+        secret=True,
+    ),
+    Setting(
+        "MESOS_SECRET_FILE",
+        "mesos_secret_file",
+        _optional_text,
+        None,
+        "File holding MESOS_SECRET (one trailing newline is ignored); instead of MESOS_SECRET",
+    ),
     Setting(
         "FAILOVER_TIMEOUT",
         "failover_timeout_s",
@@ -413,10 +507,14 @@ SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 @dataclass(frozen=True, slots=True)
 class Settings:
     mesos_master_url: str
+    mesos_master_scheme: str
     mesos_role: str
     accepted_resource_role: str
     framework_name: str
     mesos_user: str
+    mesos_principal: str | None
+    mesos_secret: str | None
+    mesos_secret_file: str | None
     failover_timeout_s: float
     missed_heartbeats: int
     backoff_max_s: float
@@ -544,4 +642,5 @@ def load_settings(
             values[setting.attr] = setting.parse(text)
         except ValueError as exc:
             raise ConfigError(f"{setting.key}: {exc}") from None
+    _resolve_mesos_secret(values)
     return Settings(**values)

@@ -13,7 +13,9 @@ from aiohttp import web
 from scheduler import __version__
 from scheduler.api.auth import TokenFile, auth_middleware
 from scheduler.api.control import call, control_routes
+from scheduler.api.dashboard import add_dashboard_routes
 from scheduler.api.errors import json_errors
+from scheduler.api.events import add_event_routes
 from scheduler.api.health import HealthSources, health_routes
 from scheduler.api.load import SAMPLE_INTERVAL_S, LoadHistory, load_handler
 from scheduler.api.openapi import openapi_handler
@@ -143,6 +145,9 @@ def create_app(
             app.router.add_get(path, load_handler(history))
     if database is not None:
         control_routes(app, v6_paths, database, on_change)
+    if status is not None:
+        add_event_routes(app, status, v6_paths("events/"))
+    add_dashboard_routes(app)
     if bench_routes and status is not None:
         plain, gzipped = bench_copy_handlers(status)
         app.router.add_get("/bench/status-copy/", plain)

@@ -51,8 +51,10 @@ class LoadHistory:
 
     async def run(self) -> None:
         while True:
-            await self.take()
+            # The first point after one interval: nothing reads the database while the API starts,
+            # before it is migrated.
             await asyncio.sleep(self.interval_s)
+            await self.take()
 
 
 # RFC 3339 date-time, as OpenAPI's "date-time" format means it (a zone is required).

@@ -14,6 +14,7 @@ import orjson
 from aiohttp import web
 
 from scheduler import __version__
+from scheduler.api.dashboard import FILES as DASHBOARD_FILES
 
 JSON = "application/json"
 
@@ -168,8 +169,18 @@ ROUTES: dict[str, dict[str, Any]] = {
     },
 }
 UNVERSIONED: dict[str, dict[str, Any]] = {
-    "/": {
-        "get": {"summary": "The dashboard", "responses": {"200": answer("HTML", {"type": "string"}, media="text/html")}}
+    **{
+        path: {
+            "get": {
+                "summary": f"The dashboard: {name}",
+                "parameters": [IF_NONE_MATCH],
+                "responses": {
+                    "200": answer(name, {"type": "string"}, media=content_type.split(";")[0]),
+                    "304": answer("The client has this file already"),
+                },
+            }
+        }
+        for path, (name, content_type) in DASHBOARD_FILES.items()
     },
     "/livez": {
         "get": {

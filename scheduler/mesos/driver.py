@@ -9,10 +9,11 @@ framework id after a capped, jittered exponential backoff, so running tasks are 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -20,6 +21,7 @@ import aiohttp
 import orjson
 
 from scheduler.aio import wait_event
+from scheduler.backoff import Backoff
 from scheduler.mesos import calls
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.events import (
@@ -98,12 +100,18 @@ class DriverOptions:
     backoff_max_s: float = 15.0
     call_retries: int = 4  # for 503 answers
     max_redirects: int = 5  # in a row, before backing off
+    # HTTP Basic credentials sent on every request to the master (--authenticate_http_frameworks).
+    principal: str | None = None
+    secret: str | None = field(default=None, repr=False)
 
 
-def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2**attempt)."""
-    ceiling = min(cap_s, base_s * (2 ** min(attempt, 30)))
-    return rng.uniform(ceiling / 2, ceiling)
+def auth_headers(options: DriverOptions) -> dict[str, str]:
+    """HTTP Basic for every request, or nothing without a secret (a principal alone only names us)."""
+    if options.principal is None or options.secret is None:
+        return {}
+    # Mesos compares the decoded bytes with its credentials file, which is UTF-8 JSON.
+    token = base64.b64encode(f"{options.principal}:{options.secret}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
 
 
 def resolve_location(current_url: str, location: str) -> str:
@@ -147,6 +155,7 @@ class MesosDriver:
         self._session: aiohttp.ClientSession | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # ends a backoff pause: stop, or a new master from the detector
         self._loaded_id = False
         self._muted = False
         self.superseded = False  # another scheduler subscribed with our framework id
@@ -165,13 +174,19 @@ class MesosDriver:
         """Keep a subscription until ``stop``; never raises for master or network trouble."""
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
+            headers=auth_headers(self.options),
             json_serialize=lambda o: orjson.dumps(o).decode(),
         )
-        attempt, redirects = 0, 0
+        backoff, redirects = Backoff(self.options.backoff_base_s, self.options.backoff_max_s, self._rng), 0
         try:
             await self._load_framework_id()
             while not self._stopping.is_set():
+                if not self.master_url:  # zk://: no leader detected yet
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
                 subscriptions_before = self.subscriptions
+                self._wake.clear()  # the URL is read below: a wake-up before this point is served
                 self._stream_task = asyncio.create_task(self._subscribe_once(), name="mesos-subscription")
                 reason = "stream ended"
                 recovering = False
@@ -202,16 +217,18 @@ class MesosDriver:
                 if self._stopping.is_set():
                     break
                 if self.subscriptions > subscriptions_before:
-                    attempt, redirects = 0, 0
-                cap = (
-                    min(RECOVERING_RETRY_MAX_S, self.options.backoff_max_s)
-                    if recovering
-                    else self.options.backoff_max_s
-                )
-                delay = backoff_delay(attempt, self.options.backoff_base_s, cap, self._rng)
-                attempt += 1
+                    backoff.reset()
+                    redirects = 0
+                if self._wake.is_set():  # told of a new leader: go there now, no backoff
+                    self._wake.clear()
+                    backoff.reset()
+                    redirects = 0
+                    continue
+                delay = backoff.next(cap_s=RECOVERING_RETRY_MAX_S if recovering else None)
                 log.warning("Mesos subscription lost (%s); re-subscribing in %.1f s", reason, delay)
-                await wait_event(self._stopping, delay)
+                if await wait_event(self._wake, delay):
+                    backoff.reset()  # a new leader (or stop): the backoff starts over
+                    redirects = 0
         finally:
             self._end_subscription("driver stopped")
             if self._save_retry_task is not None:
@@ -221,14 +238,13 @@ class MesosDriver:
 
     async def _load_framework_id(self) -> None:
         # Subscribing without the stored id would orphan every running task, so wait for it.
-        attempt = 0
+        backoff = Backoff(1.0, 30.0, self._rng)
         while not self._loaded_id and not self._stopping.is_set():
             try:
                 self.framework_id = await self._id_store.load_framework_id()
                 self._loaded_id = True
             except Exception as exc:
-                delay = backoff_delay(attempt, 1.0, 30.0, self._rng)
-                attempt += 1
+                delay = backoff.next()
                 log.error("Cannot read the stored framework id (%s); retrying in %.1f s", exc, delay)
                 await wait_event(self._stopping, delay)
 
@@ -243,7 +259,24 @@ class MesosDriver:
             except CallError as exc:
                 log.error("TEARDOWN failed: %s", exc)
         self._stopping.set()
+        self._wake.set()
         if self._stream_task is not None:
+            self._stream_task.cancel()
+
+    def set_master(self, url: str | None) -> None:
+        """A master detector names the leader: subscribe there now, same framework id, no backoff.
+
+        ``None`` (no leader known) keeps the current master: it may still answer, or fail over.
+        """
+        if not url:
+            return
+        url = url.rstrip("/")
+        if url == self._seed_url and url == self.master_url:
+            return
+        log.info("Leading master is now %s", mask_url(url))
+        self._seed_url = self.master_url = url
+        self._wake.set()
+        if self._stream_task is not None and not self._stream_task.done():
             self._stream_task.cancel()
 
     def resubscribe(self, reason: str) -> None:
@@ -353,10 +386,9 @@ class MesosDriver:
             self._save_retry_task = asyncio.create_task(self._retry_save(), name="framework-id-save")
 
     async def _retry_save(self) -> None:
-        attempt = 0
+        backoff = Backoff(1.0, 30.0, self._rng)
         while self._unsaved_framework_id is not _SAVED:
-            await asyncio.sleep(backoff_delay(attempt, 1.0, 30.0, self._rng))
-            attempt += 1
+            await asyncio.sleep(backoff.next())
             value = self._unsaved_framework_id
             try:
                 await self._id_store.save_framework_id(value)
@@ -405,6 +437,7 @@ class MesosDriver:
             raise NotSubscribed(kind)
         body = orjson.dumps(call)
         timeout = aiohttp.ClientTimeout(total=self.options.call_timeout_s)
+        backoff = Backoff(self.options.backoff_base_s, 5.0, self._rng)
         for attempt in range(self.options.call_retries + 1):
             stream_id = self.stream_id
             if stream_id is None:
@@ -420,7 +453,7 @@ class MesosDriver:
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise CallError(kind, 0, repr(exc)) from None
             if resp.status == 503 and attempt < self.options.call_retries:
-                await asyncio.sleep(backoff_delay(attempt, self.options.backoff_base_s, 5.0, self._rng))
+                await asyncio.sleep(backoff.next())
                 continue
             if resp.status in (307, 403):
                 # No longer the leader, or the master no longer sees our subscription.

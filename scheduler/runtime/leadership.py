@@ -33,7 +33,6 @@ CHECK_S = 5.0  # a leader checks its lock connection this often
 class Leadership:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self.is_leader = False
         self._connection: Connection | None = None  # PostgreSQL: the session that holds the lock
         self._file: int | None = None  # SQLite: the locked file
 
@@ -76,7 +75,6 @@ class Leadership:
                 log.error("Cannot take the leader lock (%s); retrying in %.0f s", exc, RETRY_S)
                 got = False
             if got:
-                self.is_leader = True
                 log.info("This scheduler is the leader")
                 return True
             if not waiting_logged:
@@ -102,7 +100,6 @@ class Leadership:
                 await asyncio.wait_for(asyncio.to_thread(self._check), self.database.timeout_s)
             except Exception as exc:
                 log.error("The leader lock's database session failed (%s): another scheduler may take over", exc)
-                self.is_leader = False
                 lost.set()
                 return
 
@@ -118,4 +115,3 @@ class Leadership:
         if self._file is not None:
             os.close(self._file)
             self._file = None
-        self.is_leader = False

@@ -10,9 +10,6 @@ from __future__ import annotations
 import threading
 import zlib
 from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
 
 from scheduler.status.view import SnapshotView
 
@@ -44,10 +41,6 @@ class StatusSnapshot:
     # Compressed bodies by content coding, filled on first use; not part of the snapshot's identity.
     _encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-
-    @classmethod
-    def of(cls, document: dict[str, Any], generated_at: float, build_s: float = 0.0) -> StatusSnapshot:
-        return cls(generated_at, orjson.dumps(document), build_s)
 
     @property
     def etag(self) -> str:
