@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kombu import Connection, Consumer
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -154,7 +155,8 @@ class MessageHandler:
                 connection = open_broker(
                     self.settings.broker_url, connect_timeout_s=self.connect_timeout_s, heartbeat_s=self.heartbeat_s
                 )
-                connection.connect()
+                # One attempt: kombu's connect() would sleep 2 s and retry, unseen by the backoff.
+                connection.ensure_connection(max_retries=0)
                 log.info("consuming %s from %s (prefetch %d)", self.queue.name, self._broker, self.prefetch)
                 self._session(connection)
             except Exception as exc:  # connection and channel errors of every transport; bugs too
@@ -167,7 +169,7 @@ class MessageHandler:
                     backoff.reset()
                 delay = backoff.next()
                 known = connection is not None and isinstance(
-                    exc, (*connection.connection_errors, *connection.channel_errors, OSError)
+                    exc, (*connection.connection_errors, *connection.channel_errors, OSError, OperationalError)
                 )
                 log.warning(
                     "%s; reconnecting in %.1f s",
