@@ -10,8 +10,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from scheduler.api.app import create_app
 from scheduler.api import encodings
+from scheduler.api.app import create_app
 from scheduler.status.snapshot import StatusSnapshot
 
 
