@@ -57,6 +57,10 @@ def on_update(state: CoreState, status: TaskStatus, now: float) -> Actions:
         return actions.extend(_outcome_arrived(state, awaited.task, awaited.since, status, now))
     task = state.tasks.get(status.task_id)
     if task is None:
+        if status.state is TaskState.UNREACHABLE and state.watch.is_killing(status.task_id):
+            # The master's answer to our kill of an unreachable task: sent again later, not now
+            # (killing at once on each such answer would loop with the master).
+            return actions
         if not status.state.is_terminal:
             # Running on Mesos but not ours to run (forgotten, or from before a restart): stop it.
             log.warning("Killing task %s: the master runs it but this scheduler does not track it", status.task_id)

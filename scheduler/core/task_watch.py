@@ -89,6 +89,9 @@ class TaskWatch:
             if task_id not in self._kills:
                 self._kills[task_id] = (agent_id, now + self.kill_retry_s, 1)
 
+    def is_killing(self, task_id: str) -> bool:
+        return task_id in self._kills
+
     def kill_done(self, task_id: str) -> None:
         self._kills.pop(task_id, None)
 

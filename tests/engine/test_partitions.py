@@ -92,6 +92,12 @@ async def test_an_unreachable_try_past_the_timeout_is_killed_and_retried_once_as
     await h.cycle()
     retry = task_id[: -len("1")] + "2"
     assert h.driver.accepted() == [task_id, retry]
+    # The master answers the kill of an unreachable task with TASK_UNREACHABLE: no kill at once
+    # for it (that would loop with the master); the kill is sent again on its own schedule.
+    kills = len(h.driver.of("KILL"))
+    h.post(master(task_id, TaskState.UNREACHABLE, agent, "REASON_RECONCILIATION"))
+    await h.run_until_idle()
+    assert len(h.driver.of("KILL")) == kills
     # The agent comes back with the old task still running: it is killed, and the kill is sent
     # again until the task is over; its try stays ended.
     h.post(master(task_id, TaskState.RUNNING, agent, "REASON_AGENT_REREGISTERED"))
