@@ -142,8 +142,12 @@ def on_time(state: CoreState, now: float) -> Actions:
             now - awaited.since,
         )
         actions.extend(job_ended(state, task, unknown_failure(), now, ended=awaited.since))
-    actions.kill += state.watch.kills_due(now)
-    mark_unreachable_agents(state.nodes, state.watch.unreachable_agents(), now)
+    if state.subscribed:  # a kill made while not subscribed is refused: wait for the subscription
+        actions.kill += state.watch.kills_due(now)
+    watch = state.watch
+    watch.unreachable_nodes = mark_unreachable_agents(
+        state.nodes, watch.unreachable_agents(), now, watch.unreachable_nodes
+    )
     mark_failing_nodes(state.nodes, state.failure_rates, now, pause=state.pause_failing_nodes)
     return actions
 

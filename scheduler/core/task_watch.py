@@ -41,6 +41,7 @@ class TaskWatch:
         self.kill_retry_s = kill_retry_s
         self.kill_retry_max_s = kill_retry_max_s
         self.unreachable: dict[str, tuple[str | None, float]] = {}  # task id -> (agent id, since)
+        self.unreachable_nodes: set[str] = set()  # hostnames showing AGENT_UNREACHABLE
         self.awaiting: dict[str, AwaitedOutcome] = {}  # task id -> the try whose exit status is awaited
         self._kills: dict[str, tuple[str | None, float, int]] = {}  # task id -> (agent, send again at, sends)
 

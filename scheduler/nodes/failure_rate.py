@@ -72,6 +72,7 @@ class FailureRates:
         self._ends: deque[tuple[float, str, bool]] = deque()  # (ended at, hostname, SYSTEM failure), in order
         self._tries: dict[str, int] = {}
         self._failures: dict[str, int] = {}
+        self.marked: set[str] = set()  # hostnames given the FAILING_TASKS error (see mark_failing_nodes)
 
     def ended(self, hostname: str, system_failure: bool, now: float) -> None:
         """A try on ``hostname`` ended (any outcome; CANCELED ones are better left out by the caller)."""
@@ -110,21 +111,26 @@ class FailureRates:
 
 
 def mark_failing_nodes(nodes: NodeRegistry, rates: FailureRates, now: float, *, pause: bool = False) -> None:
-    """Raise ``FAILING_TASKS`` on the failing nodes (and pause them, if asked), clear it on the others."""
+    """Raise ``FAILING_TASKS`` on the failing nodes (and pause them, if asked), clear it on the others.
+    Only nodes failing now or marked before are visited: a tick costs nothing on a healthy cluster."""
     failing = rates.failing(now)
-    for node in nodes:
-        found = failing.get(node.hostname)
-        if found is None:
-            if node.conditions.clear_errors(FAILING_TASKS):
-                log.warning("Node %s no longer fails its tries as SYSTEM more than the others", node.hostname)
+    for hostname in rates.marked - failing.keys():
+        node = nodes.get(hostname)
+        if node is not None and node.conditions.clear_errors(FAILING_TASKS):
+            log.warning("Node %s no longer fails its tries as SYSTEM more than the others", hostname)
+    rates.marked = set()
+    for hostname, found in failing.items():
+        node = nodes.get(hostname)
+        if node is None:
             continue
+        rates.marked.add(hostname)
         description = found.describe(rates.window_s)
         current = node.conditions.errors.get(FAILING_TASKS.name)
         if current is None or current.description != description:
             if current is None:
-                log.warning("Node %s is failing its tries: %s", node.hostname, description)
+                log.warning("Node %s is failing its tries: %s", hostname, description)
             node.conditions.raise_error(FAILING_TASKS, now, description)
         if pause and not node.is_paused:
-            log.warning("Node %s paused (PAUSE_FAILING_NODES): %s", node.hostname, description)
+            log.warning("Node %s paused (PAUSE_FAILING_NODES): %s", hostname, description)
             node.is_paused = True
-            nodes.dirty.add(node.hostname)  # its row says paused, as an operator's pause would
+            nodes.dirty.add(hostname)  # its row says paused, as an operator's pause would

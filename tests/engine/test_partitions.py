@@ -296,3 +296,19 @@ async def test_a_node_that_fails_every_try_is_degraded_with_its_figures_and_gets
     h.clock.now += 601
     await h.cycle()
     assert "FAILING_TASKS" not in node.conditions.errors
+
+
+async def test_kills_wait_for_the_subscription_and_go_out_after_it(h):
+    task_id, agent = await launch_one(h)
+    h.post(master(task_id, TaskState.UNKNOWN, agent, "REASON_RECONCILIATION"))
+    await h.run_until_idle()
+    assert len(h.driver.of("KILL")) == 1  # lost: the master is failing over
+    h.post(Disconnected("master failed over"))
+    await h.run_until_idle()
+    h.clock.now += 60
+    for _ in range(3):
+        await h.cycle()
+    assert len(h.driver.of("KILL")) == 1  # not while there is no subscription to send it on
+    h.post(Subscribed("F-1", 15.0))
+    await h.cycle()
+    assert [c.task_ids for c in h.driver.of("KILL")] == [(task_id,), (task_id,)]
