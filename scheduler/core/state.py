@@ -11,7 +11,7 @@ import itertools
 
 from scheduler.core.reconciler import Reconciler
 from scheduler.core.task_watch import TaskWatch
-from scheduler.core.warnings import SchedulerWarnings
+from scheduler.core.warnings import MasterContact, SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.exe_metrics import JobExeMetrics
 from scheduler.jobs.executions import RunningExe
@@ -63,6 +63,7 @@ class CoreState:
         self.tasks = TaskRegistry()
         self.metrics = SchedulerMetrics(metrics_window_s, now)
         self.warnings = SchedulerWarnings()
+        self.master = MasterContact(now)  # since when the master is not heard (NOT_SUBSCRIBED)
         self.job_types: dict[int, JobType] = {}
         self.queue = JobQueue()
         self.exes: dict[str, RunningExe] = {}  # task id -> the running try
