@@ -309,6 +309,28 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Refuse filter sent with declined offers, seconds",
     ),
+    # partitions, outcomes after a restart, black-hole nodes (core/task_watch.py, nodes/failure_rate.py)
+    Setting(
+        "UNREACHABLE_TIMEOUT",
+        "unreachable_timeout_s",
+        _positive_seconds,
+        "900",
+        "Seconds a try on an unreachable agent is kept (not rerun) before it is killed and retried as SYSTEM",
+    ),
+    Setting(
+        "OUTCOME_WAIT_SECONDS",
+        "outcome_wait_s",
+        _positive_seconds,
+        "900",
+        "Seconds a FAILED try reported without its exit status waits for the agent's update; then UNKNOWN",
+    ),
+    Setting(
+        "PAUSE_FAILING_NODES",
+        "pause_failing_nodes",
+        _bool,
+        "false",
+        "Also pause a node whose tries fail as SYSTEM far more often than elsewhere (it is DEGRADED anyway)",
+    ),
     # storage and messaging
     Setting(
         "DATABASE_URL",
@@ -520,6 +542,9 @@ class Settings:
     backoff_max_s: float
     call_timeout_s: float
     offer_refuse_s: float
+    unreachable_timeout_s: float
+    outcome_wait_s: float
+    pause_failing_nodes: bool
     database_url: str
     database_timeout_s: float
     broker_url: str

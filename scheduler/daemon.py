@@ -149,7 +149,7 @@ def system_task_template(settings: Settings) -> TaskTemplate:
 
 
 def create_core(settings: Settings, now: float) -> CoreState:
-    return CoreState(
+    state = CoreState(
         hostname=scheduler_hostname(),
         now=now,
         accepted_role=settings.accepted_resource_role,
@@ -159,6 +159,10 @@ def create_core(settings: Settings, now: float) -> CoreState:
         message_handlers_in_process=settings.message_handler_mode == "in-process",
         logging_health_address=settings.logging_health_address,
     )
+    state.watch.unreachable_timeout_s = settings.unreachable_timeout_s
+    state.watch.outcome_wait_s = settings.outcome_wait_s
+    state.pause_failing_nodes = settings.pause_failing_nodes
+    return state
 
 
 def health_sources(settings: Settings, engine: Engine, driver: MesosDriver, monitor: DependencyMonitor):

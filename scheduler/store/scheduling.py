@@ -230,6 +230,6 @@ def count_exes_by_node(connection: Connection, since: float, until: float) -> di
     for node_id, status, category, n in ended:
         if status == ExeStatus.COMPLETED:
             bump(node_id, "completed", n)
-        elif category:
+        elif category in ("DATA", "ALGORITHM", "SYSTEM"):  # UNKNOWN (no exit status) counts nowhere
             bump(node_id, category.lower(), n)
     return counts
