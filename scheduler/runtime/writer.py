@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from scheduler.core.records import Record
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
-from scheduler.store.scheduling import write_records
+from scheduler.store.record_writes import write_records
 
 log = logging.getLogger(__name__)
 
