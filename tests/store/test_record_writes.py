@@ -15,7 +15,7 @@ from bench.per_row_writes import write_records_per_row
 from scheduler.core.records import ExeEnded, ExeLaunched
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
 from scheduler.runtime.writer import RecordWriter
-from scheduler.store import record_writes
+from scheduler.store import multi_row
 from scheduler.store.database import Database
 from scheduler.store.record_writes import write_records
 from scheduler.store.tables import job_exe_table, job_table, job_type_table, node_table
@@ -171,7 +171,7 @@ def test_a_failing_row_leaves_nothing_of_its_batch(engine):
 
 
 def test_batches_larger_than_one_statement(engine, monkeypatch):
-    monkeypatch.setattr(record_writes, "ROWS_PER_STATEMENT", 7)
+    monkeypatch.setattr(multi_row, "ROWS_PER_STATEMENT", 7)
     jobs = 60
     first = [launch(j, 1, node=1 + j % 2, at=j / 100) for j in range(1, jobs + 1)]
     second = [end(j, 1, ok=j % 3 != 0, retry=j % 5 == 0, exit_code=j % 4, at=10 + j) for j in range(1, jobs + 1, 2)]
