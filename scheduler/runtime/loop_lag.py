@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 
 INTERVAL_S = 0.1
 WINDOW_S = 60.0  # what "recent" means: a stall is reported for a minute after it happened
@@ -59,6 +59,13 @@ class LoopLagMonitor:
             registry=self.registry,
         )
         self._recent: deque[tuple[float, float]] = deque()  # (when, lag), oldest first
+        # The worst lag is what a stall looks like, and a histogram loses it; scraped every
+        # WINDOW_S or more often, this gauge's maximum is the true one.
+        Gauge(
+            f"{METRIC[: -len('_seconds')]}_recent_max_seconds",
+            f"The largest event loop lag of the last {window_s:.0f} s",
+            registry=self.registry,
+        ).set_function(lambda: self.recent().max_s)
 
     def record(self, lag_s: float) -> None:
         now = self.clock()

@@ -63,6 +63,7 @@ async def test_a_blocked_loop_is_measured():
     assert monitor.recent().max_s < 1.0  # one stall of 0.4 s, seen once, not stretched
     assert bucket(monitor, "+Inf") - bucket(monitor, "0.2") >= 1  # the stall is in the histogram
     assert monitor.problem() is not None and "ms late" in monitor.problem()
+    assert monitor.registry.get_sample_value(f"{METRIC[:-8]}_recent_max_seconds") == monitor.recent().max_s
 
 
 async def test_metrics_endpoint_carries_the_lag_and_pass_histograms():
