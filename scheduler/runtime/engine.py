@@ -333,7 +333,9 @@ class Engine:
             }
         return sections
 
-    def _snapshot(self) -> None:
+    async def _snapshot(self) -> None:
+        for _ in self.status_builder.warm(self.state):
+            await asyncio.sleep(0)  # the cold build in slices, other work in between
         snapshot = self.build_snapshot()
         self.snapshots.publish(snapshot)
         if snapshot.build_s > self.settings.status_interval_s / 2:
