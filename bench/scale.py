@@ -247,8 +247,13 @@ def main() -> int:
         cli(r.env, "job-types", "apply", str(job_types))
         started = time.time()
         r.start_scheduler()
-        r.wait_status(lambda d: sum(n["state"]["name"] == "READY" for n in d["nodes"]) == args.agents, 600)
-        report["all_nodes_ready_s"] = round(time.time() - started, 1)
+        # 99 %: a node stuck on its way to READY is reported, not waited for.
+        document = r.wait_status(
+            lambda d: sum(n["state"]["name"] == "READY" for n in d["nodes"]) >= 0.99 * args.agents, 900
+        )
+        report["nodes_ready_s"] = round(time.time() - started, 1)
+        not_ready = Counter(n["state"]["name"] for n in document["nodes"] if n["state"]["name"] != "READY")
+        report["nodes_not_ready_at_start"] = dict(not_ready) | {"missing": args.agents - len(document["nodes"])}
         if args.slow_master_ms is not None:
             report["slow_master"] = slow_master(r.sim_port, args.slow_master_ms)
         published, killed_at, samples = burst(r, args, report, failures)
