@@ -309,8 +309,8 @@ async def api_step(app: web.Application) -> Any:
         on_change=daemon.engine.read_flags,  # a change made through the API is followed at once, not in 3 s
     )
     runtime_metrics = RuntimeMetrics(loop_lag_warn_ms=settings.loop_lag_warn_ms)  # loop lag, pass time
-    runtime_metrics.install(app)
-    engine.scheduling_pass = runtime_metrics.scheduling_pass
+    runtime_metrics.install(api)
+    daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
     try:
         runner, daemon.api_url = await start_api(
             api, settings.api_host, settings.api_port, ConnectionLimits.from_settings(settings)
