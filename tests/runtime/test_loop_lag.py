@@ -9,9 +9,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from scheduler.api.app import create_app
 from scheduler.api.health import HealthSources
-from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.core.state import CoreState
 from scheduler.runtime.loop_lag import METRIC, LoopLagMonitor
 from scheduler.runtime.runtime_metrics import RuntimeMetrics
+from scheduler.status.core_view import view_of
 
 
 class FakeClock:
@@ -67,9 +68,9 @@ async def test_a_blocked_loop_is_measured():
 
 
 async def test_metrics_endpoint_carries_the_lag_and_pass_histograms():
-    core = SchedulerCore(hostname="h", now=time.time())
+    view = view_of(CoreState(hostname="h", now=time.time()), time.time())
     sources = HealthSources(
-        core=core,
+        view=lambda: view,
         snapshot_time=time.time,
         subscribed=lambda: True,
         database_error=lambda: None,
