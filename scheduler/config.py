@@ -513,6 +513,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PROBE_INTERVAL", "probe_interval_s", _positive_seconds, "10", "Seconds between dependency probes"),
     Setting("PROBE_TIMEOUT", "probe_timeout_s", _positive_seconds, "5", "Timeout of one dependency probe"),
+    Setting(
+        "LOOP_LAG_WARN_MS",
+        "loop_lag_warn_ms",
+        _positive_seconds,
+        "200",
+        "Milliseconds late past which the event loop's lag is reported as a scheduler warning",
+    ),
     Setting("LOG_LEVEL", "log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting(
         "BENCH_ROUTES",
@@ -581,6 +588,7 @@ class Settings:
     metrics_window_s: int
     probe_interval_s: float
     probe_timeout_s: float
+    loop_lag_warn_ms: float
     log_level: str
     bench_routes: bool
 

@@ -44,6 +44,7 @@ from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
 from scheduler.runtime.leadership import Leadership
+from scheduler.runtime.runtime_metrics import RuntimeMetrics
 from scheduler.scheduling.system_tasks import TaskTemplate
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
@@ -311,6 +312,9 @@ async def api_step(app: web.Application) -> Any:
         settings=settings,
         on_change=daemon.engine.read_flags,  # a change made through the API is followed at once, not in 3 s
     )
+    runtime_metrics = RuntimeMetrics(loop_lag_warn_ms=settings.loop_lag_warn_ms)  # loop lag, pass time
+    runtime_metrics.install(api)
+    daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
     try:
         runner, daemon.api_url = await start_api(
             api, settings.api_host, settings.api_port, ConnectionLimits.from_settings(settings)
