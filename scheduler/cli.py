@@ -198,7 +198,7 @@ def load(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> Se
 
 def _sim_config(args: argparse.Namespace):
     from scheduler.sim.auth import load_credentials
-    from scheduler.sim.config import SimConfig
+    from scheduler.sim.options import SimConfig
 
     return SimConfig(
         agents=args.agents,

@@ -25,7 +25,7 @@ from scheduler.jobs.messages import JobRequest, build_queue_jobs
 from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.redact import mask_url
 from scheduler.store.database import Database
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 log = logging.getLogger(__name__)
 

@@ -40,11 +40,11 @@ from scheduler.core.inputs import (
 )
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
-from scheduler.dependencies.database import WriteHealth
+from scheduler.dependencies.database_probe import WriteHealth
 from scheduler.mesos import calls
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
-from scheduler.runtime.calls import BackgroundCalls
+from scheduler.runtime.call_pool import BackgroundCalls
 from scheduler.runtime.state_store import StateStore
 from scheduler.runtime.writer import RecordWriter
 from scheduler.status.core_view import ViewBuilder

@@ -29,7 +29,6 @@ from aiohttp import web
 from yarl import URL
 
 from scheduler.sim import auth, control, schema, views, zk_registration
-from scheduler.sim.config import SimConfig
 from scheduler.sim.masterhttp import (
     APPLICATION_JSON,
     APPLICATION_PROTOBUF,
@@ -40,6 +39,7 @@ from scheduler.sim.masterhttp import (
     principal_mismatch,
     text,
 )
+from scheduler.sim.options import SimConfig
 from scheduler.sim.state import Effects, MasterState
 from scheduler.sim.streams import ABORT, CLOSE, HEARTBEAT_RECORD, Stream, record
 

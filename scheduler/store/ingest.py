@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from scheduler.jobs.definitions import JobStatus
 from scheduler.jobs.messages import DEFAULT_PRIORITY, QueueJobsMessage
 from scheduler.redact import mask_text
-from scheduler.store.job_types import job_type_ids
+from scheduler.store.job_type_rows import job_type_ids
 from scheduler.store.tables import job_table, queue_message_table
 
 

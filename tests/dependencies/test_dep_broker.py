@@ -12,7 +12,7 @@ import pytest
 from depkit import BROKER_PASSWORD, Forwarder, free_port
 from kombu import Connection, Producer
 
-from scheduler.dependencies import msg_queue
+from scheduler.dependencies import msg_queue_probe as msg_queue
 from scheduler.dependencies.common import ThreadSlot
 from scheduler.messaging.queue import command_queue
 
