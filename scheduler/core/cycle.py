@@ -41,7 +41,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         return Actions()
     actions = Actions()
     reset_nodes(state)
-    state.work_waits = _work_waits(state)
+    state.work_waits = _work_waits(state, now)
     actions.kill += [(task_id, _agent_of(state, task_id)) for task_id in state.messaging.surplus(now)]
     actions.extend(_kill_timed_out(state, now))
     stale = [
@@ -134,13 +134,23 @@ def _pool(state: CoreState, held: list[Offer], actions: Actions) -> OfferPool:
     return OfferPool(capacities)
 
 
-def _work_waits(state: CoreState) -> bool:
-    messaging = state.messaging
-    return bool(
-        state.queue
-        or (not messaging.in_process and messaging.actual_count < messaging.desired_count)
-        or (state.db_update.completed_at is None and state.db_update.task_id is None)
-        or any(node.online and not node.initial_cleanup_done for node in state.nodes)
+def _no_id(kind: str) -> str:
+    return ""  # asking what is due names no task
+
+
+def _work_waits(state: CoreState, now: float) -> bool:
+    """Whether an offer could be used now: a queued job that could run somewhere, a system task
+    missing or a node task due. While not, the engine suppresses offers (``OfferEtiquette``); a
+    paused scheduler launches nothing, so nothing waits."""
+    if state.paused:
+        return False
+    failing = state.resource_check.failing()
+    if any(job_filter(state, job, failing) is None for job in state.queue):
+        return True
+    if state.messaging.demands(_no_id) or state.db_update.demand(now, _no_id) is not None:
+        return True
+    return any(
+        node.online and state.node_tasks.demands(node, node.state(state.paused), now, _no_id) for node in state.nodes
     )
 
 
