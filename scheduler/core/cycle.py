@@ -149,8 +149,12 @@ def _work_waits(state: CoreState, now: float) -> bool:
         return True
     if state.messaging.demands(_no_id) or state.db_update.demand(now, _no_id) is not None:
         return True
+    node_tasks = state.node_tasks
     return any(
-        node.online and state.node_tasks.demands(node, node.state(state.paused), now, _no_id) for node in state.nodes
+        node.online
+        and not node_tasks.surely_idle(node, now)
+        and node_tasks.demands(node, node.state(state.paused), now, _no_id)
+        for node in state.nodes
     )
 
 

@@ -497,3 +497,31 @@ def test_the_offer_pool_looks_at_gpu_agents_last_for_work_without_gpus():
     assert pool.first_fit({"cpus": 1.0}, anywhere, gpu_agents=False) is None
     assert pool.first_fit({"cpus": 1.0}, anywhere).agent_id == "S2"
     assert pool.first_fit({"cpus": 1.0, "gpus": 1.0}, anywhere) is None  # no GPU offered now
+
+
+def test_work_waits_for_runnable_jobs_and_due_node_tasks_only():
+    h = Harness(agents=1)
+    h.cycle()
+    assert not h.core.work_waits
+    h.queue(1, job_type_id=99)  # a type the scheduler does not know: nothing an offer could do for it
+    h.cycle()
+    assert not h.core.work_waits
+    h.queue(2)
+    h.cycle()
+    assert h.core.work_waits
+    h.offer_all()
+    h.cycle()  # the job launches
+    h.update("scale-job-2-1", TaskState.FINISHED)
+    h.cycle()
+    assert h.core.work_waits  # its execution waits for a cleanup on the node
+    h.offer_all()
+    (cleanup,) = [t for t in launched_ids(h.cycle()) if "cleanup" in t]
+    h.cycle()
+    assert not h.core.work_waits  # the cleanup runs
+    h.update(cleanup, TaskState.FINISHED)
+    h.core.node_tasks.work(h.core.nodes.get("host-1")).health_due_at = h.now + 0.5
+    h.cycle()
+    assert h.core.work_waits  # the health check is due
+    h.apply(FlagsRead(paused=True, message_handlers=0))
+    h.cycle()
+    assert not h.core.work_waits  # paused: nothing launches, so nothing waits
