@@ -24,7 +24,7 @@ setup(
         "scheduler.api.dashboard": ["*.html", "*.js", "*.css", "*.svg"],
     },
     install_requires=[
-        "aiohttp>=3.9,<4",
+        "aiohttp>=3.14,<4",  # scheduler/api/server.py relies on 3.14's request handler
         "SQLAlchemy>=2.0,<3",
         "psycopg2-binary>=2.9",
         "alembic>=1.12",
@@ -39,9 +39,17 @@ setup(
         "amqp>=5.4.2,<6",
         "yarl>=1.25.1,<2",
         "kazoo>=2.10",
+        "brotli>=1.2",  # Content-Encoding: br for the status; optional at run time (gzip is always there)
     ],
     extras_require={
-        "dev": ["pytest>=8", "pytest-asyncio>=0.23", "hypothesis>=6.90", "ruff>=0.6", "selenium>=4.11"],
+        "dev": [
+            "pytest>=8",
+            "pytest-asyncio>=0.23",
+            "hypothesis>=6.90",
+            "ruff>=0.6",
+            "selenium>=4.11",
+            "schemathesis>=4.32",
+        ],
     },
     entry_points={"console_scripts": ["scale-scheduler=scheduler.cli:main"]},
 )

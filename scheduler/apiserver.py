@@ -8,6 +8,7 @@ import logging
 from scheduler import __version__
 from scheduler.api.app import create_app
 from scheduler.api.database_status import DatabaseStatus
+from scheduler.api.server import ConnectionLimits
 from scheduler.config import Settings
 from scheduler.daemon import migrate_until_ready, start_api, stop_on_signals
 from scheduler.store.database import Database
@@ -20,7 +21,9 @@ async def run_api_server(settings: Settings, *, stop: asyncio.Event | None = Non
     database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
     source = DatabaseStatus(database, settings.status_freshness_s)
     try:
-        runner, url = await start_api(create_app(status=source), settings.api_host, settings.api_port)
+        app = create_app(status=source, database=database, settings=settings)
+        limits = ConnectionLimits.from_settings(settings)
+        runner, url = await start_api(app, settings.api_host, settings.api_port, limits)
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         await database.close()
