@@ -304,7 +304,7 @@ async def api_step(app: web.Application) -> Any:
         bench_routes=settings.bench_routes,
         database=daemon.database,
         settings=settings,
-        on_change=daemon.engine._read_flags,  # a change made through the API is followed at once, not in 3 s
+        on_change=daemon.engine.read_flags,  # a change made through the API is followed at once, not in 3 s
     )
     try:
         runner, daemon.api_url = await start_api(

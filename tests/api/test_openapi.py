@@ -15,7 +15,7 @@ from scheduler.status.snapshot import StatusSnapshot
 
 def full_app(database):
     health = HealthSources(
-        core=None,
+        view=lambda: None,
         snapshot_time=lambda: None,
         subscribed=lambda: False,
         database_error=lambda: None,
