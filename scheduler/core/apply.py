@@ -17,6 +17,7 @@ from scheduler.core.cycle import plan_cycle
 from scheduler.core.events import (
     Disconnected,
     Failure,
+    Heartbeat,
     MasterError,
     OfferRescinded,
     OffersReceived,
@@ -38,13 +39,20 @@ from scheduler.core.inputs import (
     NodeFlagsRead,
     NodeIdsStored,
     OffersHeld,
+    OffersWanted,
     StateLoaded,
     Tick,
     WriteDone,
 )
 from scheduler.core.records import NodeRecord
 from scheduler.core.state import CoreState
-from scheduler.core.warnings import GHOST_FRAMEWORK, MASTER_DETECTION, OFFERS_HELD, ghosts_description
+from scheduler.core.warnings import (
+    GHOST_FRAMEWORK,
+    MASTER_DETECTION,
+    OFFERS_HELD,
+    ghosts_description,
+    update_contact_warning,
+)
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.queue import QueuedJob
 from scheduler.resources.accounting import to_cents
@@ -99,15 +107,25 @@ def _rescinded(state: CoreState, event: OfferRescinded, now: float) -> Actions:
 
 def _subscribed(state: CoreState, event: Subscribed, now: float) -> Actions:
     state.framework_id, state.subscribed = event.framework_id, True
+    state.master.subscribed(event.heartbeat_interval_s, now)
+    update_contact_warning(state.warnings, state.master, now)
     # Every task we believe in is checked with the master, and the master tells us of the rest.
     return Actions(reconcile=state.reconciler.start([(t.task_id, t.agent_id) for t in state.tasks], now))
 
 
 def _disconnected(state: CoreState, event: Disconnected, now: float) -> Actions:
     state.subscribed = False
+    state.master.disconnected(event.reason, now)
+    update_contact_warning(state.warnings, state.master, now)
     dropped = state.offers.clear()  # Mesos rescinds every offer of a disconnected framework
     if dropped:
         log.info("Dropped %d held offers: %s", dropped, event.reason)
+    return Actions()
+
+
+def _heartbeat(state: CoreState, event: Heartbeat, now: float) -> Actions:
+    state.master.heard(now)
+    update_contact_warning(state.warnings, state.master, now)
     return Actions()
 
 
@@ -148,6 +166,11 @@ def _master_problems(state: CoreState, item: MasterProblems, now: float) -> Acti
 def _offers_held(state: CoreState, item: OffersHeld, now: float) -> Actions:
     held = OFFERS_HELD.description % (item.count, item.limit_s, item.longest_s) if item.count else None
     state.warnings.set(OFFERS_HELD, held, now)
+    return Actions()
+
+
+def _offers_wanted(state: CoreState, item: OffersWanted, now: float) -> Actions:
+    state.nodes.offers_expected(item.wanted, now)
     return Actions()
 
 
@@ -275,6 +298,8 @@ def _launch_unanswered(state: CoreState, item: LaunchUnanswered, now: float) -> 
 
 
 def _tick(state: CoreState, item: Tick, now: float) -> Actions:
+    state.master.check(now)  # heartbeats overdue: contact lost, before the driver gives up the stream
+    update_contact_warning(state.warnings, state.master, now)
     advance(state, now)
     return Actions()
 
@@ -289,11 +314,13 @@ _HANDLERS: dict[type, Callable[[CoreState, Any, float], Actions]] = {
     OfferRescinded: _rescinded,
     Subscribed: _subscribed,
     Disconnected: _disconnected,
+    Heartbeat: _heartbeat,
     Failure: _failure,
     MasterError: _master_error,
     AgentsListed: _agents_listed,
     MasterProblems: _master_problems,
     OffersHeld: _offers_held,
+    OffersWanted: _offers_wanted,
     StateLoaded: _loaded,
     JobsQueued: _jobs_queued,
     JobTypesRead: _job_types,

@@ -143,6 +143,14 @@ class MasterProblems:
 
 
 @dataclass(frozen=True, slots=True)
+class OffersWanted:
+    """Whether the master is expected to offer us resources: not while we have suppressed offers
+    or declined them with the long idle filter (the nodes' no-offer rule waits meanwhile)."""
+
+    wanted: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OffersHeld:
     """Offers held past the warning threshold: how many, and the longest hold (0 and 0.0: none)."""
 
@@ -181,6 +189,7 @@ Input = (
     | AgentsListed
     | MasterProblems
     | OffersHeld
+    | OffersWanted
     | Tick
     | Cycle
 )

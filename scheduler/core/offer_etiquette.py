@@ -40,6 +40,11 @@ class OfferEtiquette:
         self.last_revive_at: float | None = None
         self.calls = {SUPPRESS: 0, REVIVE: 0}  # made, successfully
 
+    @property
+    def offers_expected(self) -> bool:
+        """Whether the master should be offering us resources now."""
+        return not (self.suppressed or self.filtered)
+
     def subscribed(self) -> None:
         """A new subscription: the master does not suppress us; filters of the old one may remain."""
         self.generation += 1

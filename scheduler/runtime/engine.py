@@ -37,12 +37,14 @@ from scheduler.core.inputs import (
     LaunchUnanswered,
     MasterProblems,
     OffersHeld,
+    OffersWanted,
     Tick,
     WriteDone,
 )
 from scheduler.core.offer_etiquette import SUPPRESS, HeldOffers, OfferEtiquette
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
+from scheduler.dependencies.database import WriteHealth
 from scheduler.mesos import calls
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
@@ -85,12 +87,15 @@ class Engine:
         calls: Any = None,
         store: Any = None,
         snapshots: SnapshotHolder | None = None,
+        probe_results: Callable[[], dict] | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self.database = database
         self.clock = clock
         self.sections = sections  # extra status sections owned elsewhere (dependencies, vault)
+        self.probe_results = probe_results  # the dependency probes' results, with when each was taken
+        self.write_health = WriteHealth()  # the writer's failures shown in dependencies.database
         self.driver = driver  # a MesosDriver, attached once made
         self.snapshots = snapshots if snapshots is not None else SnapshotHolder()
         self.status_builder = StatusBuilder()
@@ -116,6 +121,7 @@ class Engine:
         self.etiquette = OfferEtiquette()
         self.held_offers = HeldOffers()
         self._offers_held_warned = False
+        self._offers_wanted: bool | None = None  # as last told to the core
         # Master problems: ghost frameworks, and the ZooKeeper detector (set by the daemon with zk://).
         self.detector: Any = None
         self._ghosts_read_at: float | None = None
@@ -149,6 +155,7 @@ class Engine:
                 self._wakeup.set()  # use fresh offers in a cycle right away, not up to a second later
             elif isinstance(item, Subscribed):
                 self.etiquette.subscribed()
+                self._tell_offers_wanted()
                 self._poll_now.set()  # learn the agents' totals now, not a poll interval later
             elif isinstance(item, JobsQueued) and item.jobs:
                 self._wakeup.set()
@@ -220,6 +227,15 @@ class Engine:
         if call is not None:
             generation = self.etiquette.generation
             self.calls.spawn(partial(self._offer_call, driver, call, generation), call)
+        self._tell_offers_wanted()
+
+    def _tell_offers_wanted(self) -> None:
+        """The core's no-offer rule (a node silent 5 minutes goes offline) counts only while offers
+        are expected: not while suppressed or filtered by us."""
+        wanted = self.etiquette.offers_expected
+        if wanted != self._offers_wanted:
+            self._offers_wanted = wanted
+            self.post(OffersWanted(wanted))
 
     async def _offer_call(self, driver, call: str, generation: int) -> None:
         ok = False
@@ -230,6 +246,7 @@ class Engine:
             log.warning("%s failed (%s); asking again later", call, exc)
         finally:
             self.etiquette.finished(call, generation, ok)
+            self._tell_offers_wanted()
         if ok:
             log.info("%s sent: %s", call, "nothing waits" if call == SUPPRESS else "work waits")
 
@@ -371,9 +388,23 @@ class Engine:
         """The status document and its view, read from the core between two inputs."""
         now = self.clock()
         started = time.perf_counter()
-        body = self.status_builder.build(self.state, now, self.sections() if self.sections else None)
+        body = self.status_builder.build(self.state, now, self._sections(now))
         view = self.view_builder.build(self.state, now)
         return StatusSnapshot(now, body, time.perf_counter() - started, view=view)
+
+    def _sections(self, now: float) -> dict | None:
+        """The sections owned elsewhere, with the writer's failures in ``dependencies.database``."""
+        sections = self.sections() if self.sections else None
+        probe = (self.probe_results() if self.probe_results else {}).get("database")
+        probe_ok_at = probe.taken_at if probe is not None and probe.ok else None
+        self.write_health.observe(self.writer.error, getattr(self.writer, "failures", 0), probe_ok_at, now)
+        database = (sections or {}).get("dependencies", {}).get("database")
+        if database is not None:
+            sections = {
+                **sections,
+                "dependencies": {**sections["dependencies"], "database": self.write_health.section(database)},
+            }
+        return sections
 
     def _snapshot(self) -> None:
         snapshot = self.build_snapshot()
@@ -382,9 +413,13 @@ class Engine:
             log.warning("Building the status took %.3f s", snapshot.build_s)
 
     async def _poll_master(self) -> None:
-        detector = self.detector
+        await self._poll_agents()
+        # The master's problems (ghosts, ZooKeeper) after its agents: the frameworks' read is slower.
         ghosts = await self._read_ghosts()
+        detector = self.detector
         self.post(MasterProblems(ghosts, detector.problem() if detector is not None else None))
+
+    async def _poll_agents(self) -> None:
         if self.driver is None or not self.driver.subscribed:
             return
         try:

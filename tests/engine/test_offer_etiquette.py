@@ -160,3 +160,28 @@ async def test_an_offer_held_past_the_threshold_raises_a_warning_until_it_is_ans
     await h.run_until_idle()  # written: ACCEPT
     await h.cycle()
     assert h.driver.accepted() and "OFFERS_HELD" not in warnings(h)
+
+
+async def test_nodes_stay_online_while_offers_are_suppressed_and_the_no_offer_rule_resumes_after(h):
+    """Scale's rule takes a node silent for 5 minutes offline; silence we asked for (SUPPRESS, long
+    filters) does not count, and once offers are expected again the rule counts from then."""
+    await idle(h, 5)
+    assert h.engine.etiquette.suppressed
+    for node in h.state.nodes:  # no health check comes due in this test: no REVIVE before we want it
+        h.state.node_tasks.work(node).health_due_at = h.clock.now + 10_000
+    for _ in range(400):
+        h.clock.now += 1.0
+        h.engine.step_cycle()
+        await h.run_until_idle()
+    assert {n.state(False).name for n in h.state.nodes} == {"READY"}
+    assert not h.driver.of("REVIVE")
+    h.queue_jobs(100)  # more than fits: work waits, REVIVE, and the fake master sends nothing
+    await h.sync()
+    await h.cycle()
+    assert len(h.driver.of("REVIVE")) == 1
+    for _ in range(299):
+        await h.cycle()
+    assert {n.state(False).name for n in h.state.nodes} == {"READY"}
+    for _ in range(2):
+        await h.cycle()
+    assert {n.state(False).name for n in h.state.nodes} == {"OFFLINE"}  # 5 minutes expected, none came
