@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 def apply(state: CoreState, item: Input, now: float) -> Actions:
     handler = _HANDLERS.get(type(item))
     actions = handler(state, item, now) if handler is not None else Actions()
+    state.watch.killing(actions.kill, now)  # every kill is sent again until its task is over
     # Node rows out of date (new nodes, new agent ids, retirements) go to the database in the background.
     actions.nodes += [
         NodeRecord(n.hostname, n.agent_id, n.is_active, n.is_paused, n.id)
@@ -301,7 +302,7 @@ def _tick(state: CoreState, item: Tick, now: float) -> Actions:
     state.master.check(now)  # heartbeats overdue: contact lost, before the driver gives up the stream
     update_contact_warning(state.warnings, state.master, now)
     advance(state, now)
-    return Actions()
+    return task_updates.on_time(state, now)
 
 
 def _cycle(state: CoreState, item: Cycle, now: float) -> Actions:

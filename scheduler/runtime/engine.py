@@ -106,6 +106,7 @@ class Engine:
         self.handlers = None  # InProcessHandlers when message handlers run inside this process
         self._inputs: deque[Input] = deque()
         self._input_ready = asyncio.Event()
+        self.scheduling_pass = None  # a Prometheus histogram of the passes' durations, when one is attached
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -149,7 +150,11 @@ class Engine:
                 continue  # nothing new is planned while stopping
             if isinstance(item, OffersReceived):  # before: the unusable ones are declined at once
                 self.held_offers.received((offer.id for offer in item.offers), self.clock())
-            self.execute(apply(self.state, item, self.clock()))
+            started = time.perf_counter()
+            actions = apply(self.state, item, self.clock())
+            if isinstance(item, Cycle) and self.scheduling_pass is not None:
+                self.scheduling_pass.observe(time.perf_counter() - started)
+            self.execute(actions)
             applied += 1
             if isinstance(item, OffersReceived):
                 self._wakeup.set()  # use fresh offers in a cycle right away, not up to a second later
@@ -406,7 +411,9 @@ class Engine:
             }
         return sections
 
-    def _snapshot(self) -> None:
+    async def _snapshot(self) -> None:
+        for _ in self.status_builder.warm(self.state):
+            await asyncio.sleep(0)  # the cold build in slices, other work in between
         snapshot = self.build_snapshot()
         self.snapshots.publish(snapshot)
         if snapshot.build_s > self.settings.status_interval_s / 2:
