@@ -306,8 +306,15 @@ SETTINGS: tuple[Setting, ...] = (
         "OFFER_REFUSE_SECONDS",
         "offer_refuse_s",
         _non_negative_seconds,
-        "5",
-        "Refuse filter sent with declined offers, seconds",
+        "300",
+        "Refuse filter sent with offers declined while no work waits, seconds (1 s while some does)",
+    ),
+    Setting(
+        "OFFER_HOLD_WARN_SECONDS",
+        "offer_hold_warn_s",
+        _positive_seconds,
+        "10",
+        "An offer held longer than this many seconds raises the OFFERS_HELD scheduler warning",
     ),
     # partitions, outcomes after a restart, black-hole nodes (core/task_watch.py, nodes/failure_rate.py)
     Setting(
@@ -549,6 +556,7 @@ class Settings:
     backoff_max_s: float
     call_timeout_s: float
     offer_refuse_s: float
+    offer_hold_warn_s: float
     unreachable_timeout_s: float
     outcome_wait_s: float
     pause_failing_nodes: bool

@@ -15,6 +15,7 @@ from scheduler.core.clock import reset_nodes
 from scheduler.core.records import ExeLaunched
 from scheduler.core.state import CoreState, job_task_id
 from scheduler.core.warnings import UNKNOWN_JOB_TYPE, WAITING_SYSTEM_TASKS
+from scheduler.jobs.definitions import JobType
 from scheduler.jobs.executions import RunningExe
 from scheduler.jobs.queue import QueuedJob
 from scheduler.nodes import states
@@ -23,7 +24,7 @@ from scheduler.offers.offer import Offer
 from scheduler.resources.accounting import to_cents
 from scheduler.scheduling import pending
 from scheduler.scheduling.pending import PendingCounts, PendingReason
-from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of
+from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of, needs_gpus
 from scheduler.scheduling.system_tasks import DB_UPDATE, MESSAGE_HANDLER
 from scheduler.tasks.registry import Task, TaskKind
 from scheduler.tasks.status import TaskState
@@ -40,7 +41,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         return Actions()
     actions = Actions()
     reset_nodes(state)
-    state.work_waits = _work_waits(state)
+    state.work_waits = _work_waits(state, now)
     actions.kill += [(task_id, _agent_of(state, task_id)) for task_id in state.messaging.surplus(now)]
     actions.extend(_kill_timed_out(state, now))
     stale = [
@@ -133,13 +134,27 @@ def _pool(state: CoreState, held: list[Offer], actions: Actions) -> OfferPool:
     return OfferPool(capacities)
 
 
-def _work_waits(state: CoreState) -> bool:
-    messaging = state.messaging
-    return bool(
-        state.queue
-        or (not messaging.in_process and messaging.actual_count < messaging.desired_count)
-        or (state.db_update.completed_at is None and state.db_update.task_id is None)
-        or any(node.online and not node.initial_cleanup_done for node in state.nodes)
+def _no_id(kind: str) -> str:
+    return ""  # asking what is due names no task
+
+
+def _work_waits(state: CoreState, now: float) -> bool:
+    """Whether an offer could be used now: a queued job that could run somewhere, a system task
+    missing or a node task due. While not, the engine suppresses offers (``OfferEtiquette``); a
+    paused scheduler launches nothing, so nothing waits."""
+    if state.paused:
+        return False
+    failing = state.resource_check.failing()
+    if any(job_filter(state, job, failing) is None for job in state.queue):
+        return True
+    if state.messaging.demands(_no_id) or state.db_update.demand(now, _no_id) is not None:
+        return True
+    node_tasks = state.node_tasks
+    return any(
+        node.online
+        and not node_tasks.surely_idle(node, now)
+        and node_tasks.demands(node, node.state(state.paused), now, _no_id)
+        for node in state.nodes
     )
 
 
@@ -212,46 +227,47 @@ def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> Pend
 
 
 def _place_jobs(state: CoreState, pool: OfferPool, now: float) -> tuple[list[ExeLaunched], PendingCounts]:
+    """Jobs in queue order; those that need GPUs first, since only GPU agents can take them, while
+    the rest can go anywhere: they go to GPU agents only if no other agent has room and no GPU job
+    is left waiting (non-GPU work must not take the only GPU agents from it)."""
     records: list[ExeLaunched] = []
     unplaced: PendingCounts = {}
-    no_room: dict[int, PendingReason] = {}  # job types that found no room this cycle: capacity only shrinks
     unknown: set[int] = set()
     failing = state.resource_check.failing()
+    gpu_jobs: list[tuple[QueuedJob, JobType]] = []
+    other_jobs: list[tuple[QueuedJob, JobType]] = []
     for job in state.queue:
-        reason = job_filter(state, job, failing) or no_room.get(job.job_type_id)
+        reason = job_filter(state, job, failing)
         if reason is PendingReason.UNKNOWN_JOB_TYPE:
             unknown.add(job.job_type_id)
         if reason is not None:
             pending.add(unplaced, job.job_type_id, reason)
             continue
         job_type = state.job_types[job.job_type_id]
-        capacity = pool.first_fit(job_type.resources, lambda node: _is_ready(node, state.paused))
-        if capacity is None:
-            no_room[job.job_type_id] = _no_room(state, pool, job_type.resources)
-            pending.add(unplaced, job.job_type_id, no_room[job.job_type_id])
-            continue
-        exe_num = max(job.num_exes, state.latest_try.get(job.job_id, 0)) + 1
-        task_id = job_task_id(job.job_id, exe_num)
-        if task_id in state.tasks:  # cannot happen by construction; never launch a try twice
-            log.error("Try %s is already running; not launching it again", task_id)
-            continue
-        demand = TaskDemand(
-            task_id,
-            f"{job_type.name} {job_type.version} job {job.job_id}",
-            job_type.resources,
-            job_type.command,
-            job_type.image,
-            labels={"scale.job_id": str(job.job_id), "scale.job_type": f"{job_type.name}:{job_type.version}"},
-        )
-        _register(
-            state, capacity, demand, TaskKind.JOB, job_type.name, now, priority=job.priority, queued_at=job.queued_at
-        )
-        state.queue.remove(job.job_id)
-        state.latest_try[job.job_id] = exe_num
-        node = capacity.node
-        state.exes[task_id] = RunningExe(job.job_id, exe_num, job_type.id, task_id, node.id, capacity.agent_id, now)
-        state.exe_metrics.started(node.id, job_type.id)
-        records.append(ExeLaunched(job.job_id, exe_num, job_type.id, task_id, node.id, now))
+        (gpu_jobs if needs_gpus(job_type.resources) else other_jobs).append((job, job_type))
+    no_room: dict[int, PendingReason] = {}  # job types that found no room this cycle: capacity only shrinks
+
+    def place(jobs: list[tuple[QueuedJob, JobType]], gpu_agents: bool) -> bool:
+        """Place the jobs in order; True if one was left waiting."""
+        left = False
+        for job, job_type in jobs:
+            reason = no_room.get(job.job_type_id)
+            capacity = None
+            if reason is None:
+                ready = lambda node: _is_ready(node, state.paused)  # noqa: E731
+                capacity = pool.first_fit(job_type.resources, ready, gpu_agents=gpu_agents)
+            if capacity is None:
+                reason = no_room[job.job_type_id] = reason or _no_room(state, pool, job_type.resources)
+                pending.add(unplaced, job.job_type_id, reason)
+                left = True
+                continue
+            record = _launch_job(state, capacity, job, job_type, now)
+            if record is not None:
+                records.append(record)
+        return left
+
+    gpu_waiting = place(gpu_jobs, gpu_agents=True)
+    place(other_jobs, gpu_agents=not gpu_waiting)
     if not unknown:
         state.warnings.clear(UNKNOWN_JOB_TYPE.name)  # Scale lets it age out over an hour
     for job_type_id in unknown:
@@ -260,3 +276,28 @@ def _place_jobs(state: CoreState, pool: OfferPool, now: float) -> tuple[list[Exe
         )
     state.metrics.count("jobs_launched_per_sec", len(records), now)
     return records, unplaced
+
+
+def _launch_job(
+    state: CoreState, capacity: AgentCapacity, job: QueuedJob, job_type: JobType, now: float
+) -> ExeLaunched | None:
+    exe_num = max(job.num_exes, state.latest_try.get(job.job_id, 0)) + 1
+    task_id = job_task_id(job.job_id, exe_num)
+    if task_id in state.tasks:  # cannot happen by construction; never launch a try twice
+        log.error("Try %s is already running; not launching it again", task_id)
+        return None
+    demand = TaskDemand(
+        task_id,
+        f"{job_type.name} {job_type.version} job {job.job_id}",
+        job_type.resources,
+        job_type.command,
+        job_type.image,
+        labels={"scale.job_id": str(job.job_id), "scale.job_type": f"{job_type.name}:{job_type.version}"},
+    )
+    _register(state, capacity, demand, TaskKind.JOB, job_type.name, now, priority=job.priority, queued_at=job.queued_at)
+    state.queue.remove(job.job_id)
+    state.latest_try[job.job_id] = exe_num
+    node = capacity.node
+    state.exes[task_id] = RunningExe(job.job_id, exe_num, job_type.id, task_id, node.id, capacity.agent_id, now)
+    state.exe_metrics.started(node.id, job_type.id)
+    return ExeLaunched(job.job_id, exe_num, job_type.id, task_id, node.id, now)
