@@ -244,6 +244,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Queue depth above which msg_queue warns (-1: never)",
         aliases=("MESSSAGE_QUEUE_DEPTH_WARN",),
     ),
+    Setting(
+        "MESSAGE_MAX_BYTES",
+        "message_max_bytes",
+        _positive_int,
+        str(16 * 1024 * 1024),
+        "Largest command message body a handler reads; larger ones are dead-lettered",
+    ),
+    Setting(
+        "MESSAGE_MAX_DELIVERIES",
+        "message_max_deliveries",
+        _positive_int,
+        "20",
+        "Deliveries of a message without an outcome (a handler died on it) before it is dead-lettered",
+    ),
     # dependencies probed by the status
     Setting(
         "ELASTICSEARCH_URL",
@@ -384,6 +398,8 @@ class Settings:
     broker_url: str
     queue_name: str
     queue_depth_warn: int
+    message_max_bytes: int
+    message_max_deliveries: int
     elasticsearch_url: str | None
     logging_address: str | None
     logging_health_address: str | None

@@ -75,9 +75,12 @@ def test_messages_are_stored_exactly_once(database_url, rabbitmq_url, queue_name
         "duplicate_jobs": 2,
         "rejected_messages": 3,
         "rejected_jobs": 2,
+        "dead_lettered": 3,
+        "delivery_counted": 0,
         "storage_failures": 0,
         "broker_errors": 0,
     }
+    assert queue_depth(rabbitmq_url, queue_name + ".dead") == 3
     jobs = stored_jobs(database_url)
     assert len(jobs) == 10
     assert stored_message_ids(database_url) == [f"m{i}" for i in range(5)]
