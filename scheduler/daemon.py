@@ -33,7 +33,7 @@ from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
 from scheduler.runtime.leadership import Leadership
-from scheduler.scheduling.system_tasks import TaskTemplate
+from scheduler.scheduling.system_tasks import TaskTemplate, system_task_environment
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.scheduler_row import DatabaseFrameworkIdStore
@@ -124,13 +124,7 @@ class LeaderOrStoredStatus:
 
 def system_task_template(settings: Settings) -> TaskTemplate:
     """How message handlers and the database update are started on an agent: the same settings."""
-    environment = {
-        "DATABASE_URL": settings.database_url,
-        "SCALE_BROKER_URL": settings.broker_url,
-        "SCALE_QUEUE_NAME": settings.queue_name,
-        "LOG_LEVEL": settings.log_level,
-    }
-    return TaskTemplate(image=settings.scale_docker_image, environment=environment)
+    return TaskTemplate(image=settings.scale_docker_image, environment=system_task_environment(settings))
 
 
 def create_core(settings: Settings, now: float) -> SchedulerCore:
