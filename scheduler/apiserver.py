@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 async def run_api_server(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     stop = stop_on_signals(stop)
-    database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
+    database = Database(
+        settings.database_url, settings.database_timeout_s, sslmode=settings.database_sslmode, ca_file=settings.ca_file
+    )
     source = DatabaseStatus(database, settings.status_freshness_s)
     try:
         runner, url = await start_api(create_app(status=source), settings.api_host, settings.api_port)

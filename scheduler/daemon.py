@@ -199,7 +199,9 @@ async def run_daemon(
 ) -> int:
     """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
     stop = stop_on_signals(stop)
-    database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
+    database = Database(
+        settings.database_url, settings.database_timeout_s, sslmode=settings.database_sslmode, ca_file=settings.ca_file
+    )
     core = create_core(settings, time.time())
     monitor = DependencyMonitor(
         settings,

@@ -35,6 +35,7 @@ from scheduler.dependencies.common import (
 from scheduler.messaging.envelope import dead_letter_queue_name
 from scheduler.messaging.queue import broker_type, command_queue
 from scheduler.messaging.tally import TALLY
+from scheduler.tls import broker_ssl
 
 HEALTHY_MSG = "Message Queue is healthy"
 LARGE_MSG = "Message queue is large. Scale may be unresponsive."
@@ -132,16 +133,18 @@ def _missing_queue(exc: BaseException) -> bool:
     return str(code) == "404" or "NOT_FOUND" in str(exc)
 
 
-def read_queue_depth(url: str, queue_name: str, timeout_s: float) -> int:
+def read_queue_depth(url: str, queue_name: str, timeout_s: float, ca_file: str | None = None) -> int:
     """Blocking: the message count of the command queue, on a fresh connection, every call bounded."""
-    return read_queue_depths(url, queue_name, timeout_s)[0]
+    return read_queue_depths(url, queue_name, timeout_s, ca_file)[0]
 
 
-def read_queue_depths(url: str, queue_name: str, timeout_s: float) -> tuple[int, int]:
+def read_queue_depths(url: str, queue_name: str, timeout_s: float, ca_file: str | None = None) -> tuple[int, int]:
     """Blocking: the message counts of the command queue and of its dead-letter queue."""
     kind = broker_type(url)
     options = {"read_timeout": timeout_s, "write_timeout": timeout_s} if kind == "amqp" else {}
-    with Connection(url, connect_timeout=timeout_s, transport_options=options) as connection:
+    with Connection(
+        url, ssl=broker_ssl(url, ca_file), connect_timeout=timeout_s, transport_options=options
+    ) as connection:
         connection.ensure_connection(max_retries=0)  # one attempt: the probe runs again soon anyway
         return (
             _passive_depth(connection, queue_name),
@@ -175,6 +178,7 @@ async def probe_msg_queue(
     *,
     secrets: Secrets = (),
     report: Report = report_debug,
+    ca_file: str | None = None,
 ) -> JSON:
     parsed = parse_broker(url)
     if parsed is None:
@@ -183,7 +187,7 @@ async def probe_msg_queue(
     if kind not in SUPPORTED:
         return unsupported(queue_name, handlers, kind, region)
     try:
-        depth, dead = await slot.call(lambda: read_queue_depths(url, queue_name, timeout_s))
+        depth, dead = await slot.call(lambda: read_queue_depths(url, queue_name, timeout_s, ca_file))
     except Exception as exc:
         report(exception_text(exc, secrets))
         return broker_error(queue_name, handlers, kind, region, broker_cause(exc, timeout_s))

@@ -108,7 +108,7 @@ class MessageHandler:
         self.backoff_max_s = backoff_max_s
         self.name = name
         self._owns_engine = engine is None
-        self.engine = engine if engine is not None else make_engine(settings.database_url, settings.database_timeout_s)
+        self.engine = engine if engine is not None else settings_engine(settings)
         self._secrets = settings.secret_values()
         self._broker = mask_url(settings.broker_url)
         self._stop = threading.Event()
@@ -170,6 +170,7 @@ class MessageHandler:
                     connect_timeout_s=self.connect_timeout_s,
                     heartbeat_s=self.heartbeat_s,
                     confirm_publish=True,  # a dead letter is on the broker before its original is acked
+                    ca_file=self.settings.ca_file,
                 )
                 connection.connect()
                 log.info("consuming %s from %s (prefetch %d)", self.queue.name, self._broker, self.prefetch)
@@ -434,6 +435,15 @@ class MessageHandler:
         )
 
 
+def settings_engine(settings: Settings) -> Engine:
+    return make_engine(
+        settings.database_url,
+        settings.database_timeout_s,
+        sslmode=settings.database_sslmode,
+        ca_file=settings.ca_file,
+    )
+
+
 def _is_database_error(exc: BaseException) -> bool:
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -500,7 +510,7 @@ def run_message_handler(settings: Settings, stop: threading.Event | None = None,
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    engine = make_engine(settings.database_url, settings.database_timeout_s)
+    engine = settings_engine(settings)
     handler: MessageHandler | None = None
     try:
         log.info(

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from scheduler.redact import mask_url
+from scheduler.tls import database_tls
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
+def make_engine(url: str, timeout_s: float = 10.0, *, sslmode: str | None = None, ca_file: str | None = None) -> Engine:
+    """An engine with bounded waits; PostgreSQL with the TLS of DATABASE_SSLMODE / CA_FILE (scheduler.tls)."""
+    tls = database_tls(url, sslmode, ca_file)
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -68,6 +71,7 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
             "keepalives_interval": 5,
             "keepalives_count": 3,
             "tcp_user_timeout": milliseconds,
+            **tls,
         },
     )
 
@@ -84,11 +88,19 @@ def migrate(engine: Engine) -> None:
 
 
 class Database:
-    def __init__(self, url: str, timeout_s: float = 10.0, threads: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 10.0,
+        threads: int = 4,
+        *,
+        sslmode: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         self.url = url
         self.display_url = mask_url(url)
         self.timeout_s = timeout_s
-        self.engine = make_engine(url, timeout_s)
+        self.engine = make_engine(url, timeout_s, sslmode=sslmode, ca_file=ca_file)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
     @property
