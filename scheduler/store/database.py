@@ -36,8 +36,19 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, timeout_s: float = 10.0, *, sslmode: str | None = None, ca_file: str | None = None) -> Engine:
-    """An engine with bounded waits; PostgreSQL with the TLS of DATABASE_SSLMODE / CA_FILE (scheduler.tls)."""
+def make_engine(
+    url: str,
+    timeout_s: float = 10.0,
+    *,
+    sslmode: str | None = None,
+    ca_file: str | None = None,
+    read_only: bool = False,
+) -> Engine:
+    """An engine with bounded waits; PostgreSQL with the TLS of DATABASE_SSLMODE / CA_FILE (scheduler.tls).
+
+    ``read_only``: the database itself refuses writes on its sessions (PostgreSQL's
+    default_transaction_read_only, SQLite's query_only).
+    """
     tls = database_tls(url, sslmode, ca_file)
     url = normalize_url(url)
     parsed = make_url(url)
@@ -51,6 +62,8 @@ def make_engine(url: str, timeout_s: float = 10.0, *, sslmode: str | None = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers (the api command) never block the writer
             cursor.execute("PRAGMA foreign_keys=ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
 
         return engine
@@ -63,7 +76,8 @@ def make_engine(url: str, timeout_s: float = 10.0, *, sslmode: str | None = None
         pool_timeout=timeout_s,
         connect_args={
             "connect_timeout": max(1, int(timeout_s)),
-            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+            + (" -c default_transaction_read_only=on" if read_only else ""),
             "application_name": "scale-scheduler",
             # A server that vanishes mid-query is noticed by the client too, not only by the server.
             "keepalives": 1,
@@ -87,6 +101,19 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """(the database's schema revision or None if unmigrated, the revision this version needs); reads only."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head or ""
+
+
 class Database:
     def __init__(
         self,
@@ -96,11 +123,12 @@ class Database:
         *,
         sslmode: str | None = None,
         ca_file: str | None = None,
+        read_only: bool = False,
     ) -> None:
         self.url = url
         self.display_url = mask_url(url)
         self.timeout_s = timeout_s
-        self.engine = make_engine(url, timeout_s, sslmode=sslmode, ca_file=ca_file)
+        self.engine = make_engine(url, timeout_s, sslmode=sslmode, ca_file=ca_file, read_only=read_only)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
     @property
@@ -117,6 +145,12 @@ class Database:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, in_transaction)
         return await asyncio.wait_for(future, timeout_s or self.timeout_s)
+
+    async def schema_revisions(self) -> tuple[str | None, str]:
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(
+            loop.run_in_executor(self._executor, schema_revisions, self.engine), self.timeout_s
+        )
 
     async def migrate(self) -> None:
         loop = asyncio.get_running_loop()
