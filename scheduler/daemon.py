@@ -189,6 +189,14 @@ async def start_api(app: web.Application, host: str, port: int) -> tuple[web.App
     return runner, f"http://{shown_host}:{bound_port}"
 
 
+def listen_text(host: str, api_url: str) -> str:
+    """Where the API really listens: the configured address and the port actually bound."""
+    port = api_url.rsplit(":", 1)[-1]
+    if host in ("", "0.0.0.0", "::"):
+        return f"{host or '0.0.0.0'} port {port}, every interface"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 async def run_daemon(
     settings: Settings,
     *,
@@ -234,7 +242,12 @@ async def run_daemon(
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         await database.close()
         return 1
-    log.info("scale-scheduler %s serving the API on %s", __version__, api_url)
+    log.info(
+        "scale-scheduler %s serving the API on %s (listening on %s)",
+        __version__,
+        api_url,
+        listen_text(settings.api_host, api_url),
+    )
     daemon = Daemon(settings, engine, driver, database, api_url, monitor, leadership)
     standby = asyncio.Event()  # set once this instance leads: the stored-status reader stops
     reader = asyncio.create_task(status.stored.run(standby), name="standby-status")
