@@ -55,3 +55,37 @@ def test_lone_surrogates_do_not_break_the_log(stderr_log):
 def test_escape_control():
     assert escape_control("a\tb\nc") == "a\tb\\nc"
     assert escape_control("a\nb\x07", keep_newlines=True) == "a\nb\\x07"
+
+
+def test_every_url_settings_password_is_masked_in_both_forms(monkeypatch):
+    from scheduler.config import load_settings
+
+    settings = load_settings(
+        {
+            "MESOS_MASTER_URL": "http://ops:M4ster%40pw@master:5050",
+            "SILO_URL": "http://silo:Si1o%3Apw@silo:9000",
+            "LOGGING_ADDRESS": "tcp://log:L0g%2Fpw@fluentd:24224",
+            "LOGGING_HEALTH_ADDRESS": "http://log:Hea1th%40pw@fluentd:24220",
+            "ELASTICSEARCH_URL": "http://elastic:E1astic%40pw@es:9200",
+            "DATABASE_URL": "postgresql://scale:S3c%40ret@db/scale",
+            "SCALE_BROKER_URL": "amqp://u:p@ss@word@rabbit//",
+        }
+    )
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging("INFO", settings.secret_values())
+        log = logging.getLogger("scheduler.test")
+        for password in ("M4ster@pw", "Si1o:pw", "L0g/pw", "Hea1th@pw", "E1astic@pw", "S3c@ret", "p@ss@word"):
+            log.warning("the server said: password %s refused", password)
+        log.warning("urls: %s", [settings.mesos_master_url, settings.silo_url, settings.logging_address])
+        log.warning("urls: %s %s", settings.logging_health_address, settings.database_url)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    text = stream.getvalue()
+    for secret in ("M4ster", "Si1o", "L0g", "Hea1th", "E1astic", "S3c", "p@ss", "ss@word", "word@rabbit"):
+        assert secret not in text, (secret, text)
+    assert text.count("****") >= 12
