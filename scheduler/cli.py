@@ -273,7 +273,7 @@ def _operate_command(command: str, settings: Settings, args: argparse.Namespace)
     if command == "db-update":
         return operations.update_database(settings)
     if command == "message-handler":
-        from scheduler.messaging.handler import run_message_handler
+        from scheduler.messaging.command import run_message_handler
 
         return run_message_handler(settings)
     raise AssertionError(command)

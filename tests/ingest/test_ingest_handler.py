@@ -30,7 +30,7 @@ from ingestkit import (
 from kombu.message import Message
 
 from scheduler.jobs.messages import JobRequest, build_queue_jobs, build_queue_jobs_for
-from scheduler.messaging.handler import run_message_handler
+from scheduler.messaging.command import run_message_handler
 from scheduler.messaging.producer import CommandProducer, publish_queue_jobs
 
 pytestmark = pytest.mark.integration
@@ -271,7 +271,7 @@ def test_message_handler_process_stops_on_sigterm(tmp_path, rabbitmq_url, queue_
         "import logging, sys\n"
         "from scheduler.config import load_settings\n"
         "from scheduler.logs import setup_logging\n"
-        "from scheduler.messaging.handler import run_message_handler\n"
+        "from scheduler.messaging.command import run_message_handler\n"
         "settings = load_settings()\n"
         "setup_logging('INFO', settings.secret_values())\n"
         "sys.exit(run_message_handler(settings))\n"
