@@ -444,6 +444,19 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+# Secret settings that are addresses: the password inside is the secret, not the whole value.
+URL_SETTINGS = frozenset(
+    (
+        "MESOS_MASTER_URL",
+        "DATABASE_URL",
+        "SCALE_BROKER_URL",
+        "ELASTICSEARCH_URL",
+        "LOGGING_ADDRESS",
+        "LOGGING_HEALTH_ADDRESS",
+        "SILO_URL",
+        "SECRETS_URL",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -516,7 +529,7 @@ class Settings:
             value = getattr(self, setting.attr)
             if not setting.secret or not value:
                 continue
-            if "://" in str(value):
+            if setting.key in URL_SETTINGS:  # only the password is secret, never the address
                 values.extend(url_passwords(str(value)))
             else:
                 values.append(str(value))

@@ -202,3 +202,11 @@ def test_url_passwords_are_masked_encoded_and_decoded(url, forms, tmp_path, monk
         assert form not in masked and "ss@h" not in masked and "ret" not in masked.split("refused")[0][-10:]
     shown = mask_url(url)
     assert all(form not in shown for form in forms) and "ss@h" not in shown
+
+
+def test_an_address_without_a_password_is_not_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        {"LOGGING_ADDRESS": "fluentd:24224", "SILO_URL": "http://silo:9000", "SECRETS_TOKEN": "s.tok"}
+    )
+    assert settings.secret_values() == ["s.tok"]
