@@ -122,8 +122,13 @@ class CommandProducer:
 
     def publish(self, message: QueueJobsMessage) -> None:
         """Publish one message; returns once the broker has it (confirmed on amqp://)."""
-        producer = self._ensure_producer()
         body = message.body()
+        if len(body) > self.settings.message_max_bytes:  # the handlers would dead-letter it
+            raise PublishError(
+                f"message {message.id} has {len(body)} bytes, more than MESSAGE_MAX_BYTES "
+                f"({self.settings.message_max_bytes}); send its jobs in smaller messages"
+            )
+        producer = self._ensure_producer()
         try:
             producer.publish(
                 body,

@@ -333,3 +333,13 @@ def test_a_message_handler_counts_only_its_own(tmp_path):
     settings = make_settings(f"sqlite:///{tmp_path}/db.sqlite", "memory://", "unused")
     handler = MessageHandler(settings)
     assert handler.counters["dead_lettered"] == 0
+
+
+def test_the_producer_refuses_what_the_handlers_would_dead_letter(tmp_path):
+    from scheduler.messaging.producer import PublishError
+
+    settings = make_settings(f"sqlite:///{tmp_path}/db.sqlite", "memory://", "producer-cap", MESSAGE_MAX_BYTES="500")
+    message = build_queue_jobs_for("alpha", "1.0", count=20, message_id="too-big")
+    with pytest.raises(PublishError, match="more than MESSAGE_MAX_BYTES"):
+        publish_queue_jobs(settings, message)
+    assert queue_depth("memory://", "producer-cap") in (None, 0)
