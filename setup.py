@@ -1,4 +1,5 @@
 """Packaging for scale-scheduler: a Mesos framework daemon serving Scale's v6 system API."""
+
 import re
 from pathlib import Path
 
@@ -15,9 +16,11 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["scheduler", "scheduler.*"]),
-    package_data={"scheduler": ["store/migrations/*.ini", "store/migrations/*.mako", "api/static/*"]},
-    include_package_data=True,
-    # Lower bounds are the versions pinned in constraints.txt: the only ones the tests run against.
+    # Files other than Python modules, per package, as globs relative to the package's folder; each
+    # must match a file (tests/test_packaging.py). A folder without __init__.py belongs to the package
+    # above it, e.g. "scheduler.api": ["static/*"].
+    package_data={"scheduler.store.migrations": ["script.py.mako"]},
+    # Lower bounds are versions the tests ran against (the pins of constraints.txt, unless noted).
     install_requires=[
         "aiohttp>=3.14.5,<4",
         "SQLAlchemy>=2.1.9,<3",
@@ -26,10 +29,13 @@ setup(
         "kombu>=5.7.0,<6",  # scheduler.messaging.envelope relies on how kombu 5 builds a Message
         "elasticsearch>=9.5.1",
         "hvac>=2.4.0",
-        "requests>=2.34.2",
         "prometheus-client>=0.26.0",
         "orjson>=3.13.0",
         "PyYAML>=6.0.4",
+        "requests>=2.31",  # the Vault check's session (2.31: proxy credentials no longer leak on redirects)
+        # Imported directly, though also brought by kombu and aiohttp; bounds are the versions tested.
+        "amqp>=5.4.2,<6",
+        "yarl>=1.25.1,<2",
     ],
     extras_require={
         "dev": [

@@ -1,8 +1,14 @@
 """The scheduler process: API server, database, Mesos driver and engine on one asyncio loop.
 
-``run_daemon`` is what ``scale-scheduler run`` and ``scale-scheduler dev`` execute. It starts the
-parts in dependency order, stops them in reverse on SIGTERM or SIGINT, and never sends TEARDOWN on
-a plain stop: Mesos keeps the tasks for the failover timeout and a restart picks them up again.
+``run_daemon`` is what ``scale-scheduler run`` and ``scale-scheduler dev`` execute. Each part is one
+step of an aiohttp cleanup context (``STEPS``, in dependency order): a step starts its part, yields
+while the scheduler runs, and stops it once every later step has stopped. SIGTERM or SIGINT stops
+them in reverse; a plain stop never sends TEARDOWN: Mesos keeps the tasks for the failover timeout
+and a restart picks them up again.
+
+The steps live on an application of their own, never served: aiohttp starts a served application's
+cleanup context before it listens, and the API must answer while this instance migrates the
+database or stands by behind another leader.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
 
@@ -24,6 +31,7 @@ from scheduler.aio import wait_event
 from scheduler.api.app import create_app
 from scheduler.api.database_status import DatabaseStatus
 from scheduler.api.health import HealthSources
+from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.dependencies.monitor import DependencyMonitor
@@ -80,7 +88,7 @@ def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
 
 async def migrate_until_ready(database: Database, stop: asyncio.Event) -> bool:
     """Run migrations, retrying while the database is unreachable; False if stopped first."""
-    delay = 1.0
+    backoff = Backoff(1.0, 30.0)
     while not stop.is_set():
         migration = asyncio.ensure_future(database.migrate())
         stopped = asyncio.ensure_future(stop.wait())
@@ -94,9 +102,9 @@ async def migrate_until_ready(database: Database, stop: asyncio.Event) -> bool:
             log.info("Database %s is ready", database.display_url)
             return True
         except Exception as exc:
-            log.error("Database %s is not ready (%s); retrying in %.0f s", database.display_url, exc, delay)
+            delay = backoff.next()
+            log.error("Database %s is not ready (%s); retrying in %.1f s", database.display_url, exc, delay)
             await wait_event(stop, delay)
-            delay = min(delay * 2, 30.0)
     return False
 
 
@@ -117,6 +125,7 @@ class LeaderOrStoredStatus:
         self.memory, self.stored = memory, stored
         self.leading = False
         self.freshness_s = memory.freshness_s
+        self.standby_over = asyncio.Event()  # set once this instance leads (or stops): the reader ends
 
     def current(self) -> StatusSnapshot | None:
         return self.memory.current() if self.leading else self.stored.current()
@@ -167,26 +176,23 @@ def health_sources(settings: Settings, engine: Engine, driver: MesosDriver, moni
 
 @dataclass
 class Daemon:
-    """The running parts, reachable for tests and for the dev-mode banner."""
+    """The running parts, reachable by the steps, by tests and by the dev-mode banner."""
 
     settings: Settings
     engine: Engine
     driver: MesosDriver
     database: Database
-    api_url: str
     monitor: DependencyMonitor
     leadership: Leadership
-    tasks: list[asyncio.Task] = field(default_factory=list)
+    status: LeaderOrStoredStatus
+    stop: asyncio.Event
+    prepare: Callable[[Database], Awaitable[None]] | None = None
+    api_url: str = ""
+    lost: asyncio.Event = field(default_factory=asyncio.Event)  # the leader lock's session broke
+    tasks: list[asyncio.Task] = field(default_factory=list)  # what ending early stops the scheduler
 
 
-async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    bound_port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return runner, f"http://{shown_host}:{bound_port}"
+DAEMON = web.AppKey("daemon", Daemon)
 
 
 def listen_text(host: str, api_url: str) -> str:
@@ -197,16 +203,21 @@ def listen_text(host: str, api_url: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def run_daemon(
+class Stopped(Exception):
+    """Asked to stop while a step was starting: the steps already started are stopped, exit 0."""
+
+
+class CannotListen(Exception):
+    """The API's address is taken or not ours: exit 1."""
+
+
+def build_daemon(
     settings: Settings,
-    *,
-    stop: asyncio.Event | None = None,
-    on_started: Callable[[Daemon], Awaitable[None] | None] | None = None,
+    stop: asyncio.Event,
     prepare: Callable[[Database], Awaitable[None]] | None = None,
     dependency_overrides: dict | None = None,
-) -> int:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
-    stop = stop_on_signals(stop)
+) -> Daemon:
+    """The parts, wired together; nothing connects or listens yet."""
     database = Database(
         settings.database_url, settings.database_timeout_s, sslmode=settings.database_sslmode, ca_file=settings.ca_file
     )
@@ -221,6 +232,7 @@ async def run_daemon(
     )
     engine = Engine(settings, core, database, sections=monitor.sections)
     if settings.message_handler_mode == "in-process":
+        # Started, resized and stopped (before the engine's last writes) by the engine itself.
         engine.handlers = InProcessHandlers(settings, database)
     driver = MesosDriver(
         framework_spec(settings), driver_options(settings), engine.handle_event, DatabaseFrameworkIdStore(database)
@@ -230,90 +242,221 @@ async def run_daemon(
         MemoryStatus(engine.snapshots, settings.status_freshness_s),
         DatabaseStatus(database, settings.status_freshness_s),
     )
-    leadership = Leadership(database)
-    app = create_app(
-        status=status,
-        health=health_sources(settings, engine, driver, monitor),
+    return Daemon(settings, engine, driver, database, monitor, Leadership(database), status, stop, prepare)
+
+
+async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    bound_port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return runner, f"http://{shown_host}:{bound_port}"
+
+
+async def _finish(tasks: list[asyncio.Task], grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """Let ``tasks`` end within ``grace_s``, then cancel what is left."""
+    if not tasks:
+        return
+    _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+
+
+# --- the steps, in start order ----------------------------------------------------------------
+
+
+async def database_step(app: web.Application) -> Any:
+    """Closed last: every other part may use it until it stops."""
+    daemon = app[DAEMON]
+    try:
+        yield
+    finally:
+        await daemon.database.close()
+
+
+async def api_step(app: web.Application) -> Any:
+    """Served from the start: the probes and a standby's stored status answer while the rest waits."""
+    daemon = app[DAEMON]
+    settings = daemon.settings
+    api = create_app(
+        status=daemon.status,
+        health=health_sources(settings, daemon.engine, daemon.driver, daemon.monitor),
         bench_routes=settings.bench_routes,
     )
     try:
-        runner, api_url = await start_api(app, settings.api_host, settings.api_port)
+        runner, daemon.api_url = await start_api(api, settings.api_host, settings.api_port)
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
-        await database.close()
-        return 1
+        raise CannotListen from exc
     log.info(
         "scale-scheduler %s serving the API on %s (listening on %s)",
         __version__,
-        api_url,
-        listen_text(settings.api_host, api_url),
+        daemon.api_url,
+        listen_text(daemon.settings.api_host, daemon.api_url),
     )
-    daemon = Daemon(settings, engine, driver, database, api_url, monitor, leadership)
-    standby = asyncio.Event()  # set once this instance leads: the stored-status reader stops
-    reader = asyncio.create_task(status.stored.run(standby), name="standby-status")
     try:
-        if not await migrate_until_ready(database, stop):
-            return 0
-        if prepare is not None:
-            await prepare(database)
-        await monitor.start()
-        if not await leadership.acquire(stop):
-            return 0
-        standby.set()
-        status.leading = True
-        log.info(
-            "Mesos master %s, role %s, failover timeout %.0f s",
-            mask_url(settings.mesos_master_url),
-            settings.mesos_role,
-            settings.failover_timeout_s,
-        )
-        # The engine loads what the database knows before the first event can arrive: an update for
-        # a task it had not loaded yet would look like a stranger's and be killed.
-        if not await engine.start(stop):
-            return 0
-        lost = asyncio.Event()
-        daemon.tasks = [
-            asyncio.create_task(driver.run(), name="mesos-driver"),
-            asyncio.create_task(engine.wait_stopped(), name="engine"),
-            asyncio.create_task(leadership.watch(lost), name="leadership"),
-        ]
+        yield
+    finally:
+        await runner.cleanup()
+
+
+async def migrations_step(app: web.Application) -> Any:
+    """The schema first: nothing reads a table before it exists (then the dev-mode job types)."""
+    daemon = app[DAEMON]
+    if not await migrate_until_ready(daemon.database, daemon.stop):
+        raise Stopped
+    if daemon.prepare is not None:
+        await daemon.prepare(daemon.database)
+    yield
+
+
+async def standby_status_step(app: web.Application) -> Any:
+    """Until this instance leads, the API serves the leader's status from the database."""
+    status = app[DAEMON].status
+    reader = asyncio.create_task(status.stored.run(status.standby_over), name="standby-status")
+    try:
+        yield
+    finally:
+        status.standby_over.set()
+        await asyncio.gather(reader, return_exceptions=True)
+
+
+async def monitor_step(app: web.Application) -> Any:
+    """The dependency checks run on a standby too: its status shows them."""
+    monitor = app[DAEMON].monitor
+    await monitor.start()
+    try:
+        yield
+    finally:
+        await monitor.stop()
+
+
+async def leadership_step(app: web.Application) -> Any:
+    """Wait for the leader lock, then watch it: a leader that loses it stops at once."""
+    daemon = app[DAEMON]
+    watch: asyncio.Task | None = None
+    try:
+        if not await daemon.leadership.acquire(daemon.stop):
+            raise Stopped
+        daemon.status.standby_over.set()
+        daemon.status.leading = True
+        watch = asyncio.create_task(daemon.leadership.watch(daemon.lost), name="leadership")
+        daemon.tasks.append(watch)
+        yield
+    finally:
+        if watch is not None:
+            watch.cancel()  # watching the lock ends with the process, not by itself
+            await asyncio.gather(watch, return_exceptions=True)
+        daemon.leadership.release()
+
+
+async def mesos_driver_step(app: web.Application) -> Any:
+    """Stopped after the engine, whose last calls (acknowledgements, launches) still go through it."""
+    daemon = app[DAEMON]
+    settings = daemon.settings
+    log.info(
+        "Mesos master %s, role %s, failover timeout %.0f s",
+        mask_url(settings.mesos_master_url),
+        settings.mesos_role,
+        settings.failover_timeout_s,
+    )
+    try:
+        yield
+    finally:
+        await daemon.driver.stop(teardown=False)
+        await _finish([task for task in daemon.tasks if task.get_name() == "mesos-driver"])
+
+
+async def engine_step(app: web.Application) -> Any:
+    """The engine loads what the database knows before the first event can arrive: an update for a
+    task it had not loaded yet would look like a stranger's and be killed."""
+    daemon = app[DAEMON]
+    engine = daemon.engine
+    stopped: asyncio.Task | None = None
+    try:
+        if not await engine.start(daemon.stop):
+            raise Stopped
+        stopped = asyncio.create_task(engine.wait_stopped(), name="engine")
+        daemon.tasks.append(stopped)
+        yield
+    finally:
+        await engine.stop()
+        if stopped is not None:
+            await stopped
+
+
+async def subscription_step(app: web.Application) -> Any:
+    """Events flow from here on; muted first when stopping, so nothing new reaches the engine while it
+    winds down (the master resends what was missed)."""
+    daemon = app[DAEMON]
+    daemon.tasks.append(asyncio.create_task(daemon.driver.run(), name="mesos-driver"))
+    try:
+        yield
+    finally:
+        daemon.driver.mute()
+
+
+STEPS = [
+    database_step,
+    api_step,
+    migrations_step,
+    standby_status_step,
+    monitor_step,
+    leadership_step,
+    mesos_driver_step,
+    engine_step,
+    subscription_step,
+]
+
+
+async def run_until_stopped(daemon: Daemon) -> int:
+    """Wait for a stop, a lost lock or a part that ends by itself; the exit code."""
+    waiters = [asyncio.create_task(daemon.stop.wait()), asyncio.create_task(daemon.lost.wait())]
+    done, _ = await asyncio.wait([*waiters, *daemon.tasks], return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    for task in done:
+        if task not in waiters and not task.cancelled() and task.exception() is not None:
+            log.error("%s crashed", task.get_name(), exc_info=task.exception())
+            return 1
+    if daemon.lost.is_set() or daemon.driver.superseded:
+        log.error("Stopping: this scheduler no longer leads (it exits so that it restarts as a standby)")
+        return 1
+    log.info("Stopping (the framework stays registered; Mesos keeps its tasks)")
+    return 0
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[Daemon], Awaitable[None] | None] | None = None,
+    prepare: Callable[[Database], Awaitable[None]] | None = None,
+    dependency_overrides: dict | None = None,
+) -> int:
+    """Run until ``stop`` is set (or SIGTERM/SIGINT); returns the process exit code."""
+    daemon = build_daemon(settings, stop_on_signals(stop), prepare, dependency_overrides)
+    lifecycle = web.Application()  # never served: it only runs the steps
+    lifecycle[DAEMON] = daemon
+    lifecycle.cleanup_ctx.extend(STEPS)
+    lifecycle.freeze()
+    try:
+        await lifecycle.startup()
         if on_started is not None:
             result = on_started(daemon)
             if asyncio.iscoroutine(result):
                 await result
-        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
-        done, _ = await asyncio.wait([*waiters, *daemon.tasks], return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waiters:
-            waiter.cancel()
-        for task in done:
-            if task not in waiters and task.exception() is not None:
-                log.error("%s crashed", task.get_name(), exc_info=task.exception())
-                return 1
-        if lost.is_set() or driver.superseded:
-            log.error("Stopping: this scheduler no longer leads (it exits so that it restarts as a standby)")
-            return 1
-        log.info("Stopping (the framework stays registered; Mesos keeps its tasks)")
+        return await run_until_stopped(daemon)
+    except Stopped:
         return 0
+    except CannotListen:
+        return 1
     finally:
-        standby.set()
-        await asyncio.gather(reader, return_exceptions=True)
-        await _shutdown(daemon, runner)
-
-
-async def _shutdown(daemon: Daemon, runner: web.AppRunner) -> None:
-    daemon.driver.mute()  # nothing new reaches the engine while it winds down; the master resends
-    await daemon.engine.stop()
-    await daemon.driver.stop(teardown=False)
-    await daemon.monitor.stop()
-    for task in daemon.tasks:
-        if task.get_name() == "leadership":
-            task.cancel()  # watching the lock ends with the process, not by itself
-    daemon.leadership.release()
-    if daemon.tasks:
-        _done, pending = await asyncio.wait(daemon.tasks, timeout=SHUTDOWN_GRACE_S)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-    await runner.cleanup()
-    await daemon.database.close()
-    log.info("Stopped")
+        try:
+            await lifecycle.cleanup()
+        except Exception:
+            log.exception("Stopping a part failed")
+        log.info("Stopped")

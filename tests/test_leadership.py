@@ -4,6 +4,7 @@ leader's stored status; when the leader stops, the standby takes over under the 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import aiohttp
 import pytest
@@ -11,6 +12,28 @@ import pytest
 from scheduler.config import load_settings
 from scheduler.daemon import run_daemon
 from scheduler.sim import SimConfig, serve_sim
+
+
+class LogSeen(logging.Handler):
+    """Sets an event when a record whose message contains ``text`` is logged."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.seen = text, asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.loop.call_soon_threadsafe(self.seen.set)
+
+
+async def stored_status_when(http, url, predicate, timeout=10.0):
+    async with asyncio.timeout(timeout):
+        while True:
+            async with http.get(url + "/v6/status/") as resp:
+                if resp.status == 200 and predicate(document := await resp.json()):
+                    return document
+            await asyncio.sleep(0.1)
 
 
 async def start(settings):
@@ -45,15 +68,27 @@ async def test_one_leader_one_standby_then_takeover(database_url, tmp_path, unus
             while not leader.driver.subscribed:
                 await asyncio.sleep(0.05)
         framework_id = leader.driver.framework_id
-        second_stop, second_started, second = await start(settings(ports[1]))
-        await asyncio.sleep(2.0)
-        assert not second_started.done()  # standing by: it neither loads nor subscribes
+        standing_by = LogSeen("Another scheduler leads; standing by")
+        logging.getLogger("scheduler.runtime.leadership").addHandler(standing_by)
+        try:
+            second_stop, second_started, second = await start(settings(ports[1]))
+            # The second one has tried for the lock and failed (or, wrongly, started leading).
+            seen = asyncio.ensure_future(standing_by.seen.wait())
+            await asyncio.wait([seen, second_started], timeout=15, return_when=asyncio.FIRST_COMPLETED)
+            seen.cancel()
+        finally:
+            logging.getLogger("scheduler.runtime.leadership").removeHandler(standing_by)
+        assert standing_by.seen.is_set() and not second_started.done()  # neither loads nor subscribes
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{ports[1]}/v6/status/") as resp:
-                assert resp.status == 200  # the leader's status, from the database
-                assert (await resp.json())["scheduler"]["mesos"]["framework_id"] == framework_id
+            # The leader's status, read from the database: once the leader has stored one written
+            # after it subscribed, the standby serves that framework id.
+            document = await stored_status_when(
+                http, f"http://127.0.0.1:{ports[1]}", lambda d: d["scheduler"]["mesos"]["framework_id"] == framework_id
+            )
+            assert document["scheduler"]["mesos"]["framework_id"] == framework_id
             async with http.get(f"http://127.0.0.1:{ports[1]}/readyz") as resp:
                 assert resp.status == 503
+        assert not second_started.done()
         assert len([f for f in sim.state.frameworks.values() if f.connected]) == 1
 
         first_stop.set()

@@ -1,5 +1,8 @@
 """Pause and resume against the simulated master: PAUSED within seconds, nothing launched and offers
-declined while paused, running work left alone; READY and launching again after resume."""
+declined while paused, running work left alone; READY and launching again after resume.
+
+Absence (nothing launched while paused) is shown by events, not by waiting: the scheduler read the
+queued jobs, then answered an offer of every agent, and made no LAUNCH."""
 
 from __future__ import annotations
 
@@ -14,29 +17,97 @@ from scheduler.jobs.definitions import JobType
 from scheduler.jobs.messages import build_queue_jobs_for
 from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.sim import SimConfig, serve_sim
+from scheduler.store.database import Database
 from scheduler.store.job_types import upsert_job_types
+
+
+class Observed:
+    """What the running scheduler did, seen from outside: the calls it made to the master (with the
+    agents of the offers it declined) and the jobs it read from the database. Production code runs
+    unchanged; only the calls through the driver and the database handle are counted on the way."""
+
+    def __init__(self, daemon, sim) -> None:
+        self.launches: list[list[str]] = []
+        self.declined_agents: list[str] = []
+        self.job_ids_read: set[int] = set()
+        self.changed = asyncio.Event()
+        driver, database = daemon.driver, daemon.database
+        decline, launch, run = driver.decline, driver.launch, database.run
+
+        async def observed_decline(offer_ids, refuse_seconds):
+            agents = [sim.state.offers[o].agent_id for o in offer_ids if o in sim.state.offers]
+            result = await decline(offer_ids, refuse_seconds)
+            self.declined_agents += agents
+            self.changed.set()
+            return result
+
+        async def observed_launch(offer_ids, task_infos, refuse_seconds):
+            self.launches.append(list(offer_ids))
+            self.changed.set()
+            return await launch(offer_ids, task_infos, refuse_seconds)
+
+        async def observed_run(work, **options):
+            result = await run(work, **options)
+            if isinstance(result, list):
+                self.job_ids_read.update(getattr(row, "job_id", None) for row in result)
+                self.changed.set()
+            return result
+
+        driver.decline, driver.launch, database.run = observed_decline, observed_launch, observed_run
+
+    async def until(self, predicate, timeout: float = 15.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def seed_job_type(tmp_path, job_type) -> None:
+    """The job type is in the database before the scheduler starts, so it is known from the first load."""
+    database = Database(f"sqlite:///{tmp_path}/status.db")
+    try:
+        await database.migrate()
+        await database.run(lambda connection: upsert_job_types(connection, [job_type]))
+    finally:
+        await database.close()
 
 
 async def test_pause_and_resume(tmp_path):
     sim = await serve_sim(SimConfig(agents=2, allocation_interval_s=0.2, task_duration_s=0.5), "127.0.0.1", 0)
     overrides = {"MESSAGE_HANDLER_MODE": "in-process", "SCALE_QUEUE_NAME": "pause-test"}
+    await seed_job_type(tmp_path, JobType("sleepy", "1", "sleep 1", cpus=0.5, mem=64.0))
     try:
         async with scheduler_against(sim, tmp_path, **overrides) as (daemon, http):
             settings = daemon.settings
-            job_type = JobType("sleepy", "1", "sleep 1", cpus=0.5, mem=64.0)
-            await daemon.database.run(lambda connection: upsert_job_types(connection, [job_type]))
+            observed = Observed(daemon, sim)
             await status_when(http, lambda d: all(n["state"]["name"] == "READY" for n in d["nodes"]) and d["nodes"])
 
             assert await asyncio.to_thread(pause_scheduler, settings, True) == 0
             paused = await status_when(http, lambda d: d["scheduler"]["state"]["name"] == "PAUSED", timeout=10)
             assert {n["state"]["name"] for n in paused["nodes"]} == {"SCHEDULER_STOPPED"}
             await asyncio.to_thread(publish_queue_jobs, settings, build_queue_jobs_for("sleepy", "1", count=5))
-            await asyncio.sleep(4)  # jobs are stored and offers keep coming: none may be used
-            launched = await daemon.database.run(lambda c: c.execute(text("SELECT count(*) FROM job_exe")).scalar())
-            queued = await daemon.database.run(
-                lambda c: c.execute(text("SELECT count(*) FROM job WHERE status = 'QUEUED'")).scalar()
+
+            def queued_ids(connection):
+                return {row[0] for row in connection.execute(text("SELECT id FROM job WHERE status = 'QUEUED'"))}
+
+            await observed.until(lambda: len(observed.job_ids_read) > 0)  # reads go through the observed handle
+            async with asyncio.timeout(15):
+                while len(job_ids := await daemon.database.run(queued_ids)) < 5:
+                    await observed.changed.wait()
+                    observed.changed.clear()
+            # Every agent's offer is answered after the engine has read the five jobs: an unpaused
+            # scheduler would launch on the first one (each agent fits all five jobs).
+            await observed.until(lambda: job_ids <= observed.job_ids_read)
+            launched_before, declined_before = len(observed.launches), len(observed.declined_agents)
+            await observed.until(
+                lambda: (
+                    observed.launches[launched_before:]
+                    or set(observed.declined_agents[declined_before:]) == set(sim.state.agents)
+                )
             )
-            assert (launched, queued) == (0, 5)
+            assert observed.launches[launched_before:] == []
+            launched = await daemon.database.run(lambda c: c.execute(text("SELECT count(*) FROM job_exe")).scalar())
+            assert (launched, len(await daemon.database.run(queued_ids))) == (0, 5)
             async with aiohttp.ClientSession() as control, control.get(sim.url + "/master/state") as resp:
                 framework = (await resp.json())["frameworks"][0]
             assert framework["offers"] == []  # declined at once, never held

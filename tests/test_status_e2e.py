@@ -136,20 +136,24 @@ async def test_api_command_serves_from_the_database_and_goes_stale(tmp_path):
     stop_reader = asyncio.Event()
     try:
         async with scheduler_against(sim, tmp_path) as (daemon, http):
-            await status_when(http, lambda d: len(d["nodes"]) == 1)
-            await asyncio.sleep(1.0)  # at least one write of the status to the database
+            await status_when(http, lambda d: len(d["nodes"]) == 1 and d["scheduler"]["mesos"]["framework_id"])
             source = DatabaseStatus(database, freshness_s=2.0, poll_interval_s=0.2)
             runner, url = await start_api(create_app(status=source), "127.0.0.1", 0)
             reader = asyncio.create_task(source.run(stop_reader))
-            async with aiohttp.ClientSession() as api:
-                await asyncio.sleep(0.5)
-                async with api.get(url + "/v6/status/") as resp:
-                    assert resp.status == 200
-                    assert (await resp.json())["scheduler"]["mesos"]["framework_id"] == daemon.driver.framework_id
-        # The scheduler is gone: the api command keeps answering, then says the status is stale.
+            async with aiohttp.ClientSession(base_url=url) as api:
+                # Served from the database once the scheduler has stored a status written after it subscribed.
+                document = await status_when(
+                    api, lambda d: d["scheduler"]["mesos"]["framework_id"] == daemon.driver.framework_id
+                )
+                assert document["scheduler"]["hostname"]
+        # The scheduler is gone: the api command keeps its last document, then says it is stale.
         async with aiohttp.ClientSession() as api:
-            await asyncio.sleep(3.0)
-            async with api.get(url + "/v6/status/") as resp:
+            deadline = time.monotonic() + 10
+            while (resp := await api.get(url + "/v6/status/")).status == 200:
+                resp.release()
+                assert time.monotonic() < deadline, "the stored status never went stale"
+                await asyncio.sleep(0.2)
+            async with resp:
                 assert resp.status == 503
                 assert await resp.json() == {"detail": "Status is over 2 seconds old"}
         stop_reader.set()

@@ -20,6 +20,7 @@ import aiohttp
 import orjson
 
 from scheduler.aio import wait_event
+from scheduler.backoff import Backoff
 from scheduler.mesos import calls
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.events import (
@@ -100,12 +101,6 @@ class DriverOptions:
     max_redirects: int = 5  # in a row, before backing off
 
 
-def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: uniform in [d/2, d], d = min(cap, base * 2**attempt)."""
-    ceiling = min(cap_s, base_s * (2 ** min(attempt, 30)))
-    return rng.uniform(ceiling / 2, ceiling)
-
-
 def resolve_location(current_url: str, location: str) -> str:
     """The leader's base URL from a 307 Location, which Mesos sends protocol-relative (``//h:p/path``)."""
     current = urlsplit(current_url)
@@ -167,7 +162,7 @@ class MesosDriver:
             connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
             json_serialize=lambda o: orjson.dumps(o).decode(),
         )
-        attempt, redirects = 0, 0
+        backoff, redirects = Backoff(self.options.backoff_base_s, self.options.backoff_max_s, self._rng), 0
         try:
             await self._load_framework_id()
             while not self._stopping.is_set():
@@ -202,14 +197,9 @@ class MesosDriver:
                 if self._stopping.is_set():
                     break
                 if self.subscriptions > subscriptions_before:
-                    attempt, redirects = 0, 0
-                cap = (
-                    min(RECOVERING_RETRY_MAX_S, self.options.backoff_max_s)
-                    if recovering
-                    else self.options.backoff_max_s
-                )
-                delay = backoff_delay(attempt, self.options.backoff_base_s, cap, self._rng)
-                attempt += 1
+                    backoff.reset()
+                    redirects = 0
+                delay = backoff.next(cap_s=RECOVERING_RETRY_MAX_S if recovering else None)
                 log.warning("Mesos subscription lost (%s); re-subscribing in %.1f s", reason, delay)
                 await wait_event(self._stopping, delay)
         finally:
@@ -221,14 +211,13 @@ class MesosDriver:
 
     async def _load_framework_id(self) -> None:
         # Subscribing without the stored id would orphan every running task, so wait for it.
-        attempt = 0
+        backoff = Backoff(1.0, 30.0, self._rng)
         while not self._loaded_id and not self._stopping.is_set():
             try:
                 self.framework_id = await self._id_store.load_framework_id()
                 self._loaded_id = True
             except Exception as exc:
-                delay = backoff_delay(attempt, 1.0, 30.0, self._rng)
-                attempt += 1
+                delay = backoff.next()
                 log.error("Cannot read the stored framework id (%s); retrying in %.1f s", exc, delay)
                 await wait_event(self._stopping, delay)
 
@@ -353,10 +342,9 @@ class MesosDriver:
             self._save_retry_task = asyncio.create_task(self._retry_save(), name="framework-id-save")
 
     async def _retry_save(self) -> None:
-        attempt = 0
+        backoff = Backoff(1.0, 30.0, self._rng)
         while self._unsaved_framework_id is not _SAVED:
-            await asyncio.sleep(backoff_delay(attempt, 1.0, 30.0, self._rng))
-            attempt += 1
+            await asyncio.sleep(backoff.next())
             value = self._unsaved_framework_id
             try:
                 await self._id_store.save_framework_id(value)
@@ -405,6 +393,7 @@ class MesosDriver:
             raise NotSubscribed(kind)
         body = orjson.dumps(call)
         timeout = aiohttp.ClientTimeout(total=self.options.call_timeout_s)
+        backoff = Backoff(self.options.backoff_base_s, 5.0, self._rng)
         for attempt in range(self.options.call_retries + 1):
             stream_id = self.stream_id
             if stream_id is None:
@@ -420,7 +409,7 @@ class MesosDriver:
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise CallError(kind, 0, repr(exc)) from None
             if resp.status == 503 and attempt < self.options.call_retries:
-                await asyncio.sleep(backoff_delay(attempt, self.options.backoff_base_s, 5.0, self._rng))
+                await asyncio.sleep(backoff.next())
                 continue
             if resp.status in (307, 403):
                 # No longer the leader, or the master no longer sees our subscription.

@@ -19,7 +19,6 @@ class Node:
         "offline_since",
         "offline_reason",
         "last_offer_at",
-        "master_active",
         "absent_polls",
         "initial_cleanup_done",
         "resources",
@@ -45,7 +44,6 @@ class Node:
         self.offline_since: float | None = now
         self.offline_reason = "no agent has registered from this host yet"
         self.last_offer_at: float | None = None
-        self.master_active: bool | None = None  # the master's "active" flag, once it has listed the agent
         self.absent_polls = 0  # consecutive master listings without this node's agent
         self.initial_cleanup_done = False  # until the node's first cleanup task succeeds
         self.resources = NodeResources()

@@ -105,7 +105,7 @@ class NodeRegistry:
         for report in reports:
             listed.add(report.agent_id)
             node = self._node_for(report.agent_id, report.hostname, now)
-            node.master_active, node.absent_polls = report.active, 0
+            node.absent_polls = 0
             if report.active:
                 self._bring_online(node, now)
                 if _nothing_to_offer(report):
@@ -116,7 +116,6 @@ class NodeRegistry:
             if node.agent_id and node.agent_id not in listed:
                 node.absent_polls += 1
                 if node.absent_polls >= ABSENT_POLLS_OFFLINE:
-                    node.master_active = None
                     self._take_offline(node, now, f"the master no longer lists agent {node.agent_id}")
 
     # --- the passage of time ---

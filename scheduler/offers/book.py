@@ -16,7 +16,6 @@ from scheduler.resources.accounting import Cents, add_cents, scalar_cents
 @dataclass(frozen=True, slots=True)
 class HeldOffer:
     offer: Offer
-    received_at: float  # epoch seconds
     cents: Cents  # its scalar resources, in hundredths
 
 
@@ -42,7 +41,7 @@ class OfferBook:
             if not offer_role_matches(offer, self.accepted_role):
                 refused.append(offer)
                 continue
-            held = self._by_id[offer.id] = HeldOffer(offer, now, scalar_cents(offer.resources))
+            held = self._by_id[offer.id] = HeldOffer(offer, scalar_cents(offer.resources))
             self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
             add_cents(self._cents_by_agent.setdefault(offer.agent_id, {}), held.cents)
         return refused

@@ -49,7 +49,6 @@ class Leadership:
         self.retake_tries = retake_tries
         self.retake_delay_s = retake_delay_s
         self.retaken = 0  # times the lock was taken again after its session dropped
-        self.is_leader = False
         self._connection: Connection | None = None  # PostgreSQL: the session that holds the lock
         self._file: int | None = None  # SQLite: the locked file
 
@@ -92,7 +91,6 @@ class Leadership:
                 log.error("Cannot take the leader lock (%s); retrying in %.0f s", exc, RETRY_S)
                 got = False
             if got:
-                self.is_leader = True
                 log.info("This scheduler is the leader")
                 return True
             if not waiting_logged:
@@ -124,7 +122,6 @@ class Leadership:
                 log.warning("Took the leader lock again on a new session; still the leader")
                 continue
             log.error("Could not take the leader lock again: another scheduler may take over; stopping")
-            self.is_leader = False
             lost.set()
             return
 
@@ -164,4 +161,3 @@ class Leadership:
         if self._file is not None:
             os.close(self._file)
             self._file = None
-        self.is_leader = False

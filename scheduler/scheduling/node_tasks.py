@@ -86,10 +86,6 @@ class NodeTaskManager:
     def work(self, node: Node) -> NodeWork:
         return self._work.setdefault(node.hostname, NodeWork())
 
-    def waiting_for_cleanup(self, node: Node) -> int:
-        work = self._work.get(node.hostname)
-        return len(work.pending_exes) + len(work.cleanup_exes) if work else 0
-
     # --- what to launch ---
 
     def demands(self, node: Node, state: NodeState, now: float, new_id) -> list[tuple[str, TaskDemand]]:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
 
 from scheduler.status.view import SnapshotView
 
@@ -16,10 +13,6 @@ class StatusSnapshot:
     body: bytes  # the JSON document, ready to send
     build_s: float = 0.0  # how long assembling and serializing took
     view: SnapshotView | None = None  # the same moment, for the daemon's own readers
-
-    @classmethod
-    def of(cls, document: dict[str, Any], generated_at: float, build_s: float = 0.0) -> StatusSnapshot:
-        return cls(generated_at, orjson.dumps(document), build_s)
 
 
 class SnapshotHolder:

@@ -25,7 +25,6 @@ class Task:
     resources: Cents
     launched_at: float
     state: TaskState = TaskState.STAGING
-    updated_at: float = 0.0
     data: dict = field(default_factory=dict)  # what the owner of the task needs to remember
 
 
@@ -83,7 +82,7 @@ class TaskRegistry:
         task = self._tasks.get(status.task_id)
         if task is None:
             return None
-        task.state, task.updated_at = status.state, now
+        task.state = status.state
         if status.state.is_terminal:
             self.remove(status.task_id)
         return task

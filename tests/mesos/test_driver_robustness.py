@@ -8,7 +8,8 @@ import logging
 from aiohttp import web
 from driverkit import running_driver
 
-from scheduler.mesos.driver import backoff_delay, resolve_location
+from scheduler.backoff import backoff_delay
+from scheduler.mesos.driver import resolve_location
 from scheduler.mesos.events import Heartbeat, OffersReceived, Subscribed
 from scheduler.mesos.recordio import encode
 
