@@ -9,6 +9,8 @@ Deliveries: RabbitMQ quorum queues count them in ``x-delivery-count``; classic q
 memory:// only flag a redelivery. For those, a redelivered message is published again with
 ``x-scale-deliveries`` one higher and the delivery acknowledged, so the count survives a handler
 that dies on the message (the only way a message can come back without being refused or stored).
+A handler does not count the redelivery of a message it requeued itself while the database was down;
+messages it had prefetched but not yet seen when it paused do come back counted once.
 """
 
 from __future__ import annotations

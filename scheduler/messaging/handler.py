@@ -22,10 +22,11 @@ with a growing delay. ``MessageHandler`` runs one consumer in a thread; the bloc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,6 +66,7 @@ from scheduler.store.tables import job_table, queue_message_table
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFETCH = 10
+MAX_HANDED_BACK = 10_000  # digests of requeued messages remembered
 
 
 @dataclass
@@ -118,6 +120,7 @@ class MessageHandler:
         self._database_delay = backoff_start_s  # reset by a successful store
         self._handled_in_session = 0
         self._inbox: deque[Message] = deque()
+        self._handed_back: OrderedDict[bytes, None] = OrderedDict()  # digests of messages requeued here
         self._busy = False
         self._publisher: Republisher | None = None
         self.consuming = False  # a consumer is active on the broker
@@ -304,7 +307,7 @@ class MessageHandler:
         self._handled_in_session += 1
         if self._database_down:
             # Prefetched before the pause: hand it back untried.
-            message.requeue()
+            self._hand_back(message)
             return
         reason = refusal(message, self.settings.message_max_bytes)
         if reason:
@@ -356,6 +359,10 @@ class MessageHandler:
         if count.counted_by_broker:
             before = count.before
         elif redelivered(message):
+            digest = hashlib.sha256(raw_body(message)).digest()
+            if digest in self._handed_back:  # this handler requeued it (the database was down)
+                del self._handed_back[digest]
+                return True
             before = count.before + 1
         else:
             return True
@@ -420,8 +427,15 @@ class MessageHandler:
             reason,
         )
 
-    def _storage_failed(self, message: Message, parsed: QueueJobsMessage, exc: BaseException) -> None:
+    def _hand_back(self, message: Message) -> None:
+        """Requeue, remembering the message: its redelivery to this handler is not a delivery to count."""
+        self._handed_back[hashlib.sha256(raw_body(message)).digest()] = None
+        while len(self._handed_back) > MAX_HANDED_BACK:
+            self._handed_back.popitem(last=False)
         message.requeue()
+
+    def _storage_failed(self, message: Message, parsed: QueueJobsMessage, exc: BaseException) -> None:
+        self._hand_back(message)
         self._database_down = True
         self._count(storage_failures=1)
         self.last_error = describe_database_error(exc, self._secrets)

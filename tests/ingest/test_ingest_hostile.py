@@ -343,3 +343,17 @@ def test_the_producer_refuses_what_the_handlers_would_dead_letter(tmp_path):
     with pytest.raises(PublishError, match="more than MESSAGE_MAX_BYTES"):
         publish_queue_jobs(settings, message)
     assert queue_depth("memory://", "producer-cap") in (None, 0)
+
+
+def test_a_message_handed_back_during_an_outage_is_not_counted_as_a_delivery(
+    tmp_path, rabbitmq_url, queue_name, start_handler
+):
+    database_url = f"sqlite:///{tmp_path}/later.sqlite"  # no schema yet: storing fails, as when down
+    settings = make_settings(database_url, rabbitmq_url, queue_name, MESSAGE_MAX_DELIVERIES="1")
+    publish_queue_jobs(settings, build_queue_jobs_for("alpha", "1.0", message_id="patient"))
+    handler = start_handler(settings, prefetch=1)
+    wait_until(lambda: handler.counters["storage_failures"] >= 1, what="a storage failure")
+    prepare_database(database_url)
+    wait_until(lambda: handler.counters["stored_messages"] == 1, what="the message stored")
+    # Even at a limit of one delivery, the requeue of this handler's own was not counted.
+    assert handler.counters["delivery_counted"] == 0 and handler.counters["dead_lettered"] == 0
