@@ -36,6 +36,7 @@ setup(
         # Imported directly, though also brought by kombu and aiohttp; bounds are the versions tested.
         "amqp>=5.4.2,<6",
         "yarl>=1.25.1,<2",
+        "kazoo>=2.10",
     ],
     extras_require={
         "dev": [

@@ -71,6 +71,16 @@ def _non_negative(kind: type) -> callable:
     return parse
 
 
+def _zk_url(text: str) -> str:
+    from scheduler.mesos.master_detector import ZkUrlError, parse_zk_url
+
+    try:
+        parse_zk_url(text)
+    except ZkUrlError as exc:
+        raise argparse.ArgumentTypeError(f"not a ZooKeeper URL: {exc}") from None
+    return text.strip()
+
+
 def _sim_flags(parser: argparse.ArgumentParser, *, standalone: bool) -> None:
     group = parser.add_argument_group("simulated master")
     if standalone:
@@ -95,6 +105,7 @@ def _sim_flags(parser: argparse.ArgumentParser, *, standalone: bool) -> None:
     group.add_argument("--seed", type=int, default=0, help="seed of the simulator's random choices")
     if standalone:
         group.add_argument("--redirect-to", metavar="URL", help="act as a non-leading master redirecting here")
+        group.add_argument("--zk", metavar="URL", type=_zk_url, help="register in ZooKeeper (zk://h:p/path)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,7 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         _common(node)
 
     check = commands.add_parser("check-status", help="compare a status's execution counts with the database")
-    check.add_argument("--url", default="http://127.0.0.1:8000", help="the scheduler's API (default :8000)")
+    check.add_argument(
+        "--url",
+        default="http://127.0.0.1:8000/v6/status/",
+        help="the status URL (default http://127.0.0.1:8000/v6/status/)",
+    )
     _common(check)
 
     _common(commands.add_parser("message-handler", help="consume the command queue (what handler tasks run)"))
@@ -202,7 +217,7 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
     if command == "sim":
         from scheduler.sim.server import run_sim
 
-        return run_sim(sim_config, args.host, args.port)
+        return run_sim(sim_config, args.host, args.port, zk_url=args.zk)
     if command == "run":
         from scheduler.daemon import run_daemon
 

@@ -151,6 +151,19 @@ def _path(raw: str) -> str | None:
     return value
 
 
+def _master_url(raw: str) -> str:
+    """An http(s):// master, or zk://[user:pass@]h1:p1,h2:p2/path to find the leader in ZooKeeper."""
+    from scheduler.mesos.master_detector import ZkUrlError, is_zk_url, parse_zk_url
+
+    if not is_zk_url(raw):
+        return _url("http", "https")(raw)
+    try:
+        parse_zk_url(raw)
+    except ZkUrlError as exc:  # its message never carries the password
+        raise ValueError(f"not a valid zk:// URL ({exc}): {mask_url(raw.strip())!r}") from None
+    return raw.strip().rstrip("/")
+
+
 def _choice(*choices: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -196,10 +209,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "MESOS_MASTER_URL",
         "mesos_master_url",
-        _url("http", "https"),
+        _master_url,
         "http://127.0.0.1:5050",
-        "Mesos master to subscribe to",
-        secret=True,  # a password in the URL is masked everywhere
+        "Mesos master to subscribe to: http(s)://host:port, or zk://[user:pass@]h1:p1,h2:p2/path",
+        secret=True,  # only its password is a secret (secret_values takes the password of a URL)
+    ),
+    Setting(
+        "MESOS_MASTER_SCHEME",
+        "mesos_master_scheme",
+        _choice("http", "https"),
+        "http",
+        "Scheme of the master found through ZooKeeper (MasterInfo does not say)",
     ),
     Setting("MESOS_ROLE", "mesos_role", _text, "*", "Role the framework subscribes with"),
     Setting(
@@ -462,6 +482,7 @@ URL_SETTINGS = frozenset(
 @dataclass(frozen=True, slots=True)
 class Settings:
     mesos_master_url: str
+    mesos_master_scheme: str
     mesos_role: str
     accepted_resource_role: str
     framework_name: str

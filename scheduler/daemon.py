@@ -37,6 +37,7 @@ from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.dependencies.monitor import DependencyMonitor
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.driver import DriverOptions, MesosDriver
+from scheduler.mesos.master_detector import ZooKeeperDetector, detector_for, is_zk_url
 from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
@@ -69,7 +70,7 @@ def framework_spec(settings: Settings) -> FrameworkSpec:
 
 def driver_options(settings: Settings) -> DriverOptions:
     return DriverOptions(
-        master_url=settings.mesos_master_url,
+        master_url="" if is_zk_url(settings.mesos_master_url) else settings.mesos_master_url,  # zk: detected
         call_timeout_s=settings.call_timeout_s,
         missed_heartbeats=settings.missed_heartbeats,
         backoff_max_s=settings.backoff_max_s,
@@ -190,6 +191,7 @@ class Daemon:
     api_url: str = ""
     lost: asyncio.Event = field(default_factory=asyncio.Event)  # the leader lock's session broke
     tasks: list[asyncio.Task] = field(default_factory=list)  # what ending early stops the scheduler
+    detector: ZooKeeperDetector | None = None  # with a zk:// MESOS_MASTER_URL
 
 
 DAEMON = web.AppKey("daemon", Daemon)
@@ -242,7 +244,9 @@ def build_daemon(
         MemoryStatus(engine.snapshots, settings.status_freshness_s),
         DatabaseStatus(database, settings.status_freshness_s),
     )
-    return Daemon(settings, engine, driver, database, monitor, Leadership(database), status, stop, prepare)
+    daemon = Daemon(settings, engine, driver, database, monitor, Leadership(database), status, stop, prepare)
+    daemon.detector = detector_for(settings.mesos_master_url, settings.mesos_master_scheme, driver.set_master)
+    return daemon
 
 
 async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
@@ -368,6 +372,8 @@ async def mesos_driver_step(app: web.Application) -> Any:
     finally:
         await daemon.driver.stop(teardown=False)
         await _finish([task for task in daemon.tasks if task.get_name() == "mesos-driver"])
+        if daemon.detector is not None:
+            await daemon.detector.stop()
 
 
 async def engine_step(app: web.Application) -> Any:
@@ -392,6 +398,8 @@ async def subscription_step(app: web.Application) -> Any:
     """Events flow from here on; muted first when stopping, so nothing new reaches the engine while it
     winds down (the master resends what was missed)."""
     daemon = app[DAEMON]
+    if daemon.detector is not None:
+        daemon.detector.start()  # finds the leading master; the driver waits for it
     daemon.tasks.append(asyncio.create_task(daemon.driver.run(), name="mesos-driver"))
     try:
         yield

@@ -46,7 +46,7 @@ def test_aliases_and_scales_misspelling(tmp_path, monkeypatch):
     "env, setting, words",
     [
         ({"MESOS_MASTER_URL": "not a url"}, "MESOS_MASTER_URL", "http://"),
-        ({"MESOS_MASTER_URL": "zk://master:2181/mesos"}, "MESOS_MASTER_URL", "http://"),
+        ({"MESOS_MASTER_URL": "zk://master:2181"}, "MESOS_MASTER_URL", "no znode path"),  # zk:// needs a path
         ({"MESOS_MASTER_URL": "http://host:99999"}, "MESOS_MASTER_URL", "valid URL"),
         ({"FAILOVER_TIMEOUT": "-5"}, "FAILOVER_TIMEOUT", "greater than 0"),
         ({"PROBE_TIMEOUT": "soon"}, "PROBE_TIMEOUT", "number"),

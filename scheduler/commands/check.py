@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import urllib.request
+from urllib.parse import urlsplit, urlunsplit
 
 from scheduler.commands import EXIT_FAILED, EXIT_OK, CommandFailed, error, with_database
 from scheduler.config import Settings
@@ -17,6 +18,18 @@ from scheduler.store.scheduling import count_exes_by_node
 from scheduler.timefmt import parse_iso
 
 BUCKETS = ("running", "completed", "data", "algorithm", "system")
+STATUS_PATH = "/v6/status/"
+MAX_STATUS_BYTES = 256 * 1024 * 1024  # a 10,000-node status is tens of MB
+
+
+def status_url(url: str) -> str:
+    """The status URL as given; a bare scheduler address (no path) means its ``/v6/status/``."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+    if parts.path in ("", "/"):
+        parts = parts._replace(path=STATUS_PATH)
+    return urlunsplit(parts)
 
 
 def status_counts(document: dict) -> dict[int, dict[str, int]]:
@@ -49,9 +62,15 @@ def compare(shown: dict[int, dict[str, int]], stored: dict[int, dict[str, int]])
 
 def check_status(settings: Settings, url: str) -> int:
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/v6/status/", timeout=10) as resp:
-            document = json.loads(resp.read())
-    except OSError as exc:
+        url = status_url(url)
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            body = resp.read(MAX_STATUS_BYTES + 1)
+        if len(body) > MAX_STATUS_BYTES:
+            raise ValueError(f"the status is larger than {MAX_STATUS_BYTES} bytes")
+        document = json.loads(body)
+        if not isinstance(document, dict) or "timestamp" not in document:
+            raise ValueError("the answer is not a v6 status (no timestamp)")
+    except (OSError, ValueError) as exc:  # URLError and HTTPError are OSErrors; JSON errors ValueErrors
         error(settings, f"cannot read the status from {url}: {exc}")
         return EXIT_FAILED
     generated = parse_iso(document["timestamp"])

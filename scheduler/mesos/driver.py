@@ -142,6 +142,7 @@ class MesosDriver:
         self._session: aiohttp.ClientSession | None = None
         self._stream_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # ends a backoff pause: stop, or a new master from the detector
         self._loaded_id = False
         self._muted = False
         self.superseded = False  # another scheduler subscribed with our framework id
@@ -166,7 +167,12 @@ class MesosDriver:
         try:
             await self._load_framework_id()
             while not self._stopping.is_set():
+                if not self.master_url:  # zk://: no leader detected yet
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
                 subscriptions_before = self.subscriptions
+                self._wake.clear()  # the URL is read below: a wake-up before this point is served
                 self._stream_task = asyncio.create_task(self._subscribe_once(), name="mesos-subscription")
                 reason = "stream ended"
                 recovering = False
@@ -199,9 +205,16 @@ class MesosDriver:
                 if self.subscriptions > subscriptions_before:
                     backoff.reset()
                     redirects = 0
+                if self._wake.is_set():  # told of a new leader: go there now, no backoff
+                    self._wake.clear()
+                    backoff.reset()
+                    redirects = 0
+                    continue
                 delay = backoff.next(cap_s=RECOVERING_RETRY_MAX_S if recovering else None)
                 log.warning("Mesos subscription lost (%s); re-subscribing in %.1f s", reason, delay)
-                await wait_event(self._stopping, delay)
+                if await wait_event(self._wake, delay):
+                    backoff.reset()  # a new leader (or stop): the backoff starts over
+                    redirects = 0
         finally:
             self._end_subscription("driver stopped")
             if self._save_retry_task is not None:
@@ -232,7 +245,24 @@ class MesosDriver:
             except CallError as exc:
                 log.error("TEARDOWN failed: %s", exc)
         self._stopping.set()
+        self._wake.set()
         if self._stream_task is not None:
+            self._stream_task.cancel()
+
+    def set_master(self, url: str | None) -> None:
+        """A master detector names the leader: subscribe there now, same framework id, no backoff.
+
+        ``None`` (no leader known) keeps the current master: it may still answer, or fail over.
+        """
+        if not url:
+            return
+        url = url.rstrip("/")
+        if url == self._seed_url and url == self.master_url:
+            return
+        log.info("Leading master is now %s", mask_url(url))
+        self._seed_url = self.master_url = url
+        self._wake.set()
+        if self._stream_task is not None and not self._stream_task.done():
             self._stream_task.cancel()
 
     def resubscribe(self, reason: str) -> None:

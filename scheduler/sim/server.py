@@ -28,7 +28,7 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from scheduler.sim import control, schema, views
+from scheduler.sim import control, schema, views, zk_registration
 from scheduler.sim.config import SimConfig
 from scheduler.sim.state import Effects, MasterState
 
@@ -519,14 +519,14 @@ async def serve_sim(config: SimConfig, host: str = "127.0.0.1", port: int = 0) -
     return SimHandle(url=f"http://{shown}:{bound_port}", master=master, _runner=runner)
 
 
-def run_sim(config: SimConfig, host: str = "127.0.0.1", port: int = 5050) -> int:
-    """Serve until SIGTERM or SIGINT; returns the process exit code."""
+def run_sim(config: SimConfig, host: str = "127.0.0.1", port: int = 5050, zk_url: str | None = None) -> int:
+    """Serve until SIGTERM or SIGINT (registered in ZooKeeper at ``zk_url`` if given); the exit code."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_run(config, host, port))
+    return asyncio.run(_run(config, host, port, zk_url))
 
 
-async def _run(config: SimConfig, host: str, port: int) -> int:
+async def _run(config: SimConfig, host: str, port: int, zk_url: str | None = None) -> int:
     try:
         handle = await serve_sim(config, host, port)
     except OSError as exc:
@@ -539,6 +539,12 @@ async def _run(config: SimConfig, host: str, port: int) -> int:
         len(handle.state.agents),
         handle.state.master_id,
     )
+    try:
+        registration = await zk_registration.register(handle, zk_url) if zk_url else None
+    except zk_registration.RegistrationFailed as exc:
+        log.error("%s", exc)
+        await handle.close()
+        return 1
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -550,6 +556,8 @@ async def _run(config: SimConfig, host: str, port: int) -> int:
         for sig in signals:
             loop.remove_signal_handler(sig)
         log.info("simulator shutting down")
+        if registration is not None:
+            await registration.close()
         try:
             await asyncio.wait_for(handle.close(), timeout=5.0)
         except TimeoutError:  # pragma: no cover

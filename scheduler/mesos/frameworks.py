@@ -1,0 +1,67 @@
+"""Other frameworks on the master that look like this scheduler: ghosts (Scale issue 1900).
+
+After a master election a second framework with Scale's name ran the same jobs. Reading the
+master's ``/master/frameworks`` (or ``/master/state``) JSON, a framework other than ours with our
+name or our principal is a ghost when the master still holds it: active, or inactive (disconnected,
+inside its failover timeout, its tasks still running), or recovered (known from the agents after
+a master failover, not yet re-subscribed): Mesos lists all three in ``frameworks`` (``Master::Http::
+frameworks``, ``FullFrameworkWriter``). ``completed_frameworks`` are removed and can run nothing,
+so they are not reported; ``unregistered_frameworks`` are bare ids (pre-1.0 agents) with no name.
+Pure: JSON in, plain strings out; the input is the master's and is read defensively (wrong types
+skipped, sizes bounded, text cleaned).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_FRAMEWORKS = 100_000  # a master listing more is not believed past this point
+MAX_GHOSTS = 50
+MAX_TEXT = 120
+
+
+def ghost_frameworks(frameworks_json: Any, our_id: str | None, name: str, principal: str | None) -> list[str]:
+    """One line per other framework with our name or principal, ``"<id> (...)"``, sorted by id."""
+    if not isinstance(frameworks_json, dict):
+        return []
+    listed = frameworks_json.get("frameworks")
+    if not isinstance(listed, list):
+        return []
+    ghosts: dict[str, str] = {}
+    for framework in listed[:MAX_FRAMEWORKS]:
+        if not isinstance(framework, dict):
+            continue
+        framework_id = framework.get("id")
+        if not isinstance(framework_id, str) or not framework_id or framework_id == our_id:
+            continue
+        their_name, their_principal = framework.get("name"), framework.get("principal")
+        same_name = isinstance(their_name, str) and their_name == name
+        same_principal = bool(principal) and isinstance(their_principal, str) and their_principal == principal
+        if same_name or same_principal:
+            ghosts[framework_id] = _describe(framework, same_name, same_principal)
+    return [f"{_clean(fid)} ({ghosts[fid]})" for fid in sorted(ghosts)[:MAX_GHOSTS]]
+
+
+def _describe(framework: dict, same_name: bool, same_principal: bool) -> str:
+    parts = []
+    if same_name:
+        parts.append(f"name {_clean(framework['name'])!r}")
+    if same_principal:
+        parts.append(f"principal {_clean(framework['principal'])!r}")
+    if framework.get("recovered") is True:
+        parts.append("recovered")
+    else:
+        parts.append("active" if framework.get("active") is True else "inactive")
+    hostname = framework.get("hostname")
+    if isinstance(hostname, str) and hostname:
+        parts.append(f"hostname {_clean(hostname)}")
+    tasks = framework.get("tasks")
+    if isinstance(tasks, list):
+        parts.append(f"{len(tasks)} tasks")
+    return ", ".join(parts)
+
+
+def _clean(text: str) -> str:
+    """Printable and short: the text goes into a warning an operator reads."""
+    cleaned = "".join(c if c.isprintable() else "?" for c in text[: MAX_TEXT + 1])
+    return cleaned if len(cleaned) <= MAX_TEXT else cleaned[: MAX_TEXT - 3] + "..."
