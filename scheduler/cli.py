@@ -106,6 +106,11 @@ def _sim_flags(parser: argparse.ArgumentParser, *, standalone: bool) -> None:
     if standalone:
         group.add_argument("--redirect-to", metavar="URL", help="act as a non-leading master redirecting here")
         group.add_argument("--zk", metavar="URL", type=_zk_url, help="register in ZooKeeper (zk://h:p/path)")
+        group.add_argument(
+            "--credentials",
+            metavar="FILE",
+            help='authenticate scheduler calls with these credentials ({"credentials": [{"principal", "secret"}]})',
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +195,7 @@ def load(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> Se
 
 
 def _sim_config(args: argparse.Namespace):
+    from scheduler.sim.auth import load_credentials
     from scheduler.sim.config import SimConfig
 
     return SimConfig(
@@ -203,6 +209,7 @@ def _sim_config(args: argparse.Namespace):
         task_final_state=args.task_state,
         seed=args.seed,
         redirect_to=getattr(args, "redirect_to", None),
+        credentials=load_credentials(args.credentials) if getattr(args, "credentials", None) else (),
     )
 
 

@@ -183,6 +183,57 @@ def _optional_choice(*choices: str) -> Callable[[str], str | None]:
     return parse
 
 
+def _principal(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    # Mesos' Basic authenticator splits "principal:secret" on every colon.
+    if ":" in value or any(ord(c) < 32 or ord(c) == 127 for c in value) or len(value) > 255:
+        raise ValueError("must be at most 255 characters, without ':' or control characters")
+    return value
+
+
+def _mesos_secret(raw: str) -> str | None:
+    # Not stripped: a secret is taken byte for byte. Errors never quote it.
+    if not raw:
+        return None
+    if ":" in raw or any(ord(c) < 32 or ord(c) == 127 for c in raw) or len(raw) > 4096:
+        raise ValueError("must be at most 4096 characters, without ':' or control characters")
+    return raw
+
+
+def _read_secret_file(path: str) -> str:
+    """The content of a secret file, without one trailing newline (as `echo secret > file` leaves)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(4097 + 2)
+    except OSError as exc:
+        raise ConfigError(f"MESOS_SECRET_FILE: cannot read {path} ({exc.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"MESOS_SECRET_FILE: {path} is not UTF-8 text") from None
+    text = text.removesuffix("\n").removesuffix("\r")
+    try:
+        value = _mesos_secret(text)
+    except ValueError as exc:
+        raise ConfigError(f"MESOS_SECRET_FILE: the secret in {path} {exc}") from None
+    if value is None:
+        raise ConfigError(f"MESOS_SECRET_FILE: {path} is empty")
+    return value
+
+
+def _resolve_mesos_secret(values: dict[str, Any]) -> None:
+    """MESOS_SECRET_FILE fills MESOS_SECRET; a secret needs a principal."""
+    path = values.get("mesos_secret_file")
+    if path:
+        if values.get("mesos_secret") is not None:
+            raise ConfigError("MESOS_SECRET and MESOS_SECRET_FILE are both set; use one")
+        values["mesos_secret"] = _read_secret_file(path)
+    if values.get("mesos_secret") is not None and values.get("mesos_principal") is None:
+        raise ConfigError("MESOS_SECRET (or MESOS_SECRET_FILE) is set without MESOS_PRINCIPAL")
+
+
 def _log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -238,6 +289,28 @@ SETTINGS: tuple[Setting, ...] = (
         aliases=("DCOS_PACKAGE_FRAMEWORK_NAME",),
     ),
     Setting("MESOS_USER", "mesos_user", _text, "root", "Unix user tasks run as on the agents"),
+    Setting(
+        "MESOS_PRINCIPAL",
+        "mesos_principal",
+        _principal,
+        None,
+        "Principal of the framework (FrameworkInfo.principal; with a secret, HTTP Basic on every call to the master)",
+    ),
+    Setting(
+        "MESOS_SECRET",
+        "mesos_secret",
+        _mesos_secret,
+        None,
+        "Secret of MESOS_PRINCIPAL for a master with --authenticate_http_frameworks",
+        secret=True,
+    ),
+    Setting(
+        "MESOS_SECRET_FILE",
+        "mesos_secret_file",
+        _optional_text,
+        None,
+        "File holding MESOS_SECRET (one trailing newline is ignored); instead of MESOS_SECRET",
+    ),
     Setting(
         "FAILOVER_TIMEOUT",
         "failover_timeout_s",
@@ -487,6 +560,9 @@ class Settings:
     accepted_resource_role: str
     framework_name: str
     mesos_user: str
+    mesos_principal: str | None
+    mesos_secret: str | None
+    mesos_secret_file: str | None
     failover_timeout_s: float
     missed_heartbeats: int
     backoff_max_s: float
@@ -680,4 +756,5 @@ def load_settings(
             values[setting.attr] = setting.parse(text)
         except ValueError as exc:
             raise ConfigError(f"{setting.key}: {exc}") from None
+    _resolve_mesos_secret(values)
     return Settings(**values, secret_files=tuple(sorted(files.items())))

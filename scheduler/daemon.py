@@ -65,6 +65,7 @@ def framework_spec(settings: Settings) -> FrameworkSpec:
         role=settings.mesos_role,
         hostname=scheduler_hostname(),
         failover_timeout_s=settings.failover_timeout_s,
+        principal=settings.mesos_principal,
     )
 
 
@@ -74,6 +75,8 @@ def driver_options(settings: Settings) -> DriverOptions:
         call_timeout_s=settings.call_timeout_s,
         missed_heartbeats=settings.missed_heartbeats,
         backoff_max_s=settings.backoff_max_s,
+        principal=settings.mesos_principal,
+        secret=settings.mesos_secret,
     )
 
 

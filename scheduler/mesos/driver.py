@@ -9,10 +9,11 @@ framework id after a capped, jittered exponential backoff, so running tasks are 
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
@@ -99,6 +100,18 @@ class DriverOptions:
     backoff_max_s: float = 15.0
     call_retries: int = 4  # for 503 answers
     max_redirects: int = 5  # in a row, before backing off
+    # HTTP Basic credentials sent on every request to the master (--authenticate_http_frameworks).
+    principal: str | None = None
+    secret: str | None = field(default=None, repr=False)
+
+
+def auth_headers(options: DriverOptions) -> dict[str, str]:
+    """HTTP Basic for every request, or nothing without a secret (a principal alone only names us)."""
+    if options.principal is None or options.secret is None:
+        return {}
+    # Mesos compares the decoded bytes with its credentials file, which is UTF-8 JSON.
+    token = base64.b64encode(f"{options.principal}:{options.secret}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
 
 
 def resolve_location(current_url: str, location: str) -> str:
@@ -161,6 +174,7 @@ class MesosDriver:
         """Keep a subscription until ``stop``; never raises for master or network trouble."""
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
+            headers=auth_headers(self.options),
             json_serialize=lambda o: orjson.dumps(o).decode(),
         )
         backoff, redirects = Backoff(self.options.backoff_base_s, self.options.backoff_max_s, self._rng), 0

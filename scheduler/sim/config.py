@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # TaskStates a task may be steered to end in (terminal states of mesos.proto).
 FINAL_STATES = frozenset(
@@ -24,6 +24,9 @@ FINAL_STATES = frozenset(
         "TASK_GONE_BY_OPERATOR",
     }
 )
+
+
+MAX_CALL_LATENCY_MS = 60_000.0
 
 
 def parse_port_ranges(text: str) -> tuple[tuple[int, int], ...]:
@@ -66,7 +69,11 @@ class SimConfig:
     # --allocation_interval of the hierarchical allocator (default 1 s).
     allocation_interval_s: float = 1.0
     # How often the agent re-sends a uuid'd update nobody acknowledged.
+    # The agent's status update manager: first re-send after update_retry_s
+    # (STATUS_UPDATE_RETRY_INTERVAL_MIN, 10 s), then doubling up to update_retry_max_s
+    # (..._MAX, 10 min). Tests shorten the base.
     update_retry_s: float = 10.0
+    update_retry_max_s: float = 600.0
     # Delay of each step STAGING -> STARTING -> RUNNING.
     task_start_delay_s: float = 0.05
     # Default time between TASK_RUNNING and the final update (inf = forever).
@@ -80,6 +87,17 @@ class SimConfig:
     # "http://host:port" of the leader: this master then answers 307.
     redirect_to: str | None = None
     version: str = "1.11.0"
+    # --agent_ping_timeout and --max_agent_ping_timeouts: a partitioned agent is
+    # marked unreachable after their product (Mesos defaults: 15 s x 5 = 75 s).
+    agent_ping_timeout_s: float = 15.0
+    max_agent_ping_timeouts: int = 5
+    # Time the master takes to answer each scheduler call (a slow master); PUT /sim/master/latency.
+    call_latency_ms: float = 0.0
+    # (principal, secret) pairs of --credentials: set, the master authenticates
+    # every scheduler call as --authenticate_http_frameworks does. Kept out of repr.
+    credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # --authenticate_http_readonly: /master/state and /master/slaves need credentials too.
+    authenticate_readonly: bool = False
 
     def __post_init__(self) -> None:
         if self.agents < 0:
@@ -92,6 +110,7 @@ class SimConfig:
             "heartbeat_interval_s",
             "allocation_interval_s",
             "update_retry_s",
+            "update_retry_max_s",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
@@ -100,9 +119,17 @@ class SimConfig:
                 raise ValueError(f"{name} must be >= 0")
         if self.task_final_state not in FINAL_STATES:
             raise ValueError(f"task_final_state must be one of {sorted(FINAL_STATES)}")
+        if not (0 < self.agent_ping_timeout_s < math.inf) or self.max_agent_ping_timeouts < 1:
+            raise ValueError("agent_ping_timeout_s must be > 0 and max_agent_ping_timeouts >= 1")
+        if self.update_retry_max_s < self.update_retry_s:
+            raise ValueError("update_retry_max_s must be >= update_retry_s")
         if self.max_offers_per_event < 1:
             raise ValueError("max_offers_per_event must be >= 1")
         parse_port_ranges(self.agent_ports)  # raises on a bad value
+        if not 0 <= self.call_latency_ms <= MAX_CALL_LATENCY_MS:
+            raise ValueError(f"call_latency_ms must be from 0 to {MAX_CALL_LATENCY_MS}")
+        if self.authenticate_readonly and not self.credentials:
+            raise ValueError("authenticate_readonly needs credentials")
 
     def replace(self, **changes) -> SimConfig:
         return dataclasses.replace(self, **changes)

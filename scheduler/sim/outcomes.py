@@ -78,15 +78,27 @@ class Outcome:
         return data
 
 
+MAX_DURATION_S = 365 * 24 * 3600.0  # longer is "inf", said explicitly
+MAX_EXIT_CODE = 255
+MAX_RULES = 1000
+MAX_RULE_TEXT = 4096
+
+
+def _shown(raw) -> str:
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
 def _parse_duration(raw, what: str) -> float:
     if isinstance(raw, str) and raw.strip().lower() in ("inf", "infinity", "forever"):
         return math.inf
     try:
         value = float(raw)
-    except (TypeError, ValueError):
-        raise OutcomeError(f'{what} must be a number of seconds or "inf", got {raw!r}') from None
-    if isinstance(raw, bool) or math.isnan(value) or value < 0:
-        raise OutcomeError(f"{what} must be >= 0, got {raw!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise OutcomeError(f'{what} must be a number of seconds or "inf", got {_shown(raw)}') from None
+    # A number that is not finite (say "1e400") is refused: only the word "inf" means forever.
+    if isinstance(raw, bool) or not math.isfinite(value) or not 0 <= value <= MAX_DURATION_S:
+        raise OutcomeError(f'{what} must be from 0 to {MAX_DURATION_S:g} seconds or "inf", got {_shown(raw)}')
     return value
 
 
@@ -97,21 +109,22 @@ def _parse_state(raw, what: str) -> str:
 
 
 def _parse_exit_code(raw, what: str) -> int:
-    if isinstance(raw, bool):
-        raise OutcomeError(f"{what} must be an integer, got {raw!r}")
+    message = f"{what} must be an integer from 0 to {MAX_EXIT_CODE}, got {_shown(raw)}"
+    if isinstance(raw, bool) or (isinstance(raw, str) and len(raw) > 10):
+        raise OutcomeError(message)
     try:
         value = int(raw)
-    except (TypeError, ValueError):
-        raise OutcomeError(f"{what} must be an integer, got {raw!r}") from None
-    if isinstance(raw, float) and raw != value:
-        raise OutcomeError(f"{what} must be an integer, got {raw!r}")
+    except (TypeError, ValueError, OverflowError):
+        raise OutcomeError(message) from None
+    if (isinstance(raw, float) and raw != value) or not 0 <= value <= MAX_EXIT_CODE:
+        raise OutcomeError(message)
     return value
 
 
 def _optional_str(data: dict, key: str) -> str | None:
     value = data.get(key)
-    if value is not None and not isinstance(value, str):
-        raise OutcomeError(f"{key} must be a string")
+    if value is not None and (not isinstance(value, str) or len(value) > MAX_RULE_TEXT):
+        raise OutcomeError(f"{key} must be a string of at most {MAX_RULE_TEXT} characters")
     return value
 
 
@@ -132,9 +145,9 @@ def apply_spec(
         if exit_code is None:
             changes["exit_code"] = None
     if message is not None:
-        changes["message"] = message
+        changes["message"] = _optional_str({f"{what}message": message}, f"{what}message")
     if reason is not None:
-        changes["reason"] = reason
+        changes["reason"] = _optional_str({f"{what}reason": reason}, f"{what}reason")
     return replace(base, **changes)
 
 
@@ -174,8 +187,9 @@ class OutcomeRule:
             else:
                 raise OutcomeError('label must be "key", "key=value" or {"key": .., "value": ..}')
         for key in ("name_glob", "command_contains", "label_key", "label_value"):
-            if data.get(key) is not None and not isinstance(data[key], str):
-                raise OutcomeError(f"{key} must be a string")
+            _optional_str(data, key)
+        if isinstance(label, str) and len(label) > MAX_RULE_TEXT:
+            raise OutcomeError(f"label must be a string of at most {MAX_RULE_TEXT} characters")
         label_key = data.get("label_key", label_key)
         label_value = data.get("label_value", label_value)
         probability = data.get("probability", 1.0)
@@ -260,6 +274,8 @@ class OutcomePlanner:
         return Outcome(state=self.config.task_final_state, duration=self.config.task_duration_s)
 
     def add_rule(self, data) -> OutcomeRule:
+        if len(self.rules) >= MAX_RULES:
+            raise OutcomeError(f"at most {MAX_RULES} rules; DELETE /sim/outcomes first")
         rule = OutcomeRule.from_json(next(self._ids), data)
         self.rules.append(rule)
         return rule

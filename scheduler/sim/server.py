@@ -28,68 +28,22 @@ import orjson
 from aiohttp import web
 from yarl import URL
 
-from scheduler.sim import control, schema, views, zk_registration
+from scheduler.sim import auth, control, schema, views, zk_registration
 from scheduler.sim.config import SimConfig
+from scheduler.sim.masterhttp import (
+    APPLICATION_JSON,
+    APPLICATION_PROTOBUF,
+    STREAM_ID_HEADER,
+    accepts,
+    json_response,
+    principal_error,
+    principal_mismatch,
+    text,
+)
 from scheduler.sim.state import Effects, MasterState
+from scheduler.sim.streams import ABORT, CLOSE, HEARTBEAT_RECORD, Stream, record
 
 log = logging.getLogger("scheduler.sim")
-
-APPLICATION_JSON = "application/json"
-APPLICATION_PROTOBUF = "application/x-protobuf"
-STREAM_ID_HEADER = "Mesos-Stream-Id"
-
-
-def record(event: dict) -> bytes:
-    """One RecordIO record: "<byte length>\\n<json>"."""
-    data = orjson.dumps(event)
-    return b"%d\n%s" % (len(data), data)
-
-
-HEARTBEAT_RECORD = record({"type": "HEARTBEAT"})
-_CLOSE = object()  # end the stream cleanly (chunked terminator)
-_ABORT = object()  # drop the connection, as a crashing master does
-
-
-class _Stream:
-    """One open subscription connection."""
-
-    __slots__ = ("id", "framework_id", "queue", "silenced_until", "closing", "request", "beat")
-
-    def __init__(self, stream_id: str, framework_id: str, request: web.Request) -> None:
-        self.id = stream_id
-        self.framework_id = framework_id
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.silenced_until = 0.0
-        self.closing = False  # the master ended it; no disconnect bookkeeping needed
-        self.request = request
-        self.beat: asyncio.TimerHandle | None = None
-
-
-def _text(status: int, message: str = "", headers: dict | None = None) -> web.Response:
-    return web.Response(status=status, text=message, content_type="text/plain", charset="utf-8", headers=headers)
-
-
-def _accepts(header: str | None, media_type: str) -> bool:
-    """libprocess Request::acceptsMediaType: no header accepts everything; q=0 refuses."""
-    if header is None:
-        return True
-    main, _, sub = media_type.partition("/")
-    for part in header.split(","):
-        pieces = [p.strip() for p in part.split(";")]
-        candidate = pieces[0].lower()
-        q = 1.0
-        for param in pieces[1:]:
-            key, _, value = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q <= 0:
-            continue
-        if candidate in ("*/*", f"{main}/*", media_type):
-            return True
-    return False
 
 
 class SimMaster:
@@ -101,7 +55,10 @@ class SimMaster:
         self.state = MasterState(config, clock())
         self.redirect_to: str | None = config.redirect_to
         self.down_until: float | None = None
-        self.streams: dict[str, _Stream] = {}
+        # A slow master: each scheduler call waits this long before it is handled and answered.
+        self.call_latency_s = config.call_latency_ms / 1000.0
+        self.delayed_calls = 0  # calls waiting out the latency now
+        self.streams: dict[str, Stream] = {}
         self._kick = asyncio.Event()
         self._background: list[asyncio.Task] = []
 
@@ -147,6 +104,8 @@ class SimMaster:
             "down_until": self.down_until,
             "streams": len(self.streams),
             "silenced_streams": sum(1 for s in self.streams.values() if s.silenced_until > now),
+            "call_latency_ms": self.call_latency_s * 1000.0,
+            "delayed_calls": self.delayed_calls,
         }
 
     # -- effects --
@@ -174,9 +133,9 @@ class SimMaster:
         if fx.wake_at is not None:
             self._kick.set()
 
-    def _close_stream(self, stream: _Stream, *, abort: bool) -> None:
+    def _close_stream(self, stream: Stream, *, abort: bool) -> None:
         stream.closing = True
-        stream.queue.put_nowait(_ABORT if abort else _CLOSE)
+        stream.queue.put_nowait(ABORT if abort else CLOSE)
 
     async def _timer_loop(self) -> None:
         # Sleeps on an Event set either by a loop timer at the next deadline or by
@@ -222,6 +181,18 @@ class SimMaster:
         log.info("agent %s lost", agent_id)
         return fx
 
+    def partition(self, agent_id: str) -> Effects:
+        fx = self.state.partition(self.clock(), agent_id)
+        self.apply(fx)
+        log.info("agent %s partitioned from the master", agent_id)
+        return fx
+
+    def heal(self, agent_id: str) -> Effects:
+        fx = self.state.heal(self.clock(), agent_id)
+        self.apply(fx)
+        log.info("agent %s healed", agent_id)
+        return fx
+
     def set_usage(self, agent_id: str, usage) -> Effects:
         fx = self.state.set_usage(self.clock(), agent_id, usage)
         self.apply(fx)
@@ -235,6 +206,10 @@ class SimMaster:
         if down_seconds <= 0:
             self.is_down()
         log.info("master restarted, down for %.3f s", down_seconds)
+
+    def set_latency(self, ms: float) -> None:
+        self.call_latency_s = ms / 1000.0
+        log.info("scheduler calls now take %.0f ms to answer", ms)
 
     def silence(self, seconds: float) -> int:
         until = self.clock() + seconds
@@ -268,73 +243,99 @@ class SimMaster:
         if redirect and self.redirect_to is not None:
             return self._redirect(request)
         if self.is_down():
-            return _text(503, "Master has not finished recovery")
+            return text(503, "Master has not finished recovery")
         return None
 
     # -- HTTP: /api/v1/scheduler --
 
+    def _authenticate(self, request: web.Request, realm: str) -> tuple[str | None, web.Response | None]:
+        """(principal, None), or (None, the 401) when credentials are configured and missing or wrong."""
+        if not self.config.credentials:
+            return None, None
+        principal = auth.authenticate(request.headers.get("Authorization"), self.config.credentials)
+        if principal is None:
+            return None, text(401, auth.UNAUTHORIZED_BODY, headers=auth.challenge(realm))
+        return principal, None
+
     async def handle_scheduler(self, request: web.Request) -> web.StreamResponse:
+        # libprocess authenticates before the handler runs: 401 comes before 307 and 503.
+        principal, refused = self._authenticate(request, auth.SCHEDULER_REALM)
+        if refused is not None:
+            return refused
+        if self.call_latency_s > 0:
+            # Each request sleeps on its own: other calls (and streams) go on meanwhile.
+            self.delayed_calls += 1
+            try:
+                await asyncio.sleep(self.call_latency_s)
+            finally:
+                self.delayed_calls -= 1
         refused = self.guard(request)
         if refused is not None:
             return refused
         if request.method != "POST":
-            return _text(
+            return text(
                 405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", headers={"Allow": "POST"}
             )
         content_type = request.headers.get("Content-Type")
         if content_type is None:
-            return _text(400, "Expecting 'Content-Type' to be present")
+            return text(400, "Expecting 'Content-Type' to be present")
         body = await request.read()
         if content_type == APPLICATION_PROTOBUF:
             # Deviation: the simulator has no protobuf codec.
-            return _text(
+            return text(
                 415,
                 f"Expecting 'Content-Type' of {APPLICATION_JSON} "
                 f"(the simulator does not support {APPLICATION_PROTOBUF})",
             )
         if content_type != APPLICATION_JSON:
             # Mesos compares the header verbatim: "application/json; charset=utf-8" is refused too.
-            return _text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
+            return text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            return _text(400, f"Failed to parse body into JSON: {exc}")
+            return text(400, f"Failed to parse body into JSON: {exc}")
         try:
             call = schema.parse_call(value)
         except schema.ConversionError as exc:
-            return _text(400, f"Failed to convert JSON into Call protobuf: {exc}")
-        error = schema.validate_call(call)
+            return text(400, f"Failed to convert JSON into Call protobuf: {exc}")
+        error = schema.validate_call(call) or principal_error(call, principal)
         if error is not None:
-            return _text(400, f"Failed to validate scheduler::Call: {error}")
+            return text(400, f"Failed to validate scheduler::Call: {error}")
 
         kind = call["type"]
         if kind in ("SUBSCRIBE", "RECONCILE_OPERATIONS"):
             accept = request.headers.get("Accept")
-            if not _accepts(accept, APPLICATION_JSON):
-                if _accepts(accept, APPLICATION_PROTOBUF):
+            if not accepts(accept, APPLICATION_JSON):
+                if accepts(accept, APPLICATION_PROTOBUF):
                     # Deviation: a real master would stream protobuf here.
-                    return _text(
+                    return text(
                         406,
                         f"Expecting 'Accept' to allow '{APPLICATION_JSON}' "
                         f"(the simulator does not support {APPLICATION_PROTOBUF})",
                     )
-                return _text(406, f"Expecting 'Accept' to allow '{APPLICATION_PROTOBUF}' or '{APPLICATION_JSON}'")
+                return text(406, f"Expecting 'Accept' to allow '{APPLICATION_PROTOBUF}' or '{APPLICATION_JSON}'")
         if kind == "SUBSCRIBE":
             if STREAM_ID_HEADER in request.headers:
-                return _text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+                return text(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+            info = call["subscribe"]["framework_info"]
+            if principal is not None and "principal" not in info:
+                # Mesos sets FrameworkInfo.principal to the authenticated one (and logs a warning).
+                info["principal"] = principal
             return await self._subscribe(request, call)
 
         framework_id = call["framework_id"]["value"]
         fw = self.state.frameworks.get(framework_id)
         if fw is None:
-            return _text(400, "Framework cannot be found")
+            return text(400, "Framework cannot be found")
+        if principal is not None and principal != fw.info.get("principal", ""):
+            return text(400, principal_mismatch(principal, fw.info.get("principal", "")))
         if not fw.connected:
-            return _text(403, "Framework is not subscribed")
+            return text(403, "Framework is not subscribed")
         stream_id = request.headers.get(STREAM_ID_HEADER)
         if stream_id is None:
-            return _text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
+            return text(400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header")
         if stream_id != fw.stream_id:
-            return _text(
+            return text(
                 400,
                 f"The stream ID '{stream_id}' included in this request didn't match "
                 f"the stream ID currently associated with framework ID {framework_id}",
@@ -343,6 +344,7 @@ class SimMaster:
 
     def _dispatch(self, kind: str, framework_id: str, call: dict) -> web.Response:
         state, t = self.state, self.clock()
+        state.frameworks[framework_id].calls[kind] += 1
         fx: Effects | None = None
         if kind == "TEARDOWN":
             fx = state.teardown(t, framework_id)
@@ -367,7 +369,7 @@ class SimMaster:
             error, fx = state.update_framework(t, framework_id, call["update_framework"])
             self.apply(fx)
             if error is not None:
-                return _text(400, error)
+                return text(400, error)
             return web.Response(status=200)
         elif kind == "UNKNOWN":
             return web.Response(status=501)
@@ -394,7 +396,7 @@ class SimMaster:
 
         # Register the stream before the first await so that no event emitted
         # meanwhile (an allocation, a timer) can miss it.
-        stream = _Stream(stream_id, result.framework_id, request)
+        stream = Stream(stream_id, result.framework_id, request)
         self.streams[stream_id] = stream
         stream.queue.put_nowait(record(result.subscribed))
         stream.queue.put_nowait(HEARTBEAT_RECORD)  # the heartbeater has no initial delay
@@ -402,7 +404,7 @@ class SimMaster:
         log.info("framework %s subscribed (stream %s)", result.framework_id, stream_id)
         try:
             await response.prepare(request)
-            await self._pump(stream, response)
+            await stream.pump(response, self.config.heartbeat_interval_s, self.clock)
         except ConnectionError:
             pass
         finally:
@@ -412,52 +414,30 @@ class SimMaster:
                 self.apply(self.state.disconnect(self.clock(), stream.framework_id, stream_id))
         return response
 
-    def _beat(self, stream: _Stream) -> None:
-        """Heartbeat timer of one stream: queue a HEARTBEAT unless silenced."""
-        if stream.closing:
-            return
-        if stream.silenced_until <= self.clock():
-            stream.queue.put_nowait(HEARTBEAT_RECORD)
-        stream.beat = asyncio.get_running_loop().call_later(self.config.heartbeat_interval_s, self._beat, stream)
-
-    async def _pump(self, stream: _Stream, response: web.StreamResponse) -> None:
-        stream.beat = asyncio.get_running_loop().call_later(self.config.heartbeat_interval_s, self._beat, stream)
-        try:
-            while True:
-                item = await stream.queue.get()
-                if item is _CLOSE:
-                    await response.write_eof()
-                    return
-                if item is _ABORT:
-                    transport = stream.request.transport
-                    if transport is not None:
-                        transport.abort()
-                    return
-                await response.write(item)
-        finally:
-            stream.beat.cancel()
-
     # -- HTTP: read-only master endpoints --
 
     async def handle_version(self, request: web.Request) -> web.Response:
         refused = self.guard(request, redirect=False)
-        return refused or _json(views.version(self.state))
+        return refused or json_response(views.version(self.state))
 
     async def handle_health(self, request: web.Request) -> web.Response:
         refused = self.guard(request, redirect=False)
         return refused or web.Response(status=200)
 
+    def _readonly_guard(self, request: web.Request) -> web.Response | None:
+        if self.config.authenticate_readonly:
+            _, refused = self._authenticate(request, auth.READONLY_REALM)
+            if refused is not None:
+                return refused
+        return self.guard(request)
+
     async def handle_slaves(self, request: web.Request) -> web.Response:
-        refused = self.guard(request)
-        return refused or _json(views.slaves(self.state))
+        refused = self._readonly_guard(request)
+        return refused or json_response(views.slaves(self.state))
 
     async def handle_state(self, request: web.Request) -> web.Response:
-        refused = self.guard(request)
-        return refused or _json(views.master_state(self.state))
-
-
-def _json(data, status: int = 200) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(data), content_type=APPLICATION_JSON)
+        refused = self._readonly_guard(request)
+        return refused or json_response(views.master_state(self.state))
 
 
 def create_sim_app(master: SimMaster) -> web.Application:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 
+from scheduler.sim.model import AGENT_CAPABILITIES, AGENT_PORT, Agent, Framework, Task
 from scheduler.sim.resources import EMPTY, Resources
-from scheduler.sim.state import AGENT_CAPABILITIES, AGENT_PORT, Agent, Framework, MasterState, Task
+from scheduler.sim.state import MasterState
 
 # Mesos 1.11.0 was tagged on 2020-11-16.
 BUILD_TIME = 1605484800.0
@@ -52,7 +53,7 @@ def agent_json(state: MasterState, agent: Agent) -> dict:
 
 def slaves(state: MasterState) -> dict:
     return {
-        "slaves": [agent_json(state, agent) for agent in state.agents.values()],
+        "slaves": [agent_json(state, agent) for agent in state.agents.values() if agent.unreachable_since is None],
         "recovered_slaves": [],
     }
 
@@ -137,7 +138,7 @@ def master_state(state: MasterState) -> dict:
         "activated_slaves": len(state.agents),
         "deactivated_slaves": 0,
         "unreachable_slaves": len(state.unreachable_agents),
-        "slaves": [agent_json(state, agent) for agent in state.agents.values()],
+        "slaves": [agent_json(state, agent) for agent in state.agents.values() if agent.unreachable_since is None],
         "recovered_slaves": [],
         "frameworks": [_framework_json(state, fw) for fw in state.frameworks.values()],
         "completed_frameworks": [_framework_json(state, fw) for fw in state.completed_frameworks.values()],
@@ -166,6 +167,8 @@ def sim_state(state: MasterState, runtime: dict) -> dict:
                 "filters": sum(len(v) for v in fw.filters.values()),
                 "tasks": len(fw.tasks),
                 "unreachable_tasks": len(fw.unreachable),
+                "calls": dict(sorted(fw.calls.items())),  # accepted calls by type
+                "offers_sent": fw.offers_sent,
             }
         )
         for task in list(fw.tasks.values()) + list(fw.unreachable.values()):
@@ -196,7 +199,8 @@ def sim_state(state: MasterState, runtime: dict) -> dict:
             **runtime,
         },
         "agents": {
-            "registered": len(state.agents),
+            "registered": sum(1 for agent in state.agents.values() if agent.unreachable_since is None),
+            "partitioned": sorted(agent.id for agent in state.agents.values() if agent.partitioned),
             "unreachable": sorted(state.unreachable_agents),
             "total": total.to_model(),
             "available": available.to_model(),

@@ -61,7 +61,13 @@ def spec(**overrides: Any) -> FrameworkSpec:
 
 @contextlib.asynccontextmanager
 async def running_driver(
-    master_url: str, *, store=None, missed_heartbeats: int = 3, call_timeout_s: float = 5, **spec_overrides
+    master_url: str,
+    *,
+    store=None,
+    missed_heartbeats: int = 3,
+    call_timeout_s: float = 5,
+    secret: str | None = None,
+    **spec_overrides,
 ):
     recorder = Recorder()
     store = store or MemoryFrameworkIdStore()
@@ -71,6 +77,8 @@ async def running_driver(
         missed_heartbeats=missed_heartbeats,
         backoff_base_s=0.05,
         backoff_max_s=0.5,
+        principal=spec_overrides.get("principal"),
+        secret=secret,
     )
     driver = MesosDriver(spec(**spec_overrides), options, recorder, store, rng=random.Random(1))
     task = asyncio.create_task(driver.run())

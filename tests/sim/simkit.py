@@ -249,10 +249,11 @@ class SimClient:
         )
         assert code == 202, (code, text)
 
-    async def control(self, method: str, path: str, body=None) -> tuple[int, dict]:
-        async with self.session.request(
-            method, self.url + path, data=None if body is None else json.dumps(body)
-        ) as resp:
+    async def control(self, method: str, path: str, body=None, *, headers=None) -> tuple[int, dict]:
+        data = None if body is None else (body if isinstance(body, (bytes, str)) else json.dumps(body))
+        if headers is None and method in ("POST", "PUT"):
+            headers = JSON
+        async with self.session.request(method, self.url + path, data=data, headers=headers) as resp:
             text = await resp.text()
             return resp.status, (json.loads(text) if text else {})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simkit import framework_info, task_info
+from simkit import JSON, framework_info, task_info
 
 AGENT_KEYS = {
     "id",
@@ -131,10 +131,10 @@ async def test_sim_state(sim):
 
 async def test_control_api_rejects_bad_json(sim):
     _, client = sim
-    async with client.session.post(client.url + "/sim/outcomes", data=b"{oops") as resp:
+    async with client.session.post(client.url + "/sim/outcomes", data=b"{oops", headers=JSON) as resp:
         assert resp.status == 400
         assert "invalid JSON" in (await resp.json())["detail"]
-    async with client.session.post(client.url + "/sim/master/restart", data=b"[]") as resp:
+    async with client.session.post(client.url + "/sim/master/restart", data=b"[]", headers=JSON) as resp:
         assert resp.status == 400
     status, body = await client.control("POST", "/sim/master/restart", {"down_seconds": -1})
     assert status == 400 and "down_seconds" in body["detail"]

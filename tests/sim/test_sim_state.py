@@ -10,6 +10,7 @@ import pytest
 from scheduler.sim.config import SimConfig
 from scheduler.sim.resources import Resources
 from scheduler.sim.state import ControlError, MasterState, refuse_seconds
+from scheduler.sim.timers import FAILOVER, RETRY, STEP, TimerHeap
 
 T0 = 1_000_000.0
 CONFIG = SimConfig(
@@ -239,3 +240,16 @@ def test_seeded_ids_are_reproducible():
     assert list(a.agents) == list(b.agents)
     c = MasterState(CONFIG.replace(seed=1), T0)
     assert c.master_id != a.master_id
+
+
+def test_timer_heap_fires_in_due_order_and_refuses_unknown_kinds():
+    heap = TimerHeap()
+    heap.push(2.0, STEP, ("b",))
+    heap.push(1.0, RETRY, ("a",))
+    heap.push(2.0, FAILOVER, ("c",))  # same due time: fires after the one armed first
+    assert heap.next_deadline() == 1.0
+    assert list(heap.pop_due(1.5)) == [(1.0, RETRY, ("a",))]
+    assert list(heap.pop_due(2.0)) == [(2.0, STEP, ("b",)), (2.0, FAILOVER, ("c",))]
+    assert heap.next_deadline() is None
+    with pytest.raises(ValueError, match="unknown timer kind"):
+        heap.push(3.0, "_on_step", ())
