@@ -41,3 +41,12 @@ def test_plain_settings_pass_and_credentials_do_not(tmp_path):
         "MESSAGE_MAX_DELIVERIES": "20",
         "CA_FILE": "/etc/ssl/scale-ca.pem",
     }
+
+
+def test_a_secret_reference_with_a_docker_image_is_warned_about(caplog):
+    settings = load_settings(
+        {"DATABASE_URL_SECRET_REF": "/scale/db", "SCALE_DOCKER_IMAGE": "registry.example.com/scale:1"}
+    )
+    environment = system_task_environment(settings)
+    assert environment["DATABASE_URL"]["type"] == "SECRET"
+    assert any("Mesos containerizer only" in r.getMessage() for r in caplog.records)

@@ -98,6 +98,13 @@ def system_task_environment(settings: Settings) -> dict[str, EnvValue]:
         path = settings.secret_file(name)
         if reference:
             environment[name] = secret_variable(reference)
+            if settings.scale_docker_image:
+                log.warning(
+                    "%s_SECRET_REF with SCALE_DOCKER_IMAGE: Mesos resolves secrets for the Mesos containerizer "
+                    "only, so system tasks in a DOCKER container get no %s",
+                    name,
+                    name,
+                )
         elif path:
             environment[f"{name}_FILE"] = path
         else:
