@@ -29,6 +29,7 @@ QUIET_LOGGERS = (
 # C0 and C1 controls, DEL, line/paragraph separators, bidi controls, lone surrogates. Tab stays.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r"}
+_INDENT = "  | "  # before each line of a traceback
 
 
 def _escaped(char: str) -> str:
@@ -46,7 +47,8 @@ def escape_control(text: str, *, keep_newlines: bool = False) -> str:
 
 
 class OneLineFormatter(logging.Formatter):
-    """Escapes control characters in the message; a traceback keeps its own line breaks only."""
+    """Escapes control characters in the message; a traceback keeps its own line breaks, indented,
+    so that no line of it (an exception's text included) can pass for a record of its own."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = escape_control(record.message)
@@ -55,8 +57,9 @@ class OneLineFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = escape_control(record.exc_text, keep_newlines=True)
+        if record.exc_text and not record.exc_text.startswith(_INDENT):
+            escaped = escape_control(record.exc_text, keep_newlines=True)
+            record.exc_text = "\n".join(_INDENT + line for line in escaped.split("\n"))
         return super().format(record)
 
 

@@ -38,13 +38,15 @@ def test_untrusted_strings_cannot_forge_lines_or_escape_the_terminal(stderr_log)
 def test_a_traceback_keeps_its_lines_but_escapes_the_rest(stderr_log):
     log = logging.getLogger("scheduler.test")
     try:
-        raise ValueError("bad \x1b[31mvalue with password S3c@ret")
+        raise ValueError("bad \x1b[31mvalue with password S3c@ret\n2026-01-01 00:00:00,000 ERROR   forged: line")
     except ValueError:
         log.exception("failed")
     text = stderr_log.getvalue()
     assert text.count("\n") > 2 and "Traceback" in text
     assert "\x1b" not in text and "\\x1b[31m" in text
     assert "S3c@ret" not in text
+    first, *rest = text.rstrip("\n").split("\n")
+    assert first.endswith("failed") and all(line.startswith("  | ") for line in rest)  # nothing passes for a record
 
 
 def test_lone_surrogates_do_not_break_the_log(stderr_log):
