@@ -19,7 +19,10 @@ setup(
     # Files other than Python modules, per package, as globs relative to the package's folder; each
     # must match a file (tests/test_packaging.py). A folder without __init__.py belongs to the package
     # above it, e.g. "scheduler.api": ["static/*"].
-    package_data={"scheduler.store.migrations": ["script.py.mako"]},
+    package_data={
+        "scheduler.store.migrations": ["script.py.mako"],
+        "scheduler.api.dashboard": ["*.html", "*.js", "*.css", "*.svg"],
+    },
     # Lower bounds are versions the tests ran against (the pins of constraints.txt, unless noted).
     install_requires=[
         "aiohttp>=3.14.5,<4",
@@ -36,7 +39,7 @@ setup(
         # Imported directly, though also brought by kombu and aiohttp; bounds are the versions tested.
         "amqp>=5.4.2,<6",
         "yarl>=1.25.1,<2",
-        "kazoo>=2.10",
+        "kazoo>=2.11.0",
     ],
     extras_require={
         "dev": [
@@ -44,6 +47,7 @@ setup(
             "pytest-asyncio>=1.5.0",
             "hypothesis>=6.170.17",
             "ruff>=0.17.6",
+            "selenium>=4.51.0",
             "pip-audit>=2.10.1",
         ],
     },

@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(check)
 
+    status = commands.add_parser("status", help="the cluster at a glance: nodes, resources, queue, dependencies")
+    status.add_argument("--url", help="the scheduler's API (default http://127.0.0.1:PORT0, i.e. :8000)")
+    status.add_argument("--watch", action="store_true", help="refresh every 2 s until Ctrl-C")
+    _common(status)
+
     _common(commands.add_parser("message-handler", help="consume the command queue (what handler tasks run)"))
     _common(commands.add_parser("db-update", help="bring the database schema up to date (the db-update task)"))
     return parser
@@ -292,6 +297,10 @@ def _operate_command(command: str, settings: Settings, args: argparse.Namespace)
         return operations.pause_node(settings, args.hostname, action == "pause")
     if command == "check-status":
         return check.check_status(settings, args.url)
+    if command == "status":
+        from scheduler.commands.status_summary import status_command
+
+        return status_command(args.url or f"http://127.0.0.1:{settings.api_port}", watch=args.watch)
     if command == "db-update":
         return operations.update_database(settings)
     if command == "message-handler":

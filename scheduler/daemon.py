@@ -33,7 +33,7 @@ from scheduler.api.database_status import DatabaseStatus
 from scheduler.api.health import HealthSources
 from scheduler.backoff import Backoff
 from scheduler.config import Settings
-from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.core.state import CoreState
 from scheduler.dependencies.monitor import DependencyMonitor
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.driver import DriverOptions, MesosDriver
@@ -140,8 +140,8 @@ def system_task_template(settings: Settings) -> TaskTemplate:
     return TaskTemplate(image=settings.scale_docker_image, environment=system_task_environment(settings))
 
 
-def create_core(settings: Settings, now: float) -> SchedulerCore:
-    return SchedulerCore(
+def create_core(settings: Settings, now: float) -> CoreState:
+    return CoreState(
         hostname=scheduler_hostname(),
         now=now,
         accepted_role=settings.accepted_resource_role,
@@ -168,8 +168,12 @@ def health_sources(settings: Settings, engine: Engine, driver: MesosDriver, moni
         snapshot = engine.snapshots.current
         return snapshot.generated_at if snapshot else None
 
+    def view():
+        snapshot = engine.snapshots.current
+        return snapshot.view if snapshot else None
+
     return HealthSources(
-        core=engine.core,
+        view=view,
         snapshot_time=snapshot_time,
         subscribed=lambda: driver.subscribed,
         database_error=database_error,
@@ -227,15 +231,26 @@ def build_daemon(
         settings.database_url, settings.database_timeout_s, sslmode=settings.database_sslmode, ca_file=settings.ca_file
     )
     core = create_core(settings, time.time())
+    snapshots = SnapshotHolder()  # the engine publishes here; the probes read only what it published
+
+    def gauge(name: str) -> int:
+        snapshot = snapshots.current
+        return int(snapshot.view.gauges.get(name, 0)) if snapshot and snapshot.view else 0
+
+    def node_states() -> list[str]:
+        snapshot = snapshots.current
+        view = snapshot.view if snapshot else None
+        return [node.state for node in view.nodes if node.node_id is not None] if view else []
+
     monitor = DependencyMonitor(
         settings,
         database,
-        num_message_handlers=lambda: core.messaging.desired_count,
-        node_states=lambda: [node.state(core.paused).name for node in core.nodes if node.id is not None],
+        num_message_handlers=lambda: gauge("message_handlers_desired"),
+        node_states=node_states,
         # The nodes check reads memory only: it can follow the snapshots rather than the probe cadence.
         **{"intervals": {"nodes": settings.status_interval_s}, **(dependency_overrides or {})},
     )
-    engine = Engine(settings, core, database, sections=monitor.sections)
+    engine = Engine(settings, core, database, sections=monitor.sections, snapshots=snapshots)
     if settings.message_handler_mode == "in-process":
         # Started, resized and stopped (before the engine's last writes) by the engine itself.
         engine.handlers = InProcessHandlers(settings, database)

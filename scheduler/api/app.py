@@ -6,7 +6,9 @@ import orjson
 from aiohttp import web
 
 from scheduler import __version__
+from scheduler.api.dashboard import add_dashboard_routes
 from scheduler.api.errors import json_errors
+from scheduler.api.events import add_event_routes
 from scheduler.api.health import HealthSources, health_routes
 from scheduler.api.status import StatusSource, status_handler
 
@@ -46,6 +48,9 @@ def create_app(
         app.router.add_get(f"/{version}/version/", get_version)  # add_get also answers HEAD
         if status is not None:
             app.router.add_get(f"/{version}/status/", status_handler(status))
+    if status is not None:
+        add_event_routes(app, status, [f"/{version}/events/" for version in API_VERSIONS])
+    add_dashboard_routes(app)
     if bench_routes and status is not None:
         app.router.add_get("/bench/status-copy/", bench_copy_handler(status))
     return app

@@ -1,7 +1,8 @@
 """What operators of such daemons expect besides the v6 API: Prometheus metrics, liveness, readiness.
 
-- ``GET /metrics``: Prometheus text, collected on each scrape from the running scheduler (monotonic
-  counters behind the status's per-second rates, gauges of nodes, offers, jobs, dependencies).
+- ``GET /metrics``: Prometheus text, collected on each scrape from the newest status snapshot's view
+  (monotonic counters behind the status's per-second rates, gauges of nodes, offers, jobs,
+  dependencies); never from the live core.
 - ``GET /livez``: 200 while the process is doing its work (its snapshots are fresh); 503 if it is
   wedged. It does not look at dependencies: a database outage must not become a restart loop.
 - ``GET /readyz``: 200 when subscribed to Mesos with a fresh snapshot and the database answering;
@@ -20,9 +21,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from scheduler.api.errors import json_error
 from scheduler.api.queue_metrics import QueueMessagesCollector
-from scheduler.core.scheduler_core import SchedulerCore
 from scheduler.metrics.scheduler_metrics import METRICS
 from scheduler.nodes.states import PRIORITY
+from scheduler.status.view import SnapshotView
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -31,7 +32,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class HealthSources:
     """What the health endpoints read; all of it is in memory, nothing awaits a dependency."""
 
-    core: SchedulerCore
+    view: Callable[[], SnapshotView | None]  # the newest snapshot's view
     snapshot_time: Callable[[], float | None]  # epoch of the newest snapshot
     subscribed: Callable[[], bool]
     database_error: Callable[[], str | None]  # the last database failure, while it lasts
@@ -47,24 +48,26 @@ class SchedulerCollector:
         return []  # collected fresh on every scrape; nothing to declare at registration
 
     def collect(self) -> Iterable[Metric]:
-        core = self.sources.core
-        for key, total in core.metrics.totals().items():
+        view = self.sources.view()
+        counters = view.counters if view is not None else {}
+        for key in (name.removesuffix("_per_sec") for name in METRICS):
             counter = CounterMetricFamily(f"scale_scheduler_{key}", METRICS[f"{key}_per_sec"].capitalize())
-            counter.add_metric([], total)
+            counter.add_metric([], counters.get(key, 0))
             yield counter
         nodes = GaugeMetricFamily("scale_scheduler_nodes", "Nodes by state", labels=["state"])
         counts = dict.fromkeys((state.name for state in PRIORITY), 0)
-        for node in core.nodes:
-            counts[node.state(core.paused).name] += 1
+        for node in view.nodes if view is not None else ():
+            counts[node.state] = counts.get(node.state, 0) + 1
         for state, count in counts.items():
             nodes.add_metric([state], count)
         yield nodes
+        gauges = view.gauges if view is not None else {}
         for name, help_text, value in (
-            ("offers_held", "Offers held until the next scheduling cycle", len(core.offers)),
-            ("jobs_queued", "Jobs waiting to run", len(core.queue)),
-            ("tries_running", "Job executions launched and not ended", len(core.exes)),
-            ("tasks_tracked", "Tasks of this scheduler that Mesos may be running", len(core.tasks)),
-            ("paused", "1 while the scheduler is paused", int(core.paused)),
+            ("offers_held", "Offers held until the next scheduling cycle", gauges.get("offers_held", 0)),
+            ("jobs_queued", "Jobs waiting to run", gauges.get("jobs_queued", 0)),
+            ("tries_running", "Job executions launched and not ended", gauges.get("tries_running", 0)),
+            ("tasks_tracked", "Tasks of this scheduler that Mesos may be running", gauges.get("tasks_tracked", 0)),
+            ("paused", "1 while the scheduler is paused", gauges.get("paused", 0)),
             ("subscribed", "1 while subscribed to the Mesos master", int(self.sources.subscribed())),
             ("status_timestamp_seconds", "Time of the newest status snapshot", self.sources.snapshot_time() or 0),
         ):

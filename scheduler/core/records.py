@@ -34,3 +34,15 @@ class ExeEnded:
 
 
 Record = ExeLaunched | ExeEnded
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node whose database row is out of date (new, a new agent id, retired, back): written by
+    the engine in the background; the row's id comes back as ``NodeIdsStored``."""
+
+    hostname: str
+    agent_id: str
+    is_active: bool
+    is_paused: bool
+    node_id: int | None

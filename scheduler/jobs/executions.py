@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobType
-from scheduler.mesos.events import TaskState, TaskStatus
+from scheduler.tasks.status import TaskState, TaskStatus
 
 # Outcomes that mean the platform failed the task, not the job: SYSTEM, and retried.
 SYSTEM_FAILURES = frozenset(

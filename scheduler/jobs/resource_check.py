@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from scheduler.core.scheduler_state import SchedulerWarnings
+from scheduler.core.warnings import SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.nodes.conditions import ConditionKind
 from scheduler.nodes.registry import NodeRegistry

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
+
+from scheduler.nodes.agent_report import AgentReport
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class AgentReport:
-    agent_id: str
-    hostname: str
-    active: bool
-    total: dict[str, float]  # every scalar resource of the agent
-    used: dict[str, float]  # allocated to the tasks and executors of every framework
-    offered: dict[str, float]  # currently offered to any framework
+__all__ = ["AgentReport", "parse_agents"]  # the report is a pure value; re-exported here
 
 
 def _scalars(value: Any) -> dict[str, float]:

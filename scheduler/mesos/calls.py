@@ -10,7 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.mesos.events import Resource, TaskStatus
+from scheduler.offers.offer import Resource
+from scheduler.tasks.spec import TaskSpec
+from scheduler.tasks.status import TaskStatus
 
 JSON = dict[str, Any]
 
@@ -174,3 +176,17 @@ def task_info(
     if labels:
         info["labels"] = {"labels": [{"key": k, "value": v} for k, v in sorted(labels.items())]}
     return info
+
+
+def task_info_of(spec: TaskSpec) -> JSON:
+    """The TaskInfo of a task the core decided to launch."""
+    return task_info(
+        task_id=spec.task_id,
+        name=spec.name,
+        agent_id=spec.agent_id,
+        resources=[scalar_resource(claim.name, claim.amount, claim.like) for claim in spec.resources],
+        command=spec.command,
+        image=spec.image,
+        environment=spec.environment,
+        labels=spec.labels,
+    )

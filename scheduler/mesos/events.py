@@ -1,7 +1,7 @@
 """Typed events from the master's subscription stream, and the parser that builds them.
 
 The core never sees raw dicts: ``parse_event`` turns one decoded record into one of the frozen
-dataclasses below or raises ``MalformedEvent`` saying why; the driver logs and skips those.
+dataclasses of ``scheduler.core.events`` or raises ``MalformedEvent`` saying why; the driver logs and skips those.
 Shapes follow Mesos 1.11's v1 JSON (``{"type": "OFFERS", "offers": {"offers": [...]}}`` and so on).
 """
 
@@ -11,10 +11,23 @@ import base64
 import binascii
 import logging
 import math
-import re
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from scheduler.core.events import (
+    Disconnected,
+    Event,
+    Failure,
+    FrameworkMessage,
+    Heartbeat,
+    Ignored,
+    MasterError,
+    OfferRescinded,
+    OffersReceived,
+    Subscribed,
+    TaskUpdate,
+)
+from scheduler.offers.offer import Offer, Resource
+from scheduler.tasks.status import TaskState, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -23,182 +36,29 @@ class MalformedEvent(ValueError):
     """A record that is JSON but not a usable event; the message says what is wrong."""
 
 
-class TaskState(StrEnum):
-    STAGING = "TASK_STAGING"
-    STARTING = "TASK_STARTING"
-    RUNNING = "TASK_RUNNING"
-    KILLING = "TASK_KILLING"
-    FINISHED = "TASK_FINISHED"
-    FAILED = "TASK_FAILED"
-    KILLED = "TASK_KILLED"
-    ERROR = "TASK_ERROR"
-    LOST = "TASK_LOST"
-    DROPPED = "TASK_DROPPED"
-    UNREACHABLE = "TASK_UNREACHABLE"
-    GONE = "TASK_GONE"
-    GONE_BY_OPERATOR = "TASK_GONE_BY_OPERATOR"
-    UNKNOWN = "TASK_UNKNOWN"
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL_STATES
-
-
-_TERMINAL_STATES = frozenset(
-    {
-        TaskState.FINISHED,
-        TaskState.FAILED,
-        TaskState.KILLED,
-        TaskState.ERROR,
-        TaskState.LOST,
-        TaskState.DROPPED,
-        TaskState.GONE,
-        TaskState.GONE_BY_OPERATOR,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One resource of an offer. ``raw`` is kept to echo role and reservation fields back on launch."""
-
-    name: str
-    type: str  # SCALAR, RANGES, SET or TEXT
-    scalar: float = 0.0
-    ranges: tuple[tuple[int, int], ...] = ()
-    items: tuple[str, ...] = ()
-    role: str = "*"  # reservation role; "*" is unreserved
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Offer:
-    id: str
-    agent_id: str
-    hostname: str
-    resources: tuple[Resource, ...]
-    framework_id: str = ""
-    allocation_role: str | None = None  # allocation_info.role, present for MULTI_ROLE frameworks
-    attributes: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    def scalar(self, name: str) -> float:
-        return sum(r.scalar for r in self.resources if r.name == name and r.type == "SCALAR")
-
-
-_EXIT_STATUS = re.compile(r"(?:exited with status|exit(?:ed)? code|exit status)\s*:?\s*(-?\d+)", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class TaskStatus:
-    task_id: str
-    state: TaskState
-    agent_id: str | None = None
-    executor_id: str | None = None
-    source: str | None = None
-    reason: str | None = None
-    message: str | None = None
-    uuid: str | None = None  # base64, set only on agent/executor updates, which must be acknowledged
-    timestamp: float | None = None
-    healthy: bool | None = None
-
-    @property
-    def exit_code(self) -> int | None:
-        """The command's exit status, as the command and Docker executors put it in the message."""
-        match = _EXIT_STATUS.search(self.message or "")
-        return int(match.group(1)) if match else None
-
-
-# --- events ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Subscribed:
-    framework_id: str
-    heartbeat_interval_s: float
-    master_info: dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class OffersReceived:
-    offers: tuple[Offer, ...]
-    # Offers whose id could be read but whose body could not: to be declined, never used.
-    unusable_offer_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class OfferRescinded:
-    offer_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TaskUpdate:
-    status: TaskStatus
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """An executor ended (``executor_id`` set) or an agent was removed (no ``executor_id``)."""
-
-    agent_id: str | None
-    executor_id: str | None = None
-    exit_status: int | None = None
-
-    @property
-    def agent_removed(self) -> bool:
-        return self.executor_id is None and self.agent_id is not None
-
-
-@dataclass(frozen=True, slots=True)
-class MasterError:
-    message: str
-
-    @property
-    def framework_removed(self) -> bool:
-        return "has been removed" in self.message
-
-    @property
-    def failed_over(self) -> bool:
-        return "failed over" in self.message
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class FrameworkMessage:
-    agent_id: str
-    executor_id: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Ignored:
-    """A well-formed event this scheduler has no use for (inverse offers, operation updates)."""
-
-    type: str
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnected:
-    """Made by the driver, not the master: the subscription ended and offers are void."""
-
-    reason: str
-
-
-Event = (
-    Subscribed
-    | OffersReceived
-    | OfferRescinded
-    | TaskUpdate
-    | Failure
-    | MasterError
-    | Heartbeat
-    | FrameworkMessage
-    | Ignored
-    | Disconnected
-)
+# The values parsed into live in the pure packages; they are re-exported here for the driver.
+__all__ = [
+    "Disconnected",
+    "Event",
+    "Failure",
+    "FrameworkMessage",
+    "Heartbeat",
+    "Ignored",
+    "MalformedEvent",
+    "MasterError",
+    "Offer",
+    "OfferRescinded",
+    "OffersReceived",
+    "Resource",
+    "Subscribed",
+    "TaskState",
+    "TaskStatus",
+    "TaskUpdate",
+    "parse_event",
+    "parse_offer",
+    "parse_resource",
+    "parse_task_status",
+]
 
 
 # --- parsing ---------------------------------------------------------------------------------

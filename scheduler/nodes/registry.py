@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from scheduler.mesos.agents import AgentReport
+from scheduler.nodes.agent_report import AgentReport
 from scheduler.nodes.node import Node
 
 log = logging.getLogger(__name__)

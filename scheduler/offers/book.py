@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scheduler.mesos.events import Offer
+from scheduler.offers.offer import Offer
 from scheduler.resources.accounting import Cents, add_cents, scalar_cents
 
 

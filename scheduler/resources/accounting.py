@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from scheduler.mesos.events import Resource
+from scheduler.offers.offer import Resource
 
 CORE_RESOURCES = ("cpus", "mem", "disk", "gpus")
 WATERMARK_RESET_S = 300.0  # the watermark covers the last 5-10 minutes, as in Scale
@@ -143,11 +143,3 @@ class NodeResources:
                 seen = max(self._watermark.get(name, 0), ours_running + ours_offered)
                 result[name] = split(seen, ours_running, ours_offered, 0)
         return result
-
-
-def cluster_breakdown(per_node: Iterable[Mapping[str, Breakdown]]) -> dict[str, Breakdown]:
-    totals = {name: Breakdown() for name in CORE_RESOURCES}
-    for node in per_node:
-        for name, part in node.items():
-            totals.setdefault(name, Breakdown()).add(part)
-    return totals

@@ -1,10 +1,15 @@
-"""The engine: feeds the core with the driver's events, the clock and the database, carries out the
-core's ``Actions``, and keeps the status snapshot and the database in step.
+"""The engine: the one owner of the core. Everything that changes the core is an input posted to
+one queue and applied in order by one consumer on the asyncio loop; the engine carries out the
+``Actions`` each input returns, and publishes a status snapshot built from the core between inputs.
 
-Everything here runs on the one asyncio loop. The core is touched only from this loop, one event
-at a time, so it needs no locks; database work goes to threads through ``Database.run``. Records
-are written before the calls that depend on them (see ``RecordWriter``): a try is in the database
-before its task is launched, and an update is stored before it is acknowledged.
+Inputs come from the driver (the master's events), the database (job batches, flags, node ids), the
+record writer (``WriteDone``), calls to the master that failed (``LaunchRefused``,
+``LaunchUnanswered``), the master's agent listing and the scheduling clock (``Tick``, ``Cycle``).
+Records are written before the calls that depend on them (see ``RecordWriter``): a try is in the
+database before its ACCEPT is sent, and an update is stored before it is acknowledged.
+
+The driver, the writer, the background calls and the database gateway are passed in (or made from
+the settings), so tests run the engine against fakes and a fake clock (tests/engine/harness.py).
 """
 
 from __future__ import annotations
@@ -12,60 +17,83 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Any
 
 from scheduler.aio import wait_event
 from scheduler.config import Settings
 from scheduler.core.actions import Actions, Launch
-from scheduler.core.records import ExeLaunched
-from scheduler.core.scheduler_core import SchedulerCore
-from scheduler.jobs.exe_metrics import window_start
+from scheduler.core.apply import apply
+from scheduler.core.events import OffersReceived, Subscribed
+from scheduler.core.inputs import (
+    AgentsListed,
+    Cycle,
+    HandlersAlive,
+    Input,
+    JobsQueued,
+    LaunchRefused,
+    LaunchUnanswered,
+    Tick,
+    WriteDone,
+)
+from scheduler.core.records import ExeLaunched, NodeRecord
+from scheduler.core.state import CoreState
+from scheduler.mesos import calls
 from scheduler.mesos.agents import parse_agents
-from scheduler.mesos.driver import CallError, MesosDriver
-from scheduler.mesos.events import Event, OffersReceived, Subscribed
+from scheduler.mesos.driver import CallError
 from scheduler.runtime.calls import BackgroundCalls
+from scheduler.runtime.state_store import StateStore
 from scheduler.runtime.writer import RecordWriter
+from scheduler.status.core_view import ViewBuilder
 from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
-from scheduler.store.job_types import load_job_types
-from scheduler.store.nodes import NodeRow, load_nodes, load_pause_flags, save_nodes
-from scheduler.store.scheduler_row import load_scheduler_flags, save_status
-from scheduler.store.scheduling import load_finished_exes, load_queued_jobs, load_running_exes
 
 log = logging.getLogger(__name__)
 
 CYCLE_INTERVAL_S = 1.0
+TICK_INTERVAL_S = 1.0  # node rules, windows and warnings advance at most this often
 DB_SYNC_INTERVAL_S = 1.0
 FLAGS_EVERY_SYNCS = 3  # pause flags and the handler count are re-read every few syncs
 JOB_TYPES_EVERY_SYNCS = 10
 BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
 WRITER_BACKLOG_LIMIT = 50  # record batches waiting: past this, new launches wait (and offers go back)
+INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 
 
 class Engine:
     def __init__(
         self,
         settings: Settings,
-        core: SchedulerCore,
-        database: Database,
+        state: CoreState,
+        database: Database | None,
         *,
         clock: Callable[[], float] = time.time,
         sections: Callable[[], dict] | None = None,
+        driver: Any = None,
+        writer: Any = None,
+        calls: Any = None,
+        store: Any = None,
+        snapshots: SnapshotHolder | None = None,
     ) -> None:
         self.settings = settings
-        self.core = core
+        self.state = state
         self.database = database
         self.clock = clock
         self.sections = sections  # extra status sections owned elsewhere (dependencies, vault)
-        self.driver: MesosDriver | None = None
-        self.snapshots = SnapshotHolder()
+        self.driver = driver  # a MesosDriver, attached once made
+        self.snapshots = snapshots if snapshots is not None else SnapshotHolder()
         self.status_builder = StatusBuilder()
-        self.calls = BackgroundCalls()
-        self.writer = RecordWriter(database, settings.secret_values())
+        self.view_builder = ViewBuilder()
+        self.calls = calls if calls is not None else BackgroundCalls()
+        self.writer = writer if writer is not None else RecordWriter(database, settings.secret_values())
+        self.store = store if store is not None else StateStore(database)
         self.handlers = None  # InProcessHandlers when message handlers run inside this process
+        self._inputs: deque[Input] = deque()
+        self._input_ready = asyncio.Event()
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -73,24 +101,60 @@ class Engine:
         self.master_poll_error: str | None = None
         self._syncs = 0
         self._max_job_id = 0
+        self._last_tick: float | None = None
+        self._node_rows: dict[str, NodeRecord] = {}  # node rows to write, newest per hostname
         self._step_errors: dict[str, tuple[str, float]] = {}
         self._secrets = settings.secret_values()
 
-    def attach(self, driver: MesosDriver) -> None:
+    def attach(self, driver) -> None:
         self.driver = driver
 
-    # --- inputs ---
+    # --- the one queue ---
 
-    def handle_event(self, event: Event) -> None:
-        """The driver's callback: apply the event now, carry out what it asks for in the background."""
-        self.execute(self.core.on_event(event, self.clock()))
-        if isinstance(event, OffersReceived):
-            self._wakeup.set()  # use fresh offers in a cycle right away, not up to a second later
-        elif isinstance(event, Subscribed):
-            self._poll_now.set()  # learn the agents' totals now, not a poll interval later
+    def post(self, item: Input) -> None:
+        """Queue an input for the core; applied in order by the consumer (or ``apply_pending``)."""
+        self._inputs.append(item)
+        self._input_ready.set()
+
+    def handle_event(self, event) -> None:
+        """The driver's callback: the master's event joins the queue."""
+        self.post(event)
+
+    def apply_pending(self, limit: int | None = None) -> int:
+        """Apply queued inputs in order, carrying out what each returns; how many were applied."""
+        applied = 0
+        while self._inputs and (limit is None or applied < limit):
+            item = self._inputs.popleft()
+            if self._stopping.is_set() and isinstance(item, (Cycle, Tick)):
+                continue  # nothing new is planned while stopping
+            self.execute(apply(self.state, item, self.clock()))
+            applied += 1
+            if isinstance(item, OffersReceived):
+                self._wakeup.set()  # use fresh offers in a cycle right away, not up to a second later
+            elif isinstance(item, Subscribed):
+                self._poll_now.set()  # learn the agents' totals now, not a poll interval later
+            elif isinstance(item, JobsQueued) and item.jobs:
+                self._wakeup.set()
+        return applied
+
+    async def _consume(self) -> None:
+        while True:
+            await self._input_ready.wait()
+            self._input_ready.clear()
+            try:
+                self.apply_pending(INPUTS_PER_TURN)
+            except Exception:
+                log.exception("Applying an input to the core failed")
+            if self._inputs:
+                self._input_ready.set()
+                await asyncio.sleep(0)  # a burst does not starve the rest of the loop
+
+    # --- carrying out actions ---
 
     def execute(self, actions: Actions) -> None:
         """Carry out actions: calls that need nothing at once, the rest after their records are written."""
+        for record in actions.nodes:
+            self._node_rows[record.hostname] = record
         driver = self.driver
         if driver is None or not actions:
             return
@@ -100,73 +164,63 @@ class Engine:
             self.calls.spawn(partial(driver.kill, task_id, agent_id), f"KILL {task_id}", key=("kill", task_id))
         for tasks in actions.reconcile:
             self.calls.spawn(partial(driver.reconcile, tasks), "RECONCILE")
+        for launch in actions.accept:
+            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}")
         if actions.launch or actions.acknowledge or actions.records:
             # Only a launch may be given up (its offers will not wait). The end of a try is written,
             # however long that takes, whether or not its update carries an acknowledgement.
             droppable = bool(actions.launch) and all(isinstance(r, ExeLaunched) for r in actions.records)
-            self.writer.submit(actions.records, lambda ok: self._after_write(actions, ok), droppable=droppable)
+            self.writer.submit(actions.records, partial(self._written, actions), droppable=droppable)
 
     def _refuse_s(self) -> float:
         # With work waiting, declined resources should come back at the next allocation, not later.
         refuse_s = self.settings.offer_refuse_s
-        return min(BUSY_REFUSE_S, refuse_s) if self.core.work_waits else refuse_s
+        return min(BUSY_REFUSE_S, refuse_s) if self.state.work_waits else refuse_s
 
-    def _after_write(self, actions: Actions, ok: bool) -> None:
+    def _written(self, actions: Actions, ok: bool) -> None:
+        """The records are written (or given up): launches go back to the core, acknowledgements out."""
+        if actions.launch:
+            self.post(WriteDone(tuple(actions.launch), ok))
         driver = self.driver
-        if driver is None:
-            return
-        if not ok:
-            now = self.clock()
-            for launch in actions.launch:
-                log.warning(
-                    "Not launching %d tasks on agent %s: their records could not be written",
-                    len(launch.task_infos),
-                    launch.agent_id,
-                )
-                refused = self.core.launch_refused(launch, now, written=False)
-                refused.decline += launch.offer_ids
-                self.execute(refused)
-            return
-        for launch in actions.launch:
-            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}")
+        if not ok or driver is None:
+            return  # only launch batches are given up; an update not acknowledged is resent
         for status in actions.acknowledge:
             # The master resends an update until it is acknowledged: one acknowledgement is enough.
             key = ("ack", status.task_id, status.uuid)
             self.calls.spawn(partial(driver.acknowledge, status), f"ACKNOWLEDGE {status.task_id}", key=key)
 
-    async def _launch(self, driver: MesosDriver, launch: Launch) -> None:
+    async def _launch(self, driver, launch: Launch) -> None:
         try:
-            await driver.launch(launch.offer_ids, launch.task_infos, self._refuse_s())
+            await driver.launch(launch.offer_ids, [calls.task_info_of(spec) for spec in launch.tasks], self._refuse_s())
         except CallError as exc:
-            now = self.clock()
-            task_ids = [info["task_id"]["value"] for info in launch.task_infos]
             if exc.status == 0:
                 # No answer: the master may or may not have the tasks. Ask it rather than guess.
                 log.warning(
                     "ACCEPT on agent %s got no answer (%s); reconciling its %d tasks",
                     launch.agent_id,
                     exc.detail,
-                    len(task_ids),
+                    len(launch.tasks),
                 )
-                self.execute(self.core.reconcile_now(task_ids, now))
+                self.post(LaunchUnanswered(launch))
             else:
                 log.warning("ACCEPT on agent %s refused (%s): its tasks never ran", launch.agent_id, exc)
-                self.execute(self.core.launch_refused(launch, now, written=True))
+                self.post(LaunchRefused(launch))
 
     # --- loops ---
 
     async def start(self, stop: asyncio.Event | None = None) -> bool:
         """Load what the database knows, then start the loops; False if ``stop`` came first."""
-        if not await self._load(stop or self._stopping):
+        if not await self.load(stop or self._stopping):
             return False
         self._tasks = [
             asyncio.create_task(self.writer.run(), name="record-writer"),
-            asyncio.create_task(self._every(CYCLE_INTERVAL_S, self._cycle, wake=self._wakeup), name="cycle"),
+            asyncio.create_task(self._consume(), name="core"),
+            asyncio.create_task(self._every(CYCLE_INTERVAL_S, self.step_cycle, wake=self._wakeup), name="cycle"),
             asyncio.create_task(self._every(self.settings.status_interval_s, self._snapshot), name="snapshot"),
             asyncio.create_task(
                 self._every(self.settings.master_poll_interval_s, self._poll_master, wake=self._poll_now), name="agents"
             ),
-            asyncio.create_task(self._every(DB_SYNC_INTERVAL_S, self._sync_database), name="db-sync"),
+            asyncio.create_task(self._every(DB_SYNC_INTERVAL_S, self.sync_database), name="db-sync"),
             asyncio.create_task(
                 self._every(self.settings.status_persist_interval_s, self._persist_status), name="status-persist"
             ),
@@ -181,6 +235,7 @@ class Engine:
         for task in self._tasks[1:]:  # the writer last: what is submitted gets its chance
             task.cancel()
         await asyncio.gather(*self._tasks[1:], return_exceptions=True)
+        self.apply_pending()  # the master's updates already received: their ends are written below
         if self.handlers is not None:
             await self.handlers.stop()
         # Records first: their writes release the acknowledgements and launches still to be sent.
@@ -191,6 +246,7 @@ class Engine:
         if self._tasks:
             self._tasks[0].cancel()
             await asyncio.gather(self._tasks[0], return_exceptions=True)
+        self.apply_pending()  # launches whose records were written are sent
         await self.calls.drain(timeout_s=2.0)
         try:
             await self._save_nodes(timeout_s=2.0)  # nodes seen in the last second are not lost
@@ -230,23 +286,29 @@ class Engine:
             log.error("%s step still failing: %s", name, text)
             self._step_errors[name] = (text, now)
 
-    def _cycle(self) -> None:
+    def step_cycle(self) -> None:
+        """The scheduling clock: time advances (at most once a second), then a cycle is planned."""
+        now = self.clock()
+        if self._last_tick is None or now - self._last_tick >= TICK_INTERVAL_S:
+            self._last_tick = now
+            self.post(Tick())
         # No launch while its framework id or its records cannot be stored: a crash would orphan it.
         driver = self.driver
-        self.core.hold_launches = (
+        held = (
             driver is None
             or not driver.framework_id_saved
             or self.writer.error is not None
             or len(self.writer) > WRITER_BACKLOG_LIMIT
         )
-        self.execute(self.core.cycle(self.clock()))
+        self.post(Cycle(launches_held=held))
 
     def build_snapshot(self) -> StatusSnapshot:
+        """The status document and its view, read from the core between two inputs."""
         now = self.clock()
         started = time.perf_counter()
-        self.core.tick(now)
-        body = self.status_builder.build(self.core, now, self.sections() if self.sections else None)
-        return StatusSnapshot(now, body, time.perf_counter() - started)
+        body = self.status_builder.build(self.state, now, self.sections() if self.sections else None)
+        view = self.view_builder.build(self.state, now)
+        return StatusSnapshot(now, body, time.perf_counter() - started, view=view)
 
     def _snapshot(self) -> None:
         snapshot = self.build_snapshot()
@@ -268,25 +330,16 @@ class Engine:
         if self.master_poll_error is not None:
             log.info("Reading the master's agents again")
         self.master_poll_error = None
-        self.core.apply_master_agents(reports, self.clock())
+        self.post(AgentsListed(tuple(reports)))
 
     # --- the database ---
 
-    async def _load(self, stop: asyncio.Event) -> bool:
+    async def load(self, stop: asyncio.Event) -> bool:
         """Nodes, job types, queued jobs, running tries and the last three hours' ends (retried)."""
         delay = 1.0
         while not stop.is_set():
             try:
-                nodes = await self.database.run(load_nodes)
-                flags = await self.database.run(load_scheduler_flags)
-                job_types = await self.database.run(load_job_types)
-                running = await self.database.run(load_running_exes)
-                now = self.clock()
-                since = window_start(now)
-                finished = await self.database.run(
-                    lambda connection, since=since: load_finished_exes(connection, since)
-                )
-                queued = await self.database.run(load_queued_jobs)
+                loaded = await self.store.load(self.clock())
                 break
             except Exception as exc:
                 error = "timed out" if isinstance(exc, TimeoutError) else describe_database_error(exc, self._secrets)
@@ -295,78 +348,62 @@ class Engine:
                 delay = min(delay * 2, 30.0)
         else:
             return False
-        core = self.core
-        for row in nodes:
-            core.nodes.load(row.id, row.hostname, row.is_active, row.is_paused, now)
-        self._apply_flags(flags)
-        core.set_job_types(job_types)
-        for row in running:
-            core.adopt_running_exe(row.exe, row.priority, row.queued_at, now)
-        for row in finished:
-            core.exe_metrics.finished(row.node_id, row.job_type_id, row.status, row.category, row.ended, now)
-        core.add_queued_jobs(queued)
-        self._max_job_id = max([job.job_id for job in queued] + [row.exe.job_id for row in running], default=0)
+        # Applied before the first event can arrive: an update for a task not loaded yet would look
+        # like a stranger's and be killed.
+        self.post(loaded)
+        self.apply_pending()
+        if self.handlers is not None:
+            self.handlers.resize(loaded.message_handlers)
+        self._max_job_id = max(
+            [job.job_id for job in loaded.queued] + [t.exe.job_id for t in loaded.running], default=0
+        )
         log.info(
             "Loaded %d nodes, %d job types, %d queued jobs, %d running tries, %d recent ends; scheduler %s",
-            len(nodes),
-            len(job_types),
-            len(queued),
-            len(running),
-            len(finished),
-            "paused" if flags.is_paused else "ready",
+            len(loaded.nodes),
+            len(loaded.job_types),
+            len(loaded.queued),
+            len(loaded.running),
+            len(loaded.finished),
+            "paused" if loaded.paused else "ready",
         )
         return True
 
-    def _apply_flags(self, flags) -> None:
-        if flags.is_paused != self.core.paused:
-            log.warning("Scheduler %s", "paused" if flags.is_paused else "resumed")
-            self.core.paused = flags.is_paused
-        self.core.messaging.desired_count = flags.num_message_handlers
-        if self.handlers is not None:
-            self.handlers.resize(flags.num_message_handlers)
-
     async def _save_nodes(self, timeout_s: float | None = None) -> None:
-        nodes = sorted(self.core.nodes.take_dirty(), key=lambda n: n.hostname)
-        if not nodes:
+        rows = sorted(self._node_rows.values(), key=lambda r: r.hostname)
+        if not rows:
             return
-        rows = [NodeRow(n.hostname, n.agent_id, n.is_active, n.is_paused, n.id) for n in nodes]
+        self._node_rows.clear()
         try:
-            ids = await self.database.run(lambda connection: save_nodes(connection, rows), timeout_s=timeout_s)
+            stored = await self.store.save_nodes(rows, timeout_s=timeout_s)
         except Exception:
-            self.core.nodes.dirty.update(n.hostname for n in nodes)  # try again next round
+            for row in rows:  # try again next round, unless a newer row came meanwhile
+                self._node_rows.setdefault(row.hostname, row)
             raise
-        for node in nodes:
-            node.id = ids.get(node.hostname, node.id)
+        self.post(stored)
 
-    async def _sync_database(self) -> None:
+    async def sync_database(self) -> None:
         """Write new and changed nodes; read new jobs; every few rounds, flags and job types."""
         await self._save_nodes()
         self._syncs += 1
         if self.handlers is not None:
-            self.core.messaging.in_process_count = self.handlers.alive_count()
+            self.post(HandlersAlive(self.handlers.alive_count()))
         if self._syncs % JOB_TYPES_EVERY_SYNCS == 0:
-            self.core.set_job_types(await self.database.run(load_job_types))
+            self.post(await self.store.job_types())
         # New jobs by id each round; every few rounds all of them, since ids from concurrent
         # transactions can commit out of order.
         after = 0 if self._syncs % JOB_TYPES_EVERY_SYNCS == 0 else self._max_job_id
-        queued = await self.database.run(lambda connection: load_queued_jobs(connection, after))
-        if queued:
-            self._max_job_id = max(self._max_job_id, max(job.job_id for job in queued))
-            if self.core.add_queued_jobs(queued):
-                self._wakeup.set()
+        queued = await self.store.queued_jobs(after)
+        if queued.jobs:
+            self._max_job_id = max(self._max_job_id, max(job.job_id for job in queued.jobs))
+            self.post(queued)
         if self._syncs % FLAGS_EVERY_SYNCS == 0:
-            await self._read_flags()
-
-    async def _read_flags(self) -> None:
-        self._apply_flags(await self.database.run(load_scheduler_flags))
-        node_flags = await self.database.run(load_pause_flags)
-        for node in self.core.nodes:
-            paused = node_flags.get(node.hostname, node.is_paused)
-            if paused != node.is_paused:
-                log.warning("Node %s %s", node.hostname, "paused" if paused else "resumed")
-                node.is_paused = paused
+            flags = await self.store.flags()
+            self.post(flags)
+            if self.handlers is not None:
+                self.handlers.resize(flags.message_handlers)
+            self.post(await self.store.node_flags())
 
     async def _persist_status(self) -> None:
         snapshot = self.snapshots.current
         if snapshot is not None:
-            await self.database.run(lambda connection: save_status(connection, snapshot.body, snapshot.generated_at))
+            await self.store.save_status(snapshot.body, snapshot.generated_at)

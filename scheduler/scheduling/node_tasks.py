@@ -17,12 +17,12 @@ import itertools
 import shlex
 from dataclasses import dataclass, field
 
-from scheduler.mesos.events import TaskState, TaskStatus
 from scheduler.nodes import conditions as kinds
 from scheduler.nodes import states
 from scheduler.nodes.node import Node
 from scheduler.nodes.states import NodeState
 from scheduler.scheduling.planner import TaskDemand
+from scheduler.tasks.status import TaskState, TaskStatus
 
 CLEANUP = "cleanup"
 HEALTH_CHECK = "health-check"

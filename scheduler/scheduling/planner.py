@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from scheduler.mesos import calls
-from scheduler.mesos.events import Offer, Resource
 from scheduler.nodes.node import Node
+from scheduler.offers.offer import Offer, Resource
+from scheduler.tasks.spec import ResourceClaim, TaskSpec
 
 EPSILON = 1e-9
 
@@ -35,29 +35,26 @@ class AgentCapacity:
     offers: list[Offer]
     remaining: dict[str, float]
     like: dict[str, Resource]  # an offered resource per name, whose role fields a task's resource copies
-    task_infos: list[dict] = field(default_factory=list)
+    tasks: list[TaskSpec] = field(default_factory=list)
 
     def fits(self, needs: dict[str, float]) -> bool:
         return all(self.remaining.get(name, 0.0) + EPSILON >= amount for name, amount in needs.items())
 
-    def take(self, demand: TaskDemand) -> dict:
+    def take(self, demand: TaskDemand) -> TaskSpec:
         for name, amount in demand.resources.items():
             self.remaining[name] = self.remaining.get(name, 0.0) - amount
-        resources = [
-            calls.scalar_resource(name, amount, self.like.get(name)) for name, amount in demand.resources.items()
-        ]
-        info = calls.task_info(
+        spec = TaskSpec(
             task_id=demand.task_id,
             name=demand.name,
             agent_id=self.agent_id,
-            resources=resources,
+            resources=tuple(ResourceClaim(n, amount, self.like.get(n)) for n, amount in demand.resources.items()),
             command=demand.command,
             image=demand.image,
             environment=demand.environment,
             labels=demand.labels,
         )
-        self.task_infos.append(info)
-        return info
+        self.tasks.append(spec)
+        return spec
 
 
 def usable(resource: Resource, role: str) -> bool:
@@ -98,8 +95,12 @@ class OfferPool:
                 return capacity
         return None
 
+    def any_fits(self, needs: dict[str, float], eligible) -> bool:
+        """Whether an eligible agent has room (the rotation is left where it is)."""
+        return any(eligible(c.node) and c.fits(needs) for c in self.capacities)
+
     def used(self) -> list[AgentCapacity]:
-        return [c for c in self.capacities if c.task_infos]
+        return [c for c in self.capacities if c.tasks]
 
     def unused(self) -> list[AgentCapacity]:
-        return [c for c in self.capacities if not c.task_infos]
+        return [c for c in self.capacities if not c.tasks]

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from scheduler.mesos.events import TaskState, TaskStatus
 from scheduler.scheduling.planner import TaskDemand
+from scheduler.tasks.status import TaskState, TaskStatus
 from scheduler.timefmt import iso
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from scheduler.core.scheduler_core import SchedulerCore
-from scheduler.core.scheduler_state import PAUSED, READY
+from scheduler.core.state import CoreState
+from scheduler.core.warnings import PAUSED, READY
 from scheduler.nodes.node import Node
 from scheduler.resources.accounting import CORE_RESOURCES, Breakdown, Cents
 from scheduler.scheduling import node_tasks, system_tasks
@@ -38,7 +38,7 @@ TOP_LEVEL_ORDER = (
 )
 
 
-def scheduler_section(core: SchedulerCore, now: float) -> JSON:
+def scheduler_section(core: CoreState, now: float) -> JSON:
     return {
         "metrics": core.metrics.rates(now),
         "hostname": core.hostname,
@@ -48,14 +48,14 @@ def scheduler_section(core: SchedulerCore, now: float) -> JSON:
     }
 
 
-def node_breakdown(core: SchedulerCore, node: Node, offered: Cents | None = None) -> dict[str, Breakdown]:
+def node_breakdown(core: CoreState, node: Node, offered: Cents | None = None) -> dict[str, Breakdown]:
     running = core.tasks.running_by_agent.get(node.agent_id, {}) if node.agent_id else {}
     if offered is None:
         offered = core.offers.offered_cents(node.agent_id) if node.agent_id else {}
     return node.resources.breakdown(running, offered, online=node.online)
 
 
-def _task_counts(core: SchedulerCore, node: Node, kind: TaskKind, titles: dict[str, tuple[str, str]]) -> list[JSON]:
+def _task_counts(core: CoreState, node: Node, kind: TaskKind, titles: dict[str, tuple[str, str]]) -> list[JSON]:
     counts = core.tasks.counts(node.agent_id, kind) if node.agent_id else {}
     return [
         {"type": task_type, "title": titles[task_type][0], "description": titles[task_type][1], "count": count}
@@ -64,7 +64,7 @@ def _task_counts(core: SchedulerCore, node: Node, kind: TaskKind, titles: dict[s
     ]
 
 
-def node_entry(core: SchedulerCore, node: Node, breakdown: dict[str, Breakdown]) -> JSON:
+def node_entry(core: CoreState, node: Node, breakdown: dict[str, Breakdown]) -> JSON:
     return {
         "id": node.id,
         "hostname": node.hostname,
@@ -81,15 +81,15 @@ def node_entry(core: SchedulerCore, node: Node, breakdown: dict[str, Breakdown])
     }
 
 
-def system_section(core: SchedulerCore) -> JSON:
+def system_section(core: CoreState) -> JSON:
     return {"database_update": core.db_update.status_json(), "services": [core.messaging.status_json()]}
 
 
-def job_types_section(core: SchedulerCore) -> list[JSON]:
+def job_types_section(core: CoreState) -> list[JSON]:
     return [job_type.status_json() for _, job_type in sorted(core.job_types.items())]
 
 
-def _signature(core: SchedulerCore, node: Node, offered: Cents) -> tuple:
+def _signature(core: CoreState, node: Node, offered: Cents) -> tuple:
     """Everything a node's entry depends on; equal signatures mean an identical entry.
 
     Offers come and go within a cycle, so their content (not a version) goes in: a node whose
@@ -142,7 +142,7 @@ class StatusBuilder:
             total.unavailable += sign * part.unavailable
             total.total += sign * part.total
 
-    def _node_fragment(self, core: SchedulerCore, node: Node) -> bytes:
+    def _node_fragment(self, core: CoreState, node: Node) -> bytes:
         offered = core.offers.offered_cents(node.agent_id) if node.agent_id else {}
         signature = _signature(core, node, offered)
         cached = self._nodes.get(node.hostname)
@@ -157,7 +157,7 @@ class StatusBuilder:
         self._nodes[node.hostname] = fresh
         return fresh.fragment
 
-    def build(self, core: SchedulerCore, now: float, sections: JSON | None = None) -> bytes:
+    def build(self, core: CoreState, now: float, sections: JSON | None = None) -> bytes:
         """The whole document as JSON bytes; ``sections`` adds top-level parts owned elsewhere."""
         # Listed once its database row exists (within a second), so a node's id is stable.
         fragments = [self._node_fragment(core, node) for node in core.nodes if node.id is not None]
@@ -178,6 +178,6 @@ class StatusBuilder:
         return orjson.dumps(head)[:-1] + b',"nodes":[' + b",".join(fragments) + b"]}"
 
 
-def build_status(core: SchedulerCore, now: float) -> JSON:
+def build_status(core: CoreState, now: float) -> JSON:
     """The document as a dict (for tests and tools); the daemon keeps one StatusBuilder instead."""
     return orjson.loads(StatusBuilder().build(core, now))

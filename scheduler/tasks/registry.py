@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from scheduler.mesos.events import TaskState, TaskStatus
 from scheduler.resources.accounting import Cents, add_cents
+from scheduler.tasks.status import TaskState, TaskStatus
 
 
 class TaskKind(StrEnum):

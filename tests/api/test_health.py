@@ -9,19 +9,20 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from scheduler.api.app import create_app
 from scheduler.api.health import HealthSources
-from scheduler.core.scheduler_core import SchedulerCore
-from scheduler.mesos.events import Offer, OffersReceived, Resource, Subscribed
+from scheduler.core.apply import apply
+from scheduler.core.events import OffersReceived, Subscribed
+from scheduler.core.state import CoreState
+from scheduler.offers.offer import Offer, Resource
+from scheduler.status.core_view import view_of
 
 
 @pytest.fixture
 def state():
-    core = SchedulerCore(hostname="h", now=time.time())
-    core.on_event(Subscribed("F", 15.0), time.time())
-    core.on_event(
-        OffersReceived((Offer("O1", "S1", "host-1", (Resource("cpus", "SCALAR", scalar=2.0),)),)), time.time()
-    )
+    core = CoreState(hostname="h", now=time.time())
+    apply(core, Subscribed("F", 15.0), time.time())
+    apply(core, OffersReceived((Offer("O1", "S1", "host-1", (Resource("cpus", "SCALAR", scalar=2.0),)),)), time.time())
     return {
-        "core": core,
+        "view": view_of(core, time.time()),  # the metrics read the published view, never the core
         "snapshot": time.time(),
         "subscribed": True,
         "db_error": None,
@@ -32,7 +33,7 @@ def state():
 @pytest.fixture
 async def client(state):
     sources = HealthSources(
-        core=state["core"],
+        view=lambda: state["view"],
         snapshot_time=lambda: state["snapshot"],
         subscribed=lambda: state["subscribed"],
         database_error=lambda: state["db_error"],

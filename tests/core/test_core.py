@@ -1,20 +1,13 @@
 """The core on its own: events and time in, actions and state out; no network, no database."""
 
-from scheduler.core.scheduler_core import SchedulerCore
-from scheduler.mesos.agents import AgentReport
-from scheduler.mesos.events import (
-    Disconnected,
-    Failure,
-    Offer,
-    OfferRescinded,
-    OffersReceived,
-    Resource,
-    Subscribed,
-    TaskState,
-    TaskStatus,
-    TaskUpdate,
-)
+from scheduler.core.apply import apply
+from scheduler.core.events import Disconnected, Failure, OfferRescinded, OffersReceived, Subscribed, TaskUpdate
+from scheduler.core.inputs import AgentsListed, Cycle, FlagsRead, NodeIdsStored
+from scheduler.core.state import CoreState
+from scheduler.nodes.agent_report import AgentReport
+from scheduler.offers.offer import Offer, Resource
 from scheduler.status.document import build_status
+from scheduler.tasks.status import TaskState, TaskStatus
 
 
 def offer(offer_id, agent_id="S1", hostname="host-1", cpus=4.0, mem=1024.0, role="*"):
@@ -30,25 +23,25 @@ def offer(offer_id, agent_id="S1", hostname="host-1", cpus=4.0, mem=1024.0, role
 
 
 def subscribed_core(now=1000.0, **kwargs):
-    core = SchedulerCore(hostname="sched-host", now=now, **kwargs)
-    core.on_event(Subscribed("F-1", 15.0), now)
+    core = CoreState(hostname="sched-host", now=now, **kwargs)
+    apply(core, Subscribed("F-1", 15.0), now)
     return core
 
 
 def test_offers_are_held_until_the_cycle_then_declined():
     core = subscribed_core()
-    actions = core.on_event(OffersReceived((offer("O1"), offer("O2", "S2", "host-2"))), 1000.1)
+    actions = apply(core, OffersReceived((offer("O1"), offer("O2", "S2", "host-2"))), 1000.1)
     assert actions.decline == []
     assert len(core.offers) == 2 and core.offers.count_for_agent("S1") == 1
-    cycle = core.cycle(1000.5)
+    cycle = apply(core, Cycle(), 1000.5)
     assert sorted(cycle.decline) == ["O1", "O2"]
     assert len(core.offers) == 0
 
 
 def test_offers_of_another_role_and_unreadable_offers_are_declined_at_once():
     core = subscribed_core(accepted_role="scale")
-    actions = core.on_event(
-        OffersReceived((offer("O1", role="*"), offer("O2", role="scale")), unusable_offer_ids=("O3",)), 1000
+    actions = apply(
+        core, OffersReceived((offer("O1", role="*"), offer("O2", role="scale")), unusable_offer_ids=("O3",)), 1000
     )
     assert sorted(actions.decline) == ["O1", "O3"]
     assert core.offers.count_for_agent("S1") == 1
@@ -56,29 +49,29 @@ def test_offers_of_another_role_and_unreadable_offers_are_declined_at_once():
 
 def test_paused_scheduler_declines_at_once():
     core = subscribed_core()
-    core.paused = True
-    actions = core.on_event(OffersReceived((offer("O1"),)), 1000)
+    apply(core, FlagsRead(paused=True, message_handlers=1), 1000)
+    actions = apply(core, OffersReceived((offer("O1"),)), 1000)
     assert actions.decline == ["O1"] and len(core.offers) == 0
     assert core.nodes.for_agent("S1").online  # the node is still seen
 
 
 def test_rescind_and_disconnect_drop_offers():
     core = subscribed_core()
-    core.on_event(OffersReceived((offer("O1"), offer("O2", "S2", "host-2"))), 1000)
-    core.on_event(OfferRescinded("O1"), 1000)
-    assert core.cycle(1000.2).decline == ["O2"]
-    core.on_event(OffersReceived((offer("O3"),)), 1001)
-    core.on_event(Disconnected("test"), 1001)
+    apply(core, OffersReceived((offer("O1"), offer("O2", "S2", "host-2"))), 1000)
+    apply(core, OfferRescinded("O1"), 1000)
+    assert apply(core, Cycle(), 1000.2).decline == ["O2"]
+    apply(core, OffersReceived((offer("O3"),)), 1001)
+    apply(core, Disconnected("test"), 1001)
     assert len(core.offers) == 0
-    assert not core.cycle(1001.5)  # nothing to send while not subscribed
+    assert not apply(core, Cycle(), 1001.5)  # nothing to send while not subscribed
 
 
 def test_updates_are_counted_and_acknowledged_only_with_uuid():
     core = subscribed_core()
     with_uuid = TaskStatus("t1", TaskState.FINISHED, agent_id="S1", uuid="AAECAwQFBgcICQoLDA0ODw==")
     without = TaskStatus("t2", TaskState.LOST, reason="REASON_RECONCILIATION")
-    assert core.on_event(TaskUpdate(with_uuid), 1000.2).acknowledge == [with_uuid]
-    assert core.on_event(TaskUpdate(without), 1000.3).acknowledge == []
+    assert apply(core, TaskUpdate(with_uuid), 1000.2).acknowledge == [with_uuid]
+    assert apply(core, TaskUpdate(without), 1000.3).acknowledge == []
     rates = core.metrics.rates(1002.0)
     assert rates["task_updates_per_sec"] == 1.0  # 2 updates over the 2 complete seconds since start
     assert rates["tasks_finished_per_sec"] == 0.5  # LOST is not a finished task (Scale's rule)
@@ -86,30 +79,20 @@ def test_updates_are_counted_and_acknowledged_only_with_uuid():
 
 def test_agent_removal_takes_the_node_offline():
     core = subscribed_core()
-    core.on_event(OffersReceived((offer("O1"),)), 1000)
-    core.on_event(Failure(agent_id="S1"), 1001)
+    apply(core, OffersReceived((offer("O1"),)), 1000)
+    apply(core, Failure(agent_id="S1"), 1001)
     node = core.nodes.get("host-1")
     assert not node.online and node.state(False).name == "OFFLINE"
 
 
 def test_status_document_from_the_core():
     core = subscribed_core()
-    core.on_event(OffersReceived((offer("O1"),)), 1000)
-    node = core.nodes.get("host-1")
-    node.id = 7
-    core.apply_master_agents(
-        [
-            AgentReport(
-                "S1",
-                "host-1",
-                True,
-                {"cpus": 4, "mem": 1024, "disk": 10, "gpus": 0},
-                {"cpus": 1},
-                {"cpus": 4, "mem": 1024},
-            )
-        ],
-        1000.5,
+    apply(core, OffersReceived((offer("O1"),)), 1000)
+    apply(core, NodeIdsStored({"host-1": 7}), 1000)
+    report = AgentReport(
+        "S1", "host-1", True, {"cpus": 4, "mem": 1024, "disk": 10, "gpus": 0}, {"cpus": 1}, {"cpus": 4, "mem": 1024}
     )
+    apply(core, AgentsListed((report,)), 1000.5)
     document = build_status(core, 1001.0)
     assert document["scheduler"]["mesos"] == {"framework_id": "F-1"}
     assert document["scheduler"]["state"]["name"] == "READY"

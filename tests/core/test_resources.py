@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.resources.accounting import NodeResources, cluster_breakdown, split, to_cents
+from scheduler.resources.accounting import NodeResources, split, to_cents
 
 
 def parts(b):
@@ -64,12 +64,3 @@ def test_watermark_forgets_after_two_periods():
     assert node.breakdown({}, {})["cpus"].total == 400  # still within the recent window
     node.observe({}, to_cents({"cpus": 1}), now=602)
     assert node.breakdown({}, {})["cpus"].total == 100
-
-
-def test_cluster_sums_exactly():
-    node_a, node_b = NodeResources(), NodeResources()
-    for node in (node_a, node_b):
-        node.update_from_master(to_cents({"cpus": 0.33, "mem": 10}), {}, {})
-    total = cluster_breakdown([node_a.breakdown({}, {}), node_b.breakdown({}, {})])
-    assert total["cpus"].total == 66 and total["cpus"].free == 66
-    assert total["gpus"].total == 0

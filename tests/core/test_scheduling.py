@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import pytest
 
+from scheduler.core.apply import add_queued_jobs, apply
+from scheduler.core.events import OffersReceived, Subscribed, TaskUpdate
+from scheduler.core.inputs import (
+    AgentsListed,
+    Cycle,
+    FlagsRead,
+    HandlersAlive,
+    JobTypesRead,
+    LaunchRefused,
+    LoadedTry,
+    NodeIdsStored,
+    StateLoaded,
+    Tick,
+    WriteDone,
+)
 from scheduler.core.records import ExeEnded, ExeLaunched
-from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.core.state import CoreState
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus, JobType
 from scheduler.jobs.queue import QueuedJob
-from scheduler.mesos.agents import AgentReport
-from scheduler.mesos.events import Offer, OffersReceived, Resource, Subscribed, TaskState, TaskStatus, TaskUpdate
 from scheduler.nodes import states
+from scheduler.nodes.agent_report import AgentReport
+from scheduler.offers.offer import Offer, Resource
+from scheduler.tasks.status import TaskState, TaskStatus
 
 UUID = "AAECAwQFBgcICQoLDA0ODw=="
 ECHO = JobType("echo", "1.0", "echo hi", cpus=1.0, mem=256.0, max_tries=3, error_mapping={2: ErrorCategory.DATA}, id=1)
@@ -21,22 +37,25 @@ class Harness:
 
     def __init__(self, agents: int = 2, *, cpus: float = 4.0, mem: float = 4096.0, **core_args) -> None:
         self.now = 1000.0
-        self.core = SchedulerCore(hostname="sched", now=self.now, **core_args)
-        self.core.on_event(Subscribed("F", 15.0), self.now)
-        self.core.set_job_types([ECHO])
+        self.core = CoreState(hostname="sched", now=self.now, **core_args)
+        self.apply(Subscribed("F", 15.0))
+        self.apply(JobTypesRead((ECHO,)))
         self.offer_seq = 0
         self.cpus, self.mem = cpus, mem
         for i in range(1, agents + 1):
             node = self.core.nodes.saw_offer(f"S{i}", f"host-{i}", self.now)
-            node.id = i
+            self.apply(NodeIdsStored({f"host-{i}": i}))
             node.initial_cleanup_done = True
             self.core.node_tasks.work(node).health_due_at = self.now + 1e9  # health checks: their own tests
-        self.core.apply_master_agents(
-            [AgentReport(f"S{i}", f"host-{i}", True, {"cpus": cpus, "mem": mem}, {}, {}) for i in range(1, agents + 1)],
-            self.now,
+        total = {"cpus": cpus, "mem": mem}
+        self.apply(
+            AgentsListed(tuple(AgentReport(f"S{i}", f"host-{i}", True, total, {}, {}) for i in range(1, agents + 1)))
         )
         self.core.db_update.completed_at = self.now  # most tests are not about system tasks
-        self.core.messaging.desired_count = 0
+        self.apply(FlagsRead(paused=False, message_handlers=0))
+
+    def apply(self, item):
+        return apply(self.core, item, self.now)
 
     def offer(self, agent: int, cpus: float | None = None, mem: float | None = None):
         self.offer_seq += 1
@@ -52,23 +71,23 @@ class Harness:
 
     def offer_all(self, agents=None, **kwargs):
         agents = agents or range(1, len(self.core.nodes) + 1)
-        return self.core.on_event(OffersReceived(tuple(self.offer(a, **kwargs) for a in agents)), self.now)
+        return self.apply(OffersReceived(tuple(self.offer(a, **kwargs) for a in agents)))
 
     def queue(self, *job_ids: int, job_type_id: int = 1, priority: int = 100):
-        self.core.add_queued_jobs(QueuedJob(j, job_type_id, priority, self.now + j / 1000) for j in job_ids)
+        add_queued_jobs(self.core, (QueuedJob(j, job_type_id, priority, self.now + j / 1000) for j in job_ids))
 
-    def cycle(self):
+    def cycle(self, **kwargs):
         self.now += 1
-        return self.core.cycle(self.now)
+        return self.apply(Cycle(**kwargs))
 
     def update(self, task_id: str, state: TaskState, message: str | None = None, agent: str = "S1"):
         self.now += 0.1
         status = TaskStatus(task_id, state, agent_id=agent, uuid=UUID, message=message)
-        return self.core.on_event(TaskUpdate(status), self.now)
+        return self.apply(TaskUpdate(status))
 
 
 def launched_ids(actions) -> list[str]:
-    return [info["task_id"]["value"] for launch in actions.launch for info in launch.task_infos]
+    return [t.task_id for launch in actions.launch for t in launch.tasks]
 
 
 def test_jobs_run_by_priority_then_age_and_fill_offers():
@@ -93,11 +112,11 @@ def test_unused_offers_are_declined_and_only_ready_nodes_get_jobs():
     h.queue(1)
     h.offer_all()
     actions = h.cycle()
-    jobs = [i for launch in actions.launch for i in launch.task_infos if i["task_id"]["value"].startswith("scale-job")]
-    assert [info["agent_id"]["value"] for info in jobs] == ["S1"]
+    jobs = [t for launch in actions.launch for t in launch.tasks if t.task_id.startswith("scale-job")]
+    assert [spec.agent_id for spec in jobs] == ["S1"]
     assert "O2" in actions.decline  # the paused node's offer goes back at once
     cleanup = [launch for launch in actions.launch if launch.agent_id == "S3"]
-    assert cleanup and "cleanup" in cleanup[0].task_infos[0]["task_id"]["value"]
+    assert cleanup and "cleanup" in cleanup[0].tasks[0].task_id
 
 
 def test_finished_failed_killed_and_lost_map_to_execution_outcomes():
@@ -146,15 +165,13 @@ def test_a_stale_database_read_never_requeues_a_running_or_ended_job():
     h.cycle()
     h.update("scale-job-1-1", TaskState.FINISHED)
     # The database still says QUEUED for both (their records are being written):
-    assert h.core.add_queued_jobs([QueuedJob(1, 1, 100, 0.0), QueuedJob(2, 1, 100, 0.0)]) == 0
+    assert add_queued_jobs(h.core, [QueuedJob(1, 1, 100, 0.0), QueuedJob(2, 1, 100, 0.0)]) == 0
     assert len(h.core.queue) == 0
 
 
 def test_unknown_running_task_is_killed_and_unknown_job_type_warns():
     h = Harness(agents=1)
-    actions = h.core.on_event(
-        TaskUpdate(TaskStatus("stray", TaskState.RUNNING, agent_id="S1", reason="REASON_RECONCILIATION")), h.now
-    )
+    actions = h.apply(TaskUpdate(TaskStatus("stray", TaskState.RUNNING, agent_id="S1", reason="REASON_RECONCILIATION")))
     assert actions.kill == [("stray", "S1")] and actions.acknowledge == []
     h.queue(5, job_type_id=99)
     h.offer_all()
@@ -166,10 +183,10 @@ def test_invalid_resources_warning_and_skip():
     big = JobType("big", "1", "x", cpus=64.0, mem=10.0, id=2)
     gpu = JobType("gpu", "1", "x", cpus=1.0, gpus=1.0, id=3)
     h = Harness(agents=1)
-    h.core.set_job_types([ECHO, big, gpu])
+    h.apply(JobTypesRead((ECHO, big, gpu)))
     h.queue(1, job_type_id=2)
     h.queue(2, job_type_id=3)
-    h.core.tick(h.now)
+    h.apply(Tick())
     warnings = {w["name"]: w for w in h.core.warnings.active(h.now)}
     assert warnings["INVALID_RESOURCESbig"]["description"] == (
         "No node has enough of this resource for the job type: ['cpus']."
@@ -181,37 +198,38 @@ def test_invalid_resources_warning_and_skip():
     # Once no such job waits, the warnings go.
     h.core.queue.remove(1)
     h.core.queue.remove(2)
-    h.core.tick(h.now + 1)
+    h.now += 1
+    h.apply(Tick())
     assert not {n for n in h.core.warnings.names() if n.startswith("INVALID")}
 
 
 def test_system_tasks_go_first_and_while_one_waits_no_job_starts():
     h = Harness(agents=1, cpus=1.0, mem=1100.0)
     tiny = JobType("tiny", "1", "x", cpus=0.1, mem=10.0, id=4)
-    h.core.set_job_types([ECHO, tiny])
+    h.apply(JobTypesRead((ECHO, tiny)))
     h.core.db_update.completed_at = None
-    h.core.messaging.desired_count = 1
+    h.apply(FlagsRead(paused=False, message_handlers=1))
     h.offer_all()
-    names = sorted(info["name"] for launch in h.cycle().launch for info in launch.task_infos)
+    names = sorted(t.name for launch in h.cycle().launch for t in launch.tasks)
     assert names[:2] == ["Database Update", "Message Handler"]
     assert h.core.messaging.actual_count == 1
     # A second handler is wanted but no offer can hold it: a tiny job that would fit must wait too.
-    h.core.messaging.desired_count = 2
+    h.apply(FlagsRead(paused=False, message_handlers=2))
     h.queue(1, job_type_id=4)
     h.offer_all(cpus=0.3, mem=600.0)
     actions = h.cycle()
     assert "WAITING_SYSTEM_TASKS" in h.core.warnings.names()
-    assert not [i for launch in actions.launch for i in launch.task_infos if "scale-job" in i["task_id"]["value"]]
+    assert not [t for launch in actions.launch for t in launch.tasks if "scale-job" in t.task_id]
     assert [job.job_id for job in h.core.queue] == [1]
 
 
 def test_in_process_handlers_are_counted_not_launched():
     h = Harness(agents=1, message_handlers_in_process=True)
-    h.core.messaging.desired_count = 2
-    h.core.messaging.in_process_count = 2
+    h.apply(FlagsRead(paused=False, message_handlers=2))
+    h.apply(HandlersAlive(2))
     h.offer_all()
     actions = h.cycle()
-    assert not [i for launch in actions.launch for i in launch.task_infos if "message-handler" in i["task_id"]["value"]]
+    assert not [t for launch in actions.launch for t in launch.tasks if "message-handler" in t.task_id]
     assert h.core.messaging.status_json()["actual_count"] == 2
 
 
@@ -221,7 +239,7 @@ def test_node_cleanup_and_health_checks():
     node.initial_cleanup_done = False
     h.core.node_tasks.work(node).health_due_at = 0
     h.offer_all()
-    infos = {i["task_id"]["value"]: i for launch in h.cycle().launch for i in launch.task_infos}
+    infos = {t.task_id: t for launch in h.cycle().launch for t in launch.tasks}
     cleanup = next(t for t in infos if "cleanup" in t)
     health = next(t for t in infos if "health-check" in t)
     assert node.state(False) is states.INITIAL_CLEANUP
@@ -278,14 +296,14 @@ def test_reconciliation_after_subscribe_and_of_stale_launches():
     h.queue(1)
     h.offer_all()
     h.cycle()
-    actions = h.core.on_event(Subscribed("F", 15.0), h.now)
+    actions = h.apply(Subscribed("F", 15.0))
     explicit, implicit = actions.reconcile
     assert ("scale-job-1-1", "S1") in explicit and implicit == []
     h.now += 11
-    assert h.core.cycle(h.now).reconcile  # no answer yet: asked again
+    assert h.apply(Cycle()).reconcile  # no answer yet: asked again
     h.update("scale-job-1-1", TaskState.RUNNING)
     h.now += 100
-    assert not [c for c in h.core.cycle(h.now).reconcile if c]
+    assert not [c for c in h.apply(Cycle()).reconcile if c]
 
 
 def test_launch_refused_requeues_without_using_up_a_try():
@@ -293,13 +311,13 @@ def test_launch_refused_requeues_without_using_up_a_try():
     h.queue(1)
     h.offer_all()
     (launch,) = h.cycle().launch
-    h.core.launch_refused(launch, h.now, written=False)
+    assert h.apply(WriteDone((launch,), ok=False)).decline == launch.offer_ids  # records not written
     assert [job.num_exes for job in h.core.queue] == [0]
     h.offer_all()
     (launch,) = h.cycle().launch
-    assert launch.task_infos[0]["task_id"]["value"] == "scale-job-1-1"
+    assert launch.tasks[0].task_id == "scale-job-1-1"
     # Refused after its try was written: that try failed (SYSTEM) and the next one is queued.
-    actions = h.core.launch_refused(launch, h.now, written=True)
+    actions = h.apply(LaunchRefused(launch))
     (record,) = actions.records
     assert isinstance(record, ExeEnded) and record.category is ErrorCategory.SYSTEM
     assert [job.num_exes for job in h.core.queue] == [1]
@@ -319,7 +337,7 @@ def test_unreachable_tries_are_killed_and_retried(state):
 def test_paused_scheduler_launches_nothing():
     h = Harness(agents=1)
     h.queue(1)
-    h.core.paused = True
+    h.apply(FlagsRead(paused=True, message_handlers=0))
     assert h.offer_all().decline == ["O1"]
     assert not h.cycle().launch
 
@@ -329,8 +347,8 @@ def test_an_old_try_ending_late_leaves_the_job_alone():
 
     h = Harness(agents=1)
     # After a restart the database held two running tries of job 7 (the older one left behind).
-    h.core.adopt_running_exe(RunningExe(7, 1, 1, "scale-job-7-1", 1, "S1", h.now), 100, h.now, h.now)
-    h.core.adopt_running_exe(RunningExe(7, 2, 1, "scale-job-7-2", 1, "S1", h.now), 100, h.now, h.now)
+    tries = [LoadedTry(RunningExe(7, n, 1, f"scale-job-7-{n}", 1, "S1", h.now), 100, h.now) for n in (1, 2)]
+    h.apply(StateLoaded(message_handlers=0, job_types=(ECHO,), running=tuple(tries)))
     (record,) = h.update("scale-job-7-1", TaskState.LOST).records
     assert record.exe_num == 1 and record.category is ErrorCategory.SYSTEM
     assert len(h.core.queue) == 0  # not requeued: try 2 is the job's
@@ -343,11 +361,9 @@ def test_an_old_try_ending_late_leaves_the_job_alone():
 def test_held_launches_hand_offers_back():
     h = Harness(agents=1)
     h.queue(1)
-    h.core.hold_launches = True
     h.offer_all()
-    actions = h.cycle()
+    actions = h.cycle(launches_held=True)
     assert actions.decline == ["O1"] and not actions.launch
-    h.core.hold_launches = False
     h.offer_all()
     assert [t for t in launched_ids(h.cycle()) if t.startswith("scale-job")] == ["scale-job-1-1"]
 
@@ -360,7 +376,7 @@ def test_a_failing_cycle_declines_its_offers(monkeypatch):
     def broken(*_args):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(h.core, "_place_jobs", broken)
+    monkeypatch.setattr("scheduler.core.cycle._place_jobs", broken)
     actions = h.cycle()
     assert actions.decline == ["O1"] and not actions.launch
     assert len(h.core.offers) == 0

@@ -83,3 +83,29 @@ def test_kill_and_task_info():
     # The node cleanup finds exited containers by this label.
     assert {"key": "label", "value": "scale-scheduler.task_id=t1"} in info["container"]["docker"]["parameters"]
     assert info["labels"] == {"labels": [{"key": "k", "value": "v"}]}
+
+
+def test_task_info_of_a_core_task_spec_copies_the_offered_resources_role():
+    from scheduler.offers.offer import Resource
+    from scheduler.tasks.spec import ResourceClaim, TaskSpec
+
+    offered = Resource("cpus", "SCALAR", scalar=4.0, role="scale", raw={"role": "scale", "reservations": [1]})
+    spec = TaskSpec(
+        "t1", "job", "S1", (ResourceClaim("cpus", 0.5, offered), ResourceClaim("mem", 64.0)), "run", labels={"k": "v"}
+    )
+    info = calls.task_info_of(spec)
+    assert info == calls.task_info(
+        task_id="t1",
+        name="job",
+        agent_id="S1",
+        resources=[calls.scalar_resource("cpus", 0.5, offered), calls.scalar_resource("mem", 64.0)],
+        command="run",
+        labels={"k": "v"},
+    )
+    assert info["resources"][0] == {
+        "name": "cpus",
+        "type": "SCALAR",
+        "scalar": {"value": 0.5},
+        "role": "scale",
+        "reservations": [1],
+    }

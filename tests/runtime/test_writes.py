@@ -9,11 +9,11 @@ import pytest
 from scheduler.config import load_settings
 from scheduler.core.actions import Actions, Launch
 from scheduler.core.records import ExeEnded, ExeLaunched
-from scheduler.core.scheduler_core import SchedulerCore
+from scheduler.core.state import CoreState
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
-from scheduler.mesos.events import TaskState, TaskStatus
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.writer import RecordWriter
+from scheduler.tasks.status import TaskState, TaskStatus
 
 LAUNCHED = ExeLaunched(1, 1, 1, "scale-job-1-1", 1, 0.0)
 ENDED = ExeEnded("scale-job-1-1", 1, 1, ExeStatus.FAILED, ErrorCategory.SYSTEM, None, 1.0, JobStatus.QUEUED)
@@ -34,16 +34,14 @@ class FakeWriter:
 @pytest.fixture
 def engine(tmp_path):
     settings = load_settings({}, overrides={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
-    engine = Engine(settings, SchedulerCore(hostname="h", now=0.0), database=None)
-    engine.writer = FakeWriter()
-    engine.driver = object()  # execute() needs one; nothing here reaches it
-    return engine
+    # execute() needs a driver; nothing here reaches it
+    return Engine(settings, CoreState(hostname="h", now=0.0), database=None, writer=FakeWriter(), driver=object())
 
 
 @pytest.mark.parametrize(
     "actions, droppable",
     [
-        (Actions(records=[LAUNCHED], launch=[Launch("S1", ["O1"], [{}])]), True),
+        (Actions(records=[LAUNCHED], launch=[Launch("S1", ["O1"], [])]), True),
         # The end of a try reported by the master itself (no uuid, nothing to acknowledge): kept.
         (Actions(records=[ENDED]), False),
         (Actions(records=[ENDED], acknowledge=[TaskStatus("t", TaskState.LOST, uuid="x")]), False),

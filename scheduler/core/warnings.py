@@ -1,4 +1,4 @@
-"""The scheduler's own state and warnings as the v6 status shows them (Scale's exact words)."""
+"""The scheduler's own states and warnings as the v6 status shows them (Scale's exact words)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,13 @@ class SchedulerWarnings:
     def clear(self, name: str) -> bool:
         return self._conditions.clear_warning(name)
 
-    def active(self, now: float) -> list[dict[str, str]]:
+    def drop_old(self, now: float) -> None:
+        """Forget warnings not raised again for an hour (on the scheduling clock)."""
         self._conditions.drop_warnings_older_than(WARNING_MAX_AGE_S, now)
-        return [w.as_json() for w in self._conditions.warnings.values()]
+
+    def active(self, now: float) -> list[dict[str, str]]:
+        """The warnings shown at ``now`` (a read: those an hour old are left out, not dropped)."""
+        return [w.as_json() for w in self._conditions.warnings.values() if now - w.last_updated < WARNING_MAX_AGE_S]
 
     def names(self) -> set[str]:
         return set(self._conditions.warnings)

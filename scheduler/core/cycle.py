@@ -1,0 +1,262 @@
+"""One scheduling cycle: every held offer is used or handed back.
+
+First the filter (is the scheduler able to launch at all; which nodes are READY; which queued
+jobs could run anywhere), then the pick: system tasks, node tasks, then jobs in queue order, each
+on the first agent with room (next fit, see ``OfferPool``). A job left in the queue gets one
+``PendingReason``, counted per job type in ``state.pending``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from scheduler.core.actions import Actions, Launch
+from scheduler.core.clock import reset_nodes
+from scheduler.core.records import ExeLaunched
+from scheduler.core.state import CoreState, job_task_id
+from scheduler.core.warnings import UNKNOWN_JOB_TYPE, WAITING_SYSTEM_TASKS
+from scheduler.jobs.executions import RunningExe
+from scheduler.jobs.queue import QueuedJob
+from scheduler.nodes import states
+from scheduler.nodes.node import Node
+from scheduler.offers.offer import Offer
+from scheduler.resources.accounting import to_cents
+from scheduler.scheduling import pending
+from scheduler.scheduling.pending import PendingCounts, PendingReason
+from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of
+from scheduler.scheduling.system_tasks import DB_UPDATE, MESSAGE_HANDLER
+from scheduler.tasks.registry import Task, TaskKind
+from scheduler.tasks.status import TaskState
+
+log = logging.getLogger(__name__)
+
+STAGING_STALE_S = 60.0  # a task still STAGING this long after its launch is asked about
+
+
+def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> Actions:
+    state.hold_launches = launches_held
+    if not state.subscribed:
+        state.pending = _all_waiting(state, PendingReason.NOT_SUBSCRIBED)
+        return Actions()
+    actions = Actions()
+    reset_nodes(state)
+    state.work_waits = _work_waits(state)
+    actions.kill += [(task_id, _agent_of(state, task_id)) for task_id in state.messaging.surplus(now)]
+    actions.extend(_kill_timed_out(state, now))
+    stale = [
+        (t.task_id, t.agent_id)
+        for t in state.tasks
+        if t.state is TaskState.STAGING and now - t.launched_at > STAGING_STALE_S
+    ]
+    actions.reconcile += state.reconciler.due(now, stale)
+    held = state.offers.take_all()
+    if state.paused or not held or launches_held:
+        # Paused, or the runtime cannot write what a launch needs first: hand everything back.
+        actions.decline += [offer.id for offer in held]
+        if state.paused:
+            state.pending = _all_waiting(state, PendingReason.SCHEDULER_PAUSED)
+        elif launches_held:
+            state.pending = _all_waiting(state, PendingReason.LAUNCHES_HELD)
+        else:
+            state.pending = _each_waiting(state, PendingReason.NO_OFFERS)
+        return actions
+    try:
+        pool = _pool(state, held, actions)
+        waiting_system = _place_system_tasks(state, pool, now)
+        _place_node_tasks(state, pool, now)
+        if waiting_system:
+            state.warnings.raise_warning(
+                WAITING_SYSTEM_TASKS.name, WAITING_SYSTEM_TASKS, WAITING_SYSTEM_TASKS.description, now
+            )
+            unplaced = _all_waiting(state, PendingReason.WAITING_SYSTEM_TASKS)
+        else:
+            # Scale lets this age out over an hour; here it goes as soon as nothing waits.
+            state.warnings.clear(WAITING_SYSTEM_TASKS.name)
+            records, unplaced = _place_jobs(state, pool, now)
+            actions.records += records
+    except Exception:
+        # A bug in placement must not swallow offers: nothing of this cycle is launched.
+        log.exception("Scheduling cycle failed; declining its offers")
+        actions.decline += [offer.id for offer in held]
+        return actions
+    state.pending = unplaced
+    for capacity in pool.used():
+        actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
+    actions.decline += [o.id for capacity in pool.unused() for o in capacity.offers]
+    state.metrics.count("tasks_launched_per_sec", sum(len(launch.tasks) for launch in actions.launch), now)
+    state.metrics.count("offers_launched_per_sec", sum(len(launch.offer_ids) for launch in actions.launch), now)
+    return actions
+
+
+# --- the filter ---
+
+
+def _all_waiting(state: CoreState, reason: PendingReason) -> PendingCounts:
+    return pending.count_all((job.job_type_id for job in state.queue), reason)
+
+
+def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingReason | None:
+    """Why this job cannot run on any offer at all, or None if an offer with room would do.
+
+    ``failing``: the job types no node of the cluster can run (``ResourceCheck.failing()``).
+    """
+    if job.job_type_id not in state.job_types:
+        return PendingReason.UNKNOWN_JOB_TYPE
+    if job.job_type_id in failing:
+        return PendingReason.NO_NODE_FITS
+    return None
+
+
+def _each_waiting(state: CoreState, otherwise: PendingReason) -> PendingCounts:
+    counts: PendingCounts = {}
+    failing = state.resource_check.failing()
+    for job in state.queue:
+        pending.add(counts, job.job_type_id, job_filter(state, job, failing) or otherwise)
+    return counts
+
+
+def _is_ready(node: Node, paused: bool) -> bool:
+    return node.state(paused) is states.READY
+
+
+def _pool(state: CoreState, held: list[Offer], actions: Actions) -> OfferPool:
+    by_agent: dict[str, list[Offer]] = {}
+    for offer in held:
+        by_agent.setdefault(offer.agent_id, []).append(offer)
+    capacities = []
+    for agent_id, offers in by_agent.items():
+        node = state.nodes.for_agent(agent_id)
+        if node is None or node.id is None:
+            actions.decline += [offer.id for offer in offers]  # a node without its row yet waits a second
+            continue
+        capacities.append(capacity_of(agent_id, node, offers, state.offers.accepted_role))
+    return OfferPool(capacities)
+
+
+def _work_waits(state: CoreState) -> bool:
+    messaging = state.messaging
+    return bool(
+        state.queue
+        or (not messaging.in_process and messaging.actual_count < messaging.desired_count)
+        or (state.db_update.completed_at is None and state.db_update.task_id is None)
+        or any(node.online and not node.initial_cleanup_done for node in state.nodes)
+    )
+
+
+def _agent_of(state: CoreState, task_id: str) -> str | None:
+    task = state.tasks.get(task_id)
+    return task.agent_id if task else None
+
+
+def _kill_timed_out(state: CoreState, now: float) -> Actions:
+    actions = Actions()
+    for task_id in state.node_tasks.timed_out(now):
+        task = state.tasks.get(task_id)
+        node = state.nodes.get(task.data.get("hostname", "")) if task else None
+        if task is None or node is None:
+            continue
+        state.node_tasks.on_timeout(node, task.type, task_id, now)
+        actions.kill.append((task_id, task.agent_id))
+    return actions
+
+
+# --- the pick ---
+
+
+def _register(
+    state: CoreState, capacity: AgentCapacity, demand: TaskDemand, kind: TaskKind, task_type: str, now: float, **data
+) -> Task:
+    capacity.take(demand)
+    task = Task(demand.task_id, capacity.agent_id, kind, task_type, to_cents(demand.resources), now, data=data)
+    state.tasks.add(task)
+    return task
+
+
+def _place_system_tasks(state: CoreState, pool: OfferPool, now: float) -> bool:
+    """Place the database update and missing message handlers; True if one could not be placed."""
+    waiting = False
+    demands = state.messaging.demands(state.new_task_id)
+    update = state.db_update.demand(now, state.new_task_id)
+    if update is not None:
+        demands.insert(0, update)
+    for demand in demands:
+        capacity = pool.first_fit(demand.resources, lambda node: _is_ready(node, state.paused))
+        if capacity is None:
+            waiting = True
+            continue
+        task_type = DB_UPDATE if demand is update else MESSAGE_HANDLER
+        _register(state, capacity, demand, TaskKind.SYSTEM, task_type, now)
+        if demand is update:
+            state.db_update.launched(demand.task_id)
+        else:
+            state.messaging.launched(demand.task_id)
+    return waiting
+
+
+def _place_node_tasks(state: CoreState, pool: OfferPool, now: float) -> None:
+    for capacity in pool.capacities:
+        node = capacity.node
+        for task_type, demand in state.node_tasks.demands(node, node.state(state.paused), now, state.new_task_id):
+            if capacity.fits(demand.resources):
+                _register(state, capacity, demand, TaskKind.NODE, task_type, now, hostname=node.hostname)
+                state.node_tasks.launched(node, task_type, demand.task_id, now)
+
+
+def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> PendingReason:
+    """Why no READY agent had room: one of a paused node had, or none had."""
+
+    def paused_node(node: Node) -> bool:
+        return node.is_paused and node.online and node.is_active
+
+    return PendingReason.NODE_PAUSED if pool.any_fits(needs, paused_node) else PendingReason.NO_OFFERS
+
+
+def _place_jobs(state: CoreState, pool: OfferPool, now: float) -> tuple[list[ExeLaunched], PendingCounts]:
+    records: list[ExeLaunched] = []
+    unplaced: PendingCounts = {}
+    no_room: dict[int, PendingReason] = {}  # job types that found no room this cycle: capacity only shrinks
+    unknown: set[int] = set()
+    failing = state.resource_check.failing()
+    for job in state.queue:
+        reason = job_filter(state, job, failing) or no_room.get(job.job_type_id)
+        if reason is PendingReason.UNKNOWN_JOB_TYPE:
+            unknown.add(job.job_type_id)
+        if reason is not None:
+            pending.add(unplaced, job.job_type_id, reason)
+            continue
+        job_type = state.job_types[job.job_type_id]
+        capacity = pool.first_fit(job_type.resources, lambda node: _is_ready(node, state.paused))
+        if capacity is None:
+            no_room[job.job_type_id] = _no_room(state, pool, job_type.resources)
+            pending.add(unplaced, job.job_type_id, no_room[job.job_type_id])
+            continue
+        exe_num = max(job.num_exes, state.latest_try.get(job.job_id, 0)) + 1
+        task_id = job_task_id(job.job_id, exe_num)
+        if task_id in state.tasks:  # cannot happen by construction; never launch a try twice
+            log.error("Try %s is already running; not launching it again", task_id)
+            continue
+        demand = TaskDemand(
+            task_id,
+            f"{job_type.name} {job_type.version} job {job.job_id}",
+            job_type.resources,
+            job_type.command,
+            job_type.image,
+            labels={"scale.job_id": str(job.job_id), "scale.job_type": f"{job_type.name}:{job_type.version}"},
+        )
+        _register(
+            state, capacity, demand, TaskKind.JOB, job_type.name, now, priority=job.priority, queued_at=job.queued_at
+        )
+        state.queue.remove(job.job_id)
+        state.latest_try[job.job_id] = exe_num
+        node = capacity.node
+        state.exes[task_id] = RunningExe(job.job_id, exe_num, job_type.id, task_id, node.id, capacity.agent_id, now)
+        state.exe_metrics.started(node.id, job_type.id)
+        records.append(ExeLaunched(job.job_id, exe_num, job_type.id, task_id, node.id, now))
+    if not unknown:
+        state.warnings.clear(UNKNOWN_JOB_TYPE.name)  # Scale lets it age out over an hour
+    for job_type_id in unknown:
+        state.warnings.raise_warning(
+            UNKNOWN_JOB_TYPE.name, UNKNOWN_JOB_TYPE, UNKNOWN_JOB_TYPE.description % job_type_id, now
+        )
+    state.metrics.count("jobs_launched_per_sec", len(records), now)
+    return records, unplaced

@@ -1,0 +1,84 @@
+"""The core's state: one value holding offers, nodes, tasks, jobs, metrics and warnings.
+
+Only the functions of this package change it (``apply``, ``advance``, ``plan_cycle``), each called
+by the engine with one input and the current time; everything else reads it, or better, reads the
+snapshot built from it.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from scheduler.core.reconciler import Reconciler
+from scheduler.core.warnings import SchedulerWarnings
+from scheduler.jobs.definitions import JobType
+from scheduler.jobs.exe_metrics import JobExeMetrics
+from scheduler.jobs.executions import RunningExe
+from scheduler.jobs.queue import JobQueue
+from scheduler.jobs.resource_check import ResourceCheck
+from scheduler.metrics.scheduler_metrics import SchedulerMetrics
+from scheduler.nodes.registry import NodeRegistry
+from scheduler.offers.book import OfferBook
+from scheduler.scheduling.node_tasks import NodeTaskManager
+from scheduler.scheduling.pending import PendingCounts
+from scheduler.scheduling.system_tasks import DatabaseUpdate, MessagingService, TaskTemplate
+from scheduler.tasks.registry import TaskRegistry
+
+
+def job_task_id(job_id: int, exe_num: int) -> str:
+    """Deterministic, so a try's task id is known before launch and after a restart."""
+    return f"scale-job-{job_id}-{exe_num}"
+
+
+class TaskIds:
+    """Ids for node and system tasks: unique across restarts through a start token (the start time,
+    passed in: the core never reads the wall clock)."""
+
+    def __init__(self, started: float) -> None:
+        self._token = format(int(started * 1000), "x")
+        self._numbers = itertools.count(1)
+
+    def __call__(self, kind: str) -> str:
+        return f"scale-{kind}-{self._token}-{next(self._numbers)}"
+
+
+class CoreState:
+    def __init__(
+        self,
+        *,
+        hostname: str,
+        now: float,
+        accepted_role: str = "*",
+        metrics_window_s: int = 10,
+        node_retire_after_s: float = 3600.0,
+        task_template: TaskTemplate | None = None,
+        message_handlers_in_process: bool = False,
+        logging_health_address: str | None = None,
+    ) -> None:
+        self.hostname = hostname
+        self.offers = OfferBook(accepted_role)
+        self.nodes = NodeRegistry(retire_after_s=node_retire_after_s)
+        self.tasks = TaskRegistry()
+        self.metrics = SchedulerMetrics(metrics_window_s, now)
+        self.warnings = SchedulerWarnings()
+        self.job_types: dict[int, JobType] = {}
+        self.queue = JobQueue()
+        self.exes: dict[str, RunningExe] = {}  # task id -> the running try
+        self.ended_jobs: dict[int, float] = {}  # job id -> when it ended; a stale read must not requeue it
+        self.latest_try: dict[int, int] = {}  # job id -> its newest try launched (or adopted)
+        self.exe_metrics = JobExeMetrics()
+        self.node_tasks = NodeTaskManager(logging_health_address=logging_health_address)
+        template = task_template or TaskTemplate()
+        self.messaging = MessagingService(template, in_process=message_handlers_in_process)
+        self.db_update = DatabaseUpdate(template)
+        self.reconciler = Reconciler()
+        self.resource_check = ResourceCheck()
+        self.new_task_id = TaskIds(now)
+        self.framework_id: str | None = None
+        self.subscribed = False
+        self.paused = False
+        self.master_agents_at: float | None = None  # when the master last listed its agents to us
+        self.work_waits = True  # set each cycle: whether declined offers should come back soon
+        # While a launch cannot be made safe (framework id or records unwritten): from the engine's input.
+        self.hold_launches = False
+        self.pending: PendingCounts = {}  # the last cycle's unplaced jobs, by type and reason
