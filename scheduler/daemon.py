@@ -42,10 +42,11 @@ from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
 from scheduler.runtime.leadership import Leadership
-from scheduler.scheduling.system_tasks import TaskTemplate, system_task_environment
+from scheduler.scheduling.system_tasks import TaskTemplate
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.scheduler_row import DatabaseFrameworkIdStore
+from scheduler.task_environment import system_task_environment
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scheduler.config import load_settings
-from scheduler.scheduling.system_tasks import system_task_environment, without_password
+from scheduler.task_environment import system_task_environment, without_password
 
 
 @pytest.mark.parametrize(

@@ -105,7 +105,7 @@ def assert_no_password(bodies: list[bytes], state: str) -> None:
 async def test_tasks_get_the_urls_without_their_passwords(postgres_url, monkeypatch, caplog):
     clean(postgres_url)
     bodies = recording(monkeypatch)
-    caplog.set_level(logging.WARNING, logger="scheduler.scheduling.system_tasks")
+    caplog.set_level(logging.WARNING, logger="scheduler.task_environment")
     database_url = with_password(postgres_url)
     state = await run_until_launched({"DATABASE_URL": database_url, "SCALE_BROKER_URL": BROKER_URL}, bodies)
     environments = launched(bodies)
@@ -126,7 +126,7 @@ async def test_tasks_get_the_urls_without_their_passwords(postgres_url, monkeypa
 async def test_tasks_get_secret_references_and_file_paths(postgres_url, monkeypatch, caplog, tmp_path):
     clean(postgres_url)
     bodies = recording(monkeypatch)
-    caplog.set_level(logging.WARNING, logger="scheduler.scheduling.system_tasks")
+    caplog.set_level(logging.WARNING, logger="scheduler.task_environment")
     broker_file = tmp_path / "broker-url"
     broker_file.write_text(BROKER_URL + "\n")
     environ = {
