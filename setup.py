@@ -25,7 +25,7 @@ setup(
     },
     # Lower bounds are versions the tests ran against (the pins of constraints.txt, unless noted).
     install_requires=[
-        "aiohttp>=3.14.5,<4",
+        "aiohttp>=3.14.5,<4",  # scheduler/api/server.py relies on 3.14's request handler
         "SQLAlchemy>=2.1.9,<3",
         "psycopg2-binary>=2.9.13",
         "alembic>=1.20.1",
@@ -40,6 +40,7 @@ setup(
         "amqp>=5.4.2,<6",
         "yarl>=1.25.1,<2",
         "kazoo>=2.11.0",
+        "brotli>=1.2.1",  # Content-Encoding: br for the status; optional at run time (gzip is always there)
     ],
     extras_require={
         "dev": [
@@ -48,6 +49,7 @@ setup(
             "hypothesis>=6.170.17",
             "ruff>=0.17.6",
             "selenium>=4.51.0",
+            "schemathesis>=4.32.5",
             "pip-audit>=2.10.1",
         ],
     },

@@ -49,6 +49,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per load round")
     parser.add_argument("--concurrency", type=int, default=8, help="connections of the load generator")
     parser.add_argument("--skip-http", action="store_true", help="only the in-process snapshot and memory figures")
+    parser.add_argument("--modes", default="plain,gzip", help="status serving measured plain, gzip-compressed, or both")
     args = parser.parse_args()
     sizes = [int(n) for n in args.agents.split(",")]
 
@@ -66,13 +67,25 @@ def main() -> int:
         )
         if not args.skip_http:
             http = entry["http"] = status_rps.run(
-                agents, rounds=args.rounds, duration_s=args.duration, concurrency=args.concurrency
+                agents,
+                rounds=args.rounds,
+                duration_s=args.duration,
+                concurrency=args.concurrency,
+                modes=tuple(args.modes.split(",")),
             )
-            print(
-                f"{agents:>6} agents  GET /v6/status/ {http['status_rps']:8.1f} req/s vs baseline "
-                f"{http['baseline_rps']:8.1f} req/s: ratio {http['ratio']:.3f} "
-                f"(errors {http['errors']}; scheduler RSS {http['scheduler_rss_mb']:.0f} MB)"
-            )
+            if "status_rps" in http:
+                print(
+                    f"{agents:>6} agents  GET /v6/status/ {http['status_rps']:8.1f} req/s vs baseline "
+                    f"{http['baseline_rps']:8.1f} req/s: ratio {http['ratio']:.3f} "
+                    f"(errors {http['errors']}; scheduler RSS {http['scheduler_rss_mb']:.0f} MB)"
+                )
+            if "gzip" in http:
+                gz = http["gzip"]
+                print(
+                    f"{agents:>6} agents  gzip: {gz['gzip_bytes'] / 1e6:.2f} MB ({gz['size_ratio']:.0f}x smaller); "
+                    f"{gz['status_rps']:8.1f} req/s vs pre-compressed {gz['baseline_rps']:8.1f} req/s: "
+                    f"ratio {gz['ratio']:.3f} (errors {gz['errors']})"
+                )
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
     path = out_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -5,6 +5,10 @@ The simulated master (N agents) and the scheduler run as their own processes, ex
 same aiohttp server also serves ``/bench/status-copy/``: the same bytes from memory with no checks.
 A separate load-generator process loads one path, then the other, alternating the order each
 round; the ratio is status requests/s over baseline requests/s in the same run.
+
+With ``gzip`` among the modes, ``GET /v6/status/`` with ``Accept-Encoding: gzip`` (compressed once
+per snapshot, on the first request) is measured the same way against ``/bench/status-copy-gzip/``:
+the first status's bytes compressed once at start and served from memory.
 """
 
 from __future__ import annotations
@@ -75,15 +79,61 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def loadgen(url: str, duration_s: float, concurrency: int) -> dict:
+def loadgen(url: str, duration_s: float, concurrency: int, accept_encoding: str = "identity") -> dict:
     args = [PYTHON, "-m", "bench.loadgen", url, "--duration", str(duration_s), "--concurrency", str(concurrency)]
+    args += ["--accept-encoding", accept_encoding]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     pin(proc.pid, {1})
     out, _ = proc.communicate(timeout=duration_s + 120)
     return json.loads(out)
 
 
-def run(agents: int, *, rounds: int, duration_s: float, concurrency: int) -> dict:
+def gzip_size(url: str) -> int:
+    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        assert resp.headers["Content-Encoding"] == "gzip"
+        return len(resp.read())
+
+
+def compression_ms(body: bytes) -> dict:
+    """What compressing one snapshot costs, per coding (the best of 5), in this process."""
+    from scheduler.status.snapshot import CODINGS, compress
+
+    costs = {}
+    for coding in CODINGS:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            size = len(compress(body, coding))
+            times.append(time.perf_counter() - started)
+        costs[coding] = {"ms": min(times) * 1000, "bytes": size}
+    return costs
+
+
+def measure(pairs: dict[str, tuple[str, str]], *, rounds: int, duration_s: float, concurrency: int) -> dict:
+    """Alternate the two (url, Accept-Encoding) pairs, named "status" and "baseline", for ``rounds``."""
+    results: dict[str, list[dict]] = {name: [] for name in pairs}
+    # One unmeasured round of each first: the scheduler is still placing its first node tasks
+    # and connections, caches and the simulator's allocations are warming up.
+    for url, coding in pairs.values():
+        loadgen(url, min(duration_s, 3.0), concurrency, coding)
+    for round_number in range(rounds):
+        order = ("status", "baseline") if round_number % 2 == 0 else ("baseline", "status")
+        for name in order:
+            url, coding = pairs[name]
+            results[name].append(loadgen(url, duration_s, concurrency, coding))
+    status_rps = sum(r["rps"] for r in results["status"]) / rounds
+    baseline_rps = sum(r["rps"] for r in results["baseline"]) / rounds
+    return {
+        "status_rps": status_rps,
+        "baseline_rps": baseline_rps,
+        "ratio": status_rps / baseline_rps,
+        "errors": sum(r["errors"] for rs in results.values() for r in rs),
+        "per_round": results,
+    }
+
+
+def run(agents: int, *, rounds: int, duration_s: float, concurrency: int, modes: tuple[str, ...] = ("plain",)) -> dict:
     sim_port, api_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as workdir, ExitStack() as stack:
         sim = stack.enter_context(
@@ -117,27 +167,19 @@ def run(agents: int, *, rounds: int, duration_s: float, concurrency: int) -> dic
         pin(sim.pid, {1})
         api = f"http://127.0.0.1:{api_port}"
         document = wait_for_nodes(api, agents, timeout_s=180)
-        get_json(api + "/bench/status-copy/")  # freeze the baseline's bytes now
-        paths = {"status": api + "/v6/status/", "baseline": api + "/bench/status-copy/"}
-        results: dict[str, list[dict]] = {"status": [], "baseline": []}
-        # One unmeasured round of each first: the scheduler is still placing its first node tasks
-        # and connections, caches and the simulator's allocations are warming up.
-        for path in paths.values():
-            loadgen(path, min(duration_s, 3.0), concurrency)
-        for round_number in range(rounds):
-            order = ("status", "baseline") if round_number % 2 == 0 else ("baseline", "status")
-            for name in order:
-                results[name].append(loadgen(paths[name], duration_s, concurrency))
-        status_rps = sum(r["rps"] for r in results["status"]) / rounds
-        baseline_rps = sum(r["rps"] for r in results["baseline"]) / rounds
-        return {
-            "agents": agents,
-            "nodes_listed": len(document["nodes"]),
-            "document_bytes": len(json.dumps(document, separators=(",", ":"))),
-            "status_rps": status_rps,
-            "baseline_rps": baseline_rps,
-            "ratio": status_rps / baseline_rps,
-            "errors": sum(r["errors"] for rs in results.values() for r in rs),
-            "per_round": results,
-            "scheduler_rss_mb": rss_mb(scheduler.pid),
-        }
+        get_json(api + "/bench/status-copy/")  # freeze the baselines' bytes now
+        status_url = api + "/v6/status/"
+        result: dict = {"agents": agents, "nodes_listed": len(document["nodes"])}
+        result["document_bytes"] = len(json.dumps(document, separators=(",", ":")))
+        if "plain" in modes:
+            pairs = {"status": (status_url, "identity"), "baseline": (api + "/bench/status-copy/", "identity")}
+            result.update(measure(pairs, rounds=rounds, duration_s=duration_s, concurrency=concurrency))
+        if "gzip" in modes:
+            pairs = {"status": (status_url, "gzip"), "baseline": (api + "/bench/status-copy-gzip/", "gzip")}
+            gzipped = measure(pairs, rounds=rounds, duration_s=duration_s, concurrency=concurrency)
+            gzipped["gzip_bytes"] = gzip_size(status_url)
+            gzipped["size_ratio"] = result["document_bytes"] / gzipped["gzip_bytes"]
+            gzipped["compression"] = compression_ms(json.dumps(document, separators=(",", ":")).encode())
+            result["gzip"] = gzipped
+        result["scheduler_rss_mb"] = rss_mb(scheduler.pid)
+        return result

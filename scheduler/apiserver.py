@@ -1,8 +1,7 @@
 """``scale-scheduler api``: the v6 API served from the database, on any host, without a scheduler.
 
-It only reads: its database sessions are read-only (the database refuses writes) and it never
-migrates. Until the schema is the one this version reads (the scheduler, or ``scale-scheduler
-db-update``, migrates it), it says so in the log and answers 503.
+It never migrates: until the schema is the one this version reads (the scheduler, or
+``scale-scheduler db-update``, migrates it), it says so in the log and answers 503.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from scheduler import __version__
 from scheduler.aio import wait_event
 from scheduler.api.app import create_app
 from scheduler.api.database_status import DatabaseStatus
+from scheduler.api.server import ConnectionLimits
 from scheduler.config import Settings
 from scheduler.daemon import start_api, stop_on_signals
 from scheduler.store.database import Database
@@ -31,11 +31,12 @@ async def run_api_server(settings: Settings, *, stop: asyncio.Event | None = Non
         settings.database_timeout_s,
         sslmode=settings.database_sslmode,
         ca_file=settings.ca_file,
-        read_only=True,
     )
     source = DatabaseStatus(database, settings.status_freshness_s)
     try:
-        runner, url = await start_api(create_app(status=source), settings.api_host, settings.api_port)
+        app = create_app(status=source, database=database, settings=settings)
+        limits = ConnectionLimits.from_settings(settings)
+        runner, url = await start_api(app, settings.api_host, settings.api_port, limits)
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         await database.close()
@@ -61,9 +62,7 @@ async def wait_for_schema(database: Database, stop: asyncio.Event, interval_s: f
                     log.info("the database schema is at revision %s; serving the status", head)
                 return True
             state = f"the database schema is at revision {current or 'none (not migrated)'}, this version reads {head}"
-            hint = (
-                "; waiting for the scheduler or `scale-scheduler db-update` to migrate it (the api command only reads)"
-            )
+            hint = "; waiting for the scheduler or `scale-scheduler db-update` to migrate it (the api command never migrates)"
         except Exception as exc:
             error = "timed out" if isinstance(exc, TimeoutError) else describe_database_error(exc)
             state, hint = f"cannot read the database schema ({error})", "; retrying"

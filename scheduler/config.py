@@ -488,6 +488,49 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("SCALE_API_HOST", "api_host", _text, "0.0.0.0", "Address the API listens on"),
     Setting("PORT0", "api_port", _port, "8000", "API port (Marathon's PORT0 or PORT)", aliases=("PORT",)),
+    Setting(
+        "API_TOKENS_FILE",
+        "api_tokens_file",
+        _optional_text,
+        None,
+        "File of bearer tokens allowed to change things through the API: one per line, then a name",
+    ),
+    Setting(
+        "API_TOKENS_VAULT_PATH",
+        "api_tokens_vault_path",
+        _optional_text,
+        None,
+        "Vault KV v2 secret (mount/path) of API tokens, name: token, read with SECRETS_URL and SECRETS_TOKEN",
+    ),
+    Setting(
+        "API_READ_TOKEN_REQUIRED",
+        "api_read_token_required",
+        _bool,
+        "false",
+        "Whether reading the v6 API needs a token too (as writing always does)",
+    ),
+    Setting("API_MAX_CONNECTIONS", "api_max_connections", _positive_int, "1000", "Open API connections at most"),
+    Setting(
+        "API_KEEPALIVE_TIMEOUT",
+        "api_keepalive_timeout_s",
+        _positive_seconds,
+        "15",
+        "Seconds an idle API connection is kept open between requests",
+    ),
+    Setting(
+        "API_HEADER_TIMEOUT",
+        "api_header_timeout_s",
+        _positive_seconds,
+        "10",
+        "Seconds a new API connection has to send a complete request head",
+    ),
+    Setting(
+        "API_WRITE_TIMEOUT",
+        "api_write_timeout_s",
+        _positive_seconds,
+        "30",
+        "Seconds an answer may wait for a client that does not read before the connection is closed",
+    ),
     Setting("STATUS_INTERVAL", "status_interval_s", _positive_seconds, "1", "Seconds between two status snapshots"),
     Setting(
         "STATUS_FRESHNESS_THRESHOLD",
@@ -532,7 +575,7 @@ SETTINGS: tuple[Setting, ...] = (
         "bench_routes",
         _bool,
         "false",
-        "Add /bench/status-copy/, the benchmark's baseline handler (never in production)",
+        "Add /bench/status-copy/ and /bench/status-copy-gzip/, the benchmark's baselines (never in production)",
     ),
 )
 
@@ -591,6 +634,13 @@ class Settings:
     scale_docker_image: str | None
     api_host: str
     api_port: int
+    api_tokens_file: str | None
+    api_tokens_vault_path: str | None
+    api_read_token_required: bool
+    api_max_connections: int
+    api_keepalive_timeout_s: float
+    api_header_timeout_s: float
+    api_write_timeout_s: float
     status_interval_s: float
     status_freshness_s: float
     status_persist_interval_s: float

@@ -31,6 +31,8 @@ from scheduler.aio import wait_event
 from scheduler.api.app import create_app
 from scheduler.api.database_status import DatabaseStatus
 from scheduler.api.health import HealthSources
+from scheduler.api.server import ConnectionLimits
+from scheduler.api.server import start_api as serve_api
 from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.core.state import CoreState
@@ -268,14 +270,10 @@ def build_daemon(
     return daemon
 
 
-async def start_api(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    bound_port = site._server.sockets[0].getsockname()[1]  # the real port when 0 was asked
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return runner, f"http://{shown_host}:{bound_port}"
+async def start_api(
+    app: web.Application, host: str, port: int, limits: ConnectionLimits | None = None
+) -> tuple[web.AppRunner, str]:
+    return await serve_api(app, host, port, limits)  # connection cap and timeouts: scheduler/api/server.py
 
 
 async def _finish(tasks: list[asyncio.Task], grace_s: float = SHUTDOWN_GRACE_S) -> None:
@@ -308,9 +306,14 @@ async def api_step(app: web.Application) -> Any:
         status=daemon.status,
         health=health_sources(settings, daemon.engine, daemon.driver, daemon.monitor),
         bench_routes=settings.bench_routes,
+        database=daemon.database,
+        settings=settings,
+        on_change=daemon.engine.read_flags,  # a change made through the API is followed at once, not in 3 s
     )
     try:
-        runner, daemon.api_url = await start_api(api, settings.api_host, settings.api_port)
+        runner, daemon.api_url = await start_api(
+            api, settings.api_host, settings.api_port, ConnectionLimits.from_settings(settings)
+        )
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         raise CannotListen from exc

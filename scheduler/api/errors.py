@@ -12,6 +12,39 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class ApiError(Exception):
+    """A refusal with a status and a JSON detail, raised anywhere below a handler."""
+
+    status = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class InvalidPage(ApiError):
+    status = 404  # DRF's answer to a page past the last one
+
+    def __init__(self, detail: str = "Invalid page.") -> None:
+        super().__init__(detail)
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
 def json_error(status: int, detail: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"detail": detail}, status=status, headers=headers)
 
@@ -20,6 +53,10 @@ def json_error(status: int, detail: str, headers: dict[str, str] | None = None) 
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ApiError as exc:
+        return json_error(exc.status, exc.detail)
+    except ConnectionError:  # the client left (or was dropped for not reading): no one to answer, nothing to log
+        return json_error(503, "The connection was lost.")
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return json_error(405, f'Method "{request.method}" not allowed.', {"Allow": allowed})

@@ -397,11 +397,16 @@ class Engine:
             self._max_job_id = max(self._max_job_id, max(job.job_id for job in queued.jobs))
             self.post(queued)
         if self._syncs % FLAGS_EVERY_SYNCS == 0:
-            flags = await self.store.flags()
-            self.post(flags)
-            if self.handlers is not None:
-                self.handlers.resize(flags.message_handlers)
-            self.post(await self.store.node_flags())
+            await self.read_flags()
+
+    async def read_flags(self) -> None:
+        """The scheduler's and the nodes' pause flags (and handler count) as the database has them now;
+        also called right after a change through the API, so it is followed at once."""
+        flags = await self.store.flags()
+        self.post(flags)
+        if self.handlers is not None:
+            self.handlers.resize(flags.message_handlers)
+        self.post(await self.store.node_flags())
 
     async def _persist_status(self) -> None:
         snapshot = self.snapshots.current

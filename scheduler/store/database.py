@@ -42,13 +42,8 @@ def make_engine(
     *,
     sslmode: str | None = None,
     ca_file: str | None = None,
-    read_only: bool = False,
 ) -> Engine:
-    """An engine with bounded waits; PostgreSQL with the TLS of DATABASE_SSLMODE / CA_FILE (scheduler.tls).
-
-    ``read_only``: the database itself refuses writes on its sessions (PostgreSQL's
-    default_transaction_read_only, SQLite's query_only).
-    """
+    """An engine with bounded waits; PostgreSQL with the TLS of DATABASE_SSLMODE / CA_FILE (scheduler.tls)."""
     tls = database_tls(url, sslmode, ca_file)
     url = normalize_url(url)
     parsed = make_url(url)
@@ -62,8 +57,6 @@ def make_engine(
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")  # readers (the api command) never block the writer
             cursor.execute("PRAGMA foreign_keys=ON")
-            if read_only:
-                cursor.execute("PRAGMA query_only=ON")
             cursor.close()
 
         return engine
@@ -76,8 +69,7 @@ def make_engine(
         pool_timeout=timeout_s,
         connect_args={
             "connect_timeout": max(1, int(timeout_s)),
-            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
-            + (" -c default_transaction_read_only=on" if read_only else ""),
+            "options": f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}",
             "application_name": "scale-scheduler",
             # A server that vanishes mid-query is noticed by the client too, not only by the server.
             "keepalives": 1,
@@ -123,12 +115,11 @@ class Database:
         *,
         sslmode: str | None = None,
         ca_file: str | None = None,
-        read_only: bool = False,
     ) -> None:
         self.url = url
         self.display_url = mask_url(url)
         self.timeout_s = timeout_s
-        self.engine = make_engine(url, timeout_s, sslmode=sslmode, ca_file=ca_file, read_only=read_only)
+        self.engine = make_engine(url, timeout_s, sslmode=sslmode, ca_file=ca_file)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
     @property

@@ -27,6 +27,7 @@ scheduler_table = Table(
     Column("framework_id", String(255), nullable=True),
     Column("is_paused", Boolean, nullable=False, default=False),
     Column("num_message_handlers", Integer, nullable=False, default=1),
+    Column("system_logging_level", String(10), nullable=False, default="INFO"),  # Scale's; set by PATCH
     Column("status", Text, nullable=True),  # the last v6 status document, as JSON text
     Column("status_time", DateTime(timezone=True), nullable=True),
 )
@@ -40,6 +41,7 @@ node_table = Table(
     Column("agent_id", String(250), nullable=True),
     Column("is_active", Boolean, nullable=False, default=True),
     Column("is_paused", Boolean, nullable=False, default=False),
+    Column("pause_reason", String(250), nullable=True),  # Scale's; shown while paused
     Column("deprecated", DateTime(timezone=True), nullable=True),
     Column("created", DateTime(timezone=True), nullable=False),
     Column("last_modified", DateTime(timezone=True), nullable=False),
