@@ -253,7 +253,9 @@ def build_daemon(
         # The nodes check reads memory only: it can follow the snapshots rather than the probe cadence.
         **{"intervals": {"nodes": settings.status_interval_s}, **(dependency_overrides or {})},
     )
-    engine = Engine(settings, core, database, sections=monitor.sections, snapshots=snapshots)
+    engine = Engine(
+        settings, core, database, sections=monitor.sections, probe_results=monitor.results, snapshots=snapshots
+    )
     if settings.message_handler_mode == "in-process":
         # Started, resized and stopped (before the engine's last writes) by the engine itself.
         engine.handlers = InProcessHandlers(settings, database)

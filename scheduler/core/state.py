@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from scheduler.core.reconciler import Reconciler
-from scheduler.core.warnings import SchedulerWarnings
+from scheduler.core.warnings import MasterContact, SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.exe_metrics import JobExeMetrics
 from scheduler.jobs.executions import RunningExe
@@ -61,6 +61,7 @@ class CoreState:
         self.tasks = TaskRegistry()
         self.metrics = SchedulerMetrics(metrics_window_s, now)
         self.warnings = SchedulerWarnings()
+        self.master = MasterContact(now)  # since when the master is not heard (NOT_SUBSCRIBED)
         self.job_types: dict[int, JobType] = {}
         self.queue = JobQueue()
         self.exes: dict[str, RunningExe] = {}  # task id -> the running try

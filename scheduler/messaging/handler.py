@@ -16,7 +16,8 @@ For each message, in the order received (prefetch 10 by default):
   answers, consuming resumes. Nothing is lost.
 
 The broker connection is watched with heartbeats on amqp://; if it drops, the handler reconnects
-with a growing delay. ``MessageHandler`` runs one consumer in a thread; the blocking
+with a jittered delay capped at RECONNECT_MAX_S, so it is consuming again within seconds of the
+broker's return. ``MessageHandler`` runs one consumer in a thread; the blocking
 ``scale-scheduler message-handler`` command is scheduler.messaging.command.
 """
 
@@ -31,11 +32,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kombu import Connection, Consumer
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.jobs.messages import QueueJobsMessage, decode_body, summarize, validate_message
 from scheduler.messaging.envelope import (
@@ -67,6 +70,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PREFETCH = 10
 MAX_HANDED_BACK = 10_000  # digests of requeued messages remembered
+# A refused connection costs the broker nothing, and every second away is a second of jobs not
+# taken in: the reconnect wait stays short (the database backoff keeps BACKOFF_MAX_S).
+RECONNECT_MAX_S = 2.5
 
 
 @dataclass
@@ -97,6 +103,7 @@ class MessageHandler:
         connect_timeout_s: float = 5.0,
         backoff_start_s: float = 1.0,
         backoff_max_s: float = 30.0,
+        reconnect_max_s: float = RECONNECT_MAX_S,
         name: str = "message-handler",
     ) -> None:
         self.settings = settings
@@ -107,6 +114,7 @@ class MessageHandler:
         self.connect_timeout_s = connect_timeout_s
         self.backoff_start_s = backoff_start_s
         self.backoff_max_s = backoff_max_s
+        self.reconnect_max_s = reconnect_max_s
         self.name = name
         self._owns_engine = engine is None
         self.engine = engine if engine is not None else settings_engine(settings)
@@ -161,6 +169,7 @@ class MessageHandler:
     # --- the broker connection -------------------------------------------------------------
 
     def _run(self) -> None:
+        backoff = Backoff(self.backoff_start_s, min(self.reconnect_max_s, self.backoff_max_s))
         delay = self.backoff_start_s
         while not self._stop.is_set():
             connection: Connection | None = None
@@ -174,7 +183,8 @@ class MessageHandler:
                     confirm_publish=True,  # a dead letter is on the broker before its original is acked
                     ca_file=self.settings.ca_file,
                 )
-                connection.connect()
+                # One attempt: kombu's connect() would sleep 2 s and retry, unseen by the backoff.
+                connection.ensure_connection(max_retries=0)
                 log.info("consuming %s from %s (prefetch %d)", self.queue.name, self._broker, self.prefetch)
                 self._session(connection)
             except Exception as exc:  # connection and channel errors of every transport; bugs too
@@ -184,9 +194,10 @@ class MessageHandler:
                 self.last_error = f"broker {self._broker}: {error_text(exc, self._secrets)}"
                 # A session that worked for a while starts the backoff again from the beginning.
                 if self._handled_in_session or time.monotonic() - started > 10 * self.backoff_max_s:
-                    delay = self.backoff_start_s
+                    backoff.reset()
+                delay = backoff.next()
                 known = connection is not None and isinstance(
-                    exc, (*connection.connection_errors, *connection.channel_errors, OSError)
+                    exc, (*connection.connection_errors, *connection.channel_errors, OSError, OperationalError)
                 )
                 log.warning(
                     "%s; reconnecting in %.1f s",
@@ -200,7 +211,6 @@ class MessageHandler:
                     self._release(connection)
             if self._stop.wait(delay):
                 break
-            delay = min(delay * 2, self.backoff_max_s)
         log.info("message handler stopped: %s", self.counters)
 
     def _release(self, connection: Connection) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from scheduler.core.state import CoreState
-from scheduler.core.warnings import PAUSED, READY
+from scheduler.core.warnings import PAUSED, READY, stale_node_warning
 from scheduler.nodes.node import Node
 from scheduler.resources.accounting import CORE_RESOURCES, Breakdown, Cents
 from scheduler.scheduling import node_tasks, system_tasks
@@ -64,6 +64,15 @@ def _task_counts(core: CoreState, node: Node, kind: TaskKind, titles: dict[str, 
     ]
 
 
+def _node_warnings(core: CoreState, node: Node) -> list[JSON]:
+    warnings = [w.as_json() for w in node.conditions.warnings.values()]
+    # Without the master, nothing the node shows can be confirmed; its state is kept (its tasks may
+    # well still run, so OFFLINE would be as wrong as READY) and a warning says since when.
+    if core.master.lost_at is not None:
+        warnings.append(stale_node_warning(core.master.lost_at))
+    return warnings
+
+
 def node_entry(core: CoreState, node: Node, breakdown: dict[str, Breakdown]) -> JSON:
     return {
         "id": node.id,
@@ -72,7 +81,7 @@ def node_entry(core: CoreState, node: Node, breakdown: dict[str, Breakdown]) -> 
         "is_active": node.is_active,
         "state": node.state(core.paused).as_json(),
         "errors": [e.as_json() for e in node.conditions.errors.values()],
-        "warnings": [w.as_json() for w in node.conditions.warnings.values()],
+        "warnings": _node_warnings(core, node),
         "node_tasks": _task_counts(core, node, TaskKind.NODE, node_tasks.TITLES),
         "system_tasks": _task_counts(core, node, TaskKind.SYSTEM, system_tasks.TITLES),
         "num_offers": core.offers.count_for_agent(node.agent_id) if node.agent_id else 0,
@@ -104,6 +113,7 @@ def _signature(core: CoreState, node: Node, offered: Cents) -> tuple:
         node.is_paused,
         node.initial_cleanup_done,
         core.paused,
+        core.master.lost_at,
         node.conditions.version,
         node.resources.version,
         core.offers.count_for_agent(agent_id),
