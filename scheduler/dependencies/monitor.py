@@ -51,6 +51,7 @@ from scheduler.dependencies.common import (
 )
 from scheduler.redact import mask_text
 from scheduler.timefmt import iso
+from scheduler.tls import client_ssl_context
 
 log = logging.getLogger("scheduler.dependencies")
 
@@ -174,7 +175,7 @@ class DependencyMonitor:
         """Start one task per probe on the running loop; returns at once."""
         if self._tasks:
             return
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.settings)))
         self._tasks = [
             asyncio.create_task(self._loop(probe), name=f"probe-{probe.name}") for probe in self._probes.values()
         ]
@@ -319,6 +320,7 @@ class DependencyMonitor:
             self.timeout_s,
             secrets=self._secrets,
             report=self._details["msg_queue"],
+            ca_file=s.ca_file,
         )
 
     async def _run_elasticsearch(self) -> JSON:
@@ -328,6 +330,7 @@ class DependencyMonitor:
             self.timeout_s,
             secrets=self._secrets,
             report=self._details["elasticsearch"],
+            ca_file=self.settings.ca_file,
         )
 
     async def _run_logs(self) -> JSON:
@@ -374,11 +377,12 @@ class DependencyMonitor:
             self.timeout_s,
             secrets=self._secrets,
             report=self._details["vault"],
+            ca_file=s.ca_file,
         )
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.settings)))
         return self._session
 
 

@@ -13,7 +13,6 @@ import time
 
 import aiohttp
 from e2ekit import scheduler_against, status_when
-from scheduler.store.job_types import upsert_job_types
 
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.messages import build_queue_jobs_for
@@ -22,6 +21,7 @@ from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.sim import SimConfig, serve_sim
 from scheduler.sim.resources import Resources
 from scheduler.store.database import Database
+from scheduler.store.job_type_rows import upsert_job_types
 
 AGENTS = 50
 IDLE_CYCLES = 10  # allocation cycles of the simulator watched after SUPPRESS
