@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from scheduler.commands import EXIT_FAILED, EXIT_INVALID, EXIT_OK, CommandFailed, error, with_database
 from scheduler.config import Settings
 from scheduler.jobs.messages import MessageError, build_queue_jobs_for
+from scheduler.messaging.command_queue import broker_type
 from scheduler.messaging.producer import PublishError, publish_queue_jobs
-from scheduler.messaging.queue import broker_type
 from scheduler.store.job_type_rows import find_job_type, job_type_versions
 
 

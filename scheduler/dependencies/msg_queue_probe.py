@@ -33,8 +33,8 @@ from scheduler.dependencies.common import (
     report_debug,
     section,
 )
+from scheduler.messaging.command_queue import broker_type, command_queue
 from scheduler.messaging.envelope import dead_letter_queue_name
-from scheduler.messaging.queue import broker_type, command_queue
 from scheduler.messaging.tally import TALLY
 from scheduler.tls import broker_ssl
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.messaging.handler import MessageHandler, settings_engine
 from scheduler.redact import mask_url
@@ -29,21 +30,21 @@ def migrate_with_retries(
     backoff_max_s: float = 30.0,
 ) -> bool:
     """Bring the schema up to date, retrying while the database is unreachable; False if stopped first."""
-    delay = backoff_start_s
+    backoff = Backoff(backoff_start_s, backoff_max_s)
     while not stop.is_set():
         try:
             migrate(engine)
             return True
         except Exception as exc:
+            delay = backoff.next()
             log.warning(
-                "database %s: cannot migrate (%s); retrying in %.0f s",
+                "database %s: cannot migrate (%s); retrying in %.1f s",
                 display_url,
                 describe_database_error(exc, secrets),
                 delay,
             )
         if stop.wait(delay):
             break
-        delay = min(delay * 2, backoff_max_s)
     return False
 
 

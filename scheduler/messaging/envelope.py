@@ -21,7 +21,7 @@ from typing import Any
 from kombu import Producer
 from kombu.message import Message
 
-from scheduler.messaging.queue import command_queue
+from scheduler.messaging.command_queue import command_queue
 
 DEAD_SUFFIX = ".dead"
 REASON_HEADER = "x-scale-reject-reason"

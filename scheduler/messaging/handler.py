@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.jobs.messages import QueueJobsMessage, decode_body, summarize, validate_message
+from scheduler.messaging.command_queue import command_queue
 from scheduler.messaging.envelope import (
     Republisher,
     dead_letter_queue_name,
@@ -51,7 +52,6 @@ from scheduler.messaging.envelope import (
     refusal,
 )
 from scheduler.messaging.producer import error_text, open_broker
-from scheduler.messaging.queue import command_queue
 from scheduler.messaging.tally import TALLY
 from scheduler.redact import mask_url
 from scheduler.store.database import make_engine
@@ -125,7 +125,7 @@ class MessageHandler:
         self._lock = threading.Lock()
         self._counters = HandlerCounters()
         self._database_down = False  # set by a storage failure, cleared by a successful probe
-        self._database_delay = backoff_start_s  # reset by a successful store
+        self._database_backoff = Backoff(backoff_start_s, backoff_max_s)  # reset by a successful store
         self._handled_in_session = 0
         self._inbox: deque[Message] = deque()
         self._handed_back: OrderedDict[bytes, None] = OrderedDict()  # digests of messages requeued here
@@ -275,10 +275,8 @@ class MessageHandler:
             self._publisher = None
 
     def _next_database_try(self) -> float:
-        """When to probe the database next; the delay doubles until a message is stored again."""
-        delay = self._database_delay
-        self._database_delay = min(delay * 2, self.backoff_max_s)
-        return time.monotonic() + delay
+        """When to probe the database next; the delay grows until a message is stored again."""
+        return time.monotonic() + self._database_backoff.next()
 
     def _close_consumer(self, consumer: Consumer) -> None:
         try:
@@ -359,7 +357,7 @@ class MessageHandler:
             return
         # Committed: counted as stored even if the ack is lost (the redelivery is then a duplicate).
         self._count(stored_messages=1, stored_jobs=result.num_jobs)
-        self._database_delay = self.backoff_start_s
+        self._database_backoff.reset()
         log.debug("stored message %s: %d jobs", parsed.id, result.num_jobs)
         message.ack()
 

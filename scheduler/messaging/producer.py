@@ -17,7 +17,7 @@ from kombu import Connection, Producer
 
 from scheduler.config import Settings
 from scheduler.jobs.messages import QueueJobsMessage
-from scheduler.messaging.queue import broker_type, command_queue
+from scheduler.messaging.command_queue import broker_type, command_queue
 from scheduler.redact import mask_text, mask_url
 from scheduler.tls import broker_ssl
 

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scheduler.backoff import Backoff
 from scheduler.core.records import Record
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
@@ -53,7 +54,7 @@ class RecordWriter:
         self._ready.set()
 
     async def run(self) -> None:
-        delay = RETRY_FIRST_S
+        backoff = Backoff(RETRY_FIRST_S, RETRY_MAX_S)
         while True:
             if not self._batches:
                 self._ready.clear()
@@ -69,7 +70,7 @@ class RecordWriter:
             finally:
                 self._writing = 0
             if written:
-                delay = RETRY_FIRST_S
+                backoff.reset()
                 self._finish(group, True)
                 continue
             # The group failed: drop what may be dropped; the rest goes back, in order, to retry.
@@ -77,8 +78,7 @@ class RecordWriter:
             self._finish([batch for batch in group if batch.droppable], False)
             self._batches.extendleft(reversed(kept))
             if kept:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY_MAX_S)
+                await asyncio.sleep(backoff.next())
 
     def _take_group(self) -> list[Batch]:
         group, count = [], 0

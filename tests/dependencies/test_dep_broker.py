@@ -14,7 +14,7 @@ from kombu import Connection, Producer
 
 from scheduler.dependencies import msg_queue_probe as msg_queue
 from scheduler.dependencies.common import ThreadSlot
-from scheduler.messaging.queue import command_queue
+from scheduler.messaging.command_queue import command_queue
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from depkit import (
 from kombu import Connection
 
 from scheduler.dependencies import PROBES, DependencyMonitor
-from scheduler.messaging.queue import command_queue
+from scheduler.messaging.command_queue import command_queue
 from scheduler.store.database import Database
 from scheduler.timefmt import parse_iso
 

@@ -24,10 +24,10 @@ from ingestkit import (
 from kombu import Connection, Consumer
 
 from scheduler.jobs.messages import JobRequest, build_queue_jobs, build_queue_jobs_for
+from scheduler.messaging.command_queue import command_queue
 from scheduler.messaging.envelope import REASON_HEADER, keep_raw
 from scheduler.messaging.handler import MessageHandler
 from scheduler.messaging.producer import publish_queue_jobs
-from scheduler.messaging.queue import command_queue
 from scheduler.messaging.tally import TALLY
 from scheduler.store.database import make_engine, normalize_url
 from scheduler.store.ingest import refused_by_database
