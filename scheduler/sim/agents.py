@@ -82,18 +82,7 @@ class AgentOps:
             fw.unreachable[tid] = task
             self._emit_master_update(
                 fw,
-                self._status(
-                    fw,
-                    tid,
-                    "TASK_UNREACHABLE",
-                    "SOURCE_MASTER",
-                    t,
-                    agent_id=agent_id,
-                    executor_id=task.executor_id if task.custom_executor else None,
-                    reason="REASON_AGENT_REMOVED",
-                    message="health check timed out",
-                    unreachable_time=t,
-                ),
+                self._agent_removed_status(fw, tid, task, agent_id, t),
                 fx,
             )
         # Terminal tasks still waiting for an acknowledgement lose their agent too.
@@ -115,6 +104,21 @@ class AgentOps:
         return fx
 
     @op
+    def _agent_removed_status(self, fw, task_id: str, task, agent_id: str, t: float):
+        """The master's TASK_UNREACHABLE for a task whose agent it stopped hearing from."""
+        return self._status(
+            fw,
+            task_id,
+            "TASK_UNREACHABLE",
+            "SOURCE_MASTER",
+            t,
+            agent_id=agent_id,
+            executor_id=task.executor_id if task.custom_executor else None,
+            reason="REASON_AGENT_REMOVED",
+            message="health check timed out",
+            unreachable_time=t,
+        )
+
     def set_usage(self, t: float, agent_id: str, usage: Resources) -> Effects:
         """Resources used on the agent by frameworks outside the simulation."""
         agent = self.agents.get(agent_id)

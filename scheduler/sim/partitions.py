@@ -63,18 +63,7 @@ class Partitions:
             task.unreachable_time = t
             self._emit_master_update(
                 fw,
-                self._status(
-                    fw,
-                    task.id,
-                    "TASK_UNREACHABLE",
-                    "SOURCE_MASTER",
-                    t,
-                    agent_id=agent_id,
-                    executor_id=task.executor_id if task.custom_executor else None,
-                    reason="REASON_AGENT_REMOVED",
-                    message="health check timed out",
-                    unreachable_time=t,
-                ),
+                self._agent_removed_status(fw, task.id, task, agent_id, t),
                 fx,
             )
         for fw in self.frameworks.values():
