@@ -97,7 +97,7 @@ def gzip_size(url: str) -> int:
 
 def compression_ms(body: bytes) -> dict:
     """What compressing one snapshot costs, per coding (the best of 5), in this process."""
-    from scheduler.status.snapshot import CODINGS, compress
+    from scheduler.api.encodings import CODINGS, compress
 
     costs = {}
     for coding in CODINGS:

@@ -309,6 +309,28 @@ SETTINGS: tuple[Setting, ...] = (
         "5",
         "Refuse filter sent with declined offers, seconds",
     ),
+    # partitions, outcomes after a restart, black-hole nodes (core/task_watch.py, nodes/failure_rate.py)
+    Setting(
+        "UNREACHABLE_TIMEOUT",
+        "unreachable_timeout_s",
+        _positive_seconds,
+        "900",
+        "Seconds a try on an unreachable agent is kept (not rerun) before it is killed and retried as SYSTEM",
+    ),
+    Setting(
+        "OUTCOME_WAIT_SECONDS",
+        "outcome_wait_s",
+        _positive_seconds,
+        "900",
+        "Seconds a FAILED try reported without its exit status waits for the agent's update; then UNKNOWN",
+    ),
+    Setting(
+        "PAUSE_FAILING_NODES",
+        "pause_failing_nodes",
+        _bool,
+        "false",
+        "Also pause a node whose tries fail as SYSTEM far more often than elsewhere (it is DEGRADED anyway)",
+    ),
     # storage and messaging
     Setting(
         "DATABASE_URL",
@@ -491,6 +513,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PROBE_INTERVAL", "probe_interval_s", _positive_seconds, "10", "Seconds between dependency probes"),
     Setting("PROBE_TIMEOUT", "probe_timeout_s", _positive_seconds, "5", "Timeout of one dependency probe"),
+    Setting(
+        "LOOP_LAG_WARN_MS",
+        "loop_lag_warn_ms",
+        _positive_seconds,
+        "200",
+        "Milliseconds late past which the event loop's lag is reported as a scheduler warning",
+    ),
     Setting("LOG_LEVEL", "log_level", _log_level, "INFO", "DEBUG, INFO, WARNING or ERROR"),
     Setting(
         "BENCH_ROUTES",
@@ -520,6 +549,9 @@ class Settings:
     backoff_max_s: float
     call_timeout_s: float
     offer_refuse_s: float
+    unreachable_timeout_s: float
+    outcome_wait_s: float
+    pause_failing_nodes: bool
     database_url: str
     database_timeout_s: float
     broker_url: str
@@ -556,6 +588,7 @@ class Settings:
     metrics_window_s: int
     probe_interval_s: float
     probe_timeout_s: float
+    loop_lag_warn_ms: float
     log_level: str
     bench_routes: bool
 

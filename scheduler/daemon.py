@@ -44,6 +44,7 @@ from scheduler.redact import mask_url
 from scheduler.runtime.engine import Engine
 from scheduler.runtime.handlers import InProcessHandlers
 from scheduler.runtime.leadership import Leadership
+from scheduler.runtime.runtime_metrics import RuntimeMetrics
 from scheduler.scheduling.system_tasks import TaskTemplate
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
@@ -149,7 +150,7 @@ def system_task_template(settings: Settings) -> TaskTemplate:
 
 
 def create_core(settings: Settings, now: float) -> CoreState:
-    return CoreState(
+    state = CoreState(
         hostname=scheduler_hostname(),
         now=now,
         accepted_role=settings.accepted_resource_role,
@@ -159,6 +160,10 @@ def create_core(settings: Settings, now: float) -> CoreState:
         message_handlers_in_process=settings.message_handler_mode == "in-process",
         logging_health_address=settings.logging_health_address,
     )
+    state.watch.unreachable_timeout_s = settings.unreachable_timeout_s
+    state.watch.outcome_wait_s = settings.outcome_wait_s
+    state.pause_failing_nodes = settings.pause_failing_nodes
+    return state
 
 
 def health_sources(settings: Settings, engine: Engine, driver: MesosDriver, monitor: DependencyMonitor):
@@ -248,7 +253,9 @@ def build_daemon(
         # The nodes check reads memory only: it can follow the snapshots rather than the probe cadence.
         **{"intervals": {"nodes": settings.status_interval_s}, **(dependency_overrides or {})},
     )
-    engine = Engine(settings, core, database, sections=monitor.sections, snapshots=snapshots)
+    engine = Engine(
+        settings, core, database, sections=monitor.sections, probe_results=monitor.results, snapshots=snapshots
+    )
     if settings.message_handler_mode == "in-process":
         # Started, resized and stopped (before the engine's last writes) by the engine itself.
         engine.handlers = InProcessHandlers(settings, database)
@@ -305,6 +312,9 @@ async def api_step(app: web.Application) -> Any:
         settings=settings,
         on_change=daemon.engine.read_flags,  # a change made through the API is followed at once, not in 3 s
     )
+    runtime_metrics = RuntimeMetrics(loop_lag_warn_ms=settings.loop_lag_warn_ms)  # loop lag, pass time
+    runtime_metrics.install(api)
+    daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
     try:
         runner, daemon.api_url = await start_api(
             api, settings.api_host, settings.api_port, ConnectionLimits.from_settings(settings)

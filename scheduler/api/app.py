@@ -15,6 +15,7 @@ from scheduler.api.accounts import profile_handler
 from scheduler.api.auth import TokenFile, auth_middleware
 from scheduler.api.control import call, control_routes
 from scheduler.api.dashboard import add_dashboard_routes
+from scheduler.api.encodings import compress
 from scheduler.api.errors import json_errors
 from scheduler.api.events import add_event_routes
 from scheduler.api.health import HealthSources, health_routes
@@ -25,7 +26,6 @@ from scheduler.api.representation import send
 from scheduler.api.status import StatusSource, status_handler
 from scheduler.api.vault_tokens import VaultTokens
 from scheduler.config import Settings
-from scheduler.status.snapshot import compress
 from scheduler.store.database import Database
 from scheduler.store.v6_resources import job_counts
 

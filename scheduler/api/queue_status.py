@@ -21,10 +21,10 @@ import orjson
 from aiohttp import web
 
 from scheduler.api.control import call
+from scheduler.api.encodings import CODINGS, compress
 from scheduler.api.pagination import Page
 from scheduler.api.representation import choose_coding, matches, not_modified, send
 from scheduler.api.status import MIN_COMPRESS_BYTES, StatusSource
-from scheduler.status.snapshot import CODINGS, compress
 from scheduler.status.view import QueueTypeSummary
 from scheduler.store.database import Database
 from scheduler.store.v6_resources import job_types_by_id, queued_by_job_type

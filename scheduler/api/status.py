@@ -13,9 +13,11 @@ from typing import Protocol
 
 from aiohttp import web
 
+from scheduler.api import encodings
+from scheduler.api.encodings import CODINGS
 from scheduler.api.errors import json_error
 from scheduler.api.representation import choose_coding, matches, not_modified, send
-from scheduler.status.snapshot import CODINGS, StatusSnapshot
+from scheduler.status.snapshot import StatusSnapshot
 
 MISSING = "Status is missing. Scheduler may be down."
 MIN_COMPRESS_BYTES = 1024  # below this, gzip's framing outweighs what it saves
@@ -40,7 +42,7 @@ async def encoded(snapshot: StatusSnapshot, coding: str, lock: asyncio.Lock) -> 
     if ready is not None:
         return ready
     async with lock:  # requests arriving meanwhile wait for the same result instead of redoing it
-        return await asyncio.get_running_loop().run_in_executor(None, snapshot.encoded, coding)
+        return await asyncio.get_running_loop().run_in_executor(None, encodings.encoded, snapshot, coding)
 
 
 def status_handler(source: StatusSource, clock: Callable[[], float] = time.time):

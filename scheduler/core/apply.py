@@ -17,6 +17,7 @@ from scheduler.core.cycle import plan_cycle
 from scheduler.core.events import (
     Disconnected,
     Failure,
+    Heartbeat,
     MasterError,
     OfferRescinded,
     OffersReceived,
@@ -42,6 +43,7 @@ from scheduler.core.inputs import (
 )
 from scheduler.core.records import NodeRecord
 from scheduler.core.state import CoreState
+from scheduler.core.warnings import update_contact_warning
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.queue import QueuedJob
 from scheduler.resources.accounting import to_cents
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 def apply(state: CoreState, item: Input, now: float) -> Actions:
     handler = _HANDLERS.get(type(item))
     actions = handler(state, item, now) if handler is not None else Actions()
+    state.watch.killing(actions.kill, now)  # every kill is sent again until its task is over
     # Node rows out of date (new nodes, new agent ids, retirements) go to the database in the background.
     actions.nodes += [
         NodeRecord(n.hostname, n.agent_id, n.is_active, n.is_paused, n.id)
@@ -96,15 +99,25 @@ def _rescinded(state: CoreState, event: OfferRescinded, now: float) -> Actions:
 
 def _subscribed(state: CoreState, event: Subscribed, now: float) -> Actions:
     state.framework_id, state.subscribed = event.framework_id, True
+    state.master.subscribed(event.heartbeat_interval_s, now)
+    update_contact_warning(state.warnings, state.master, now)
     # Every task we believe in is checked with the master, and the master tells us of the rest.
     return Actions(reconcile=state.reconciler.start([(t.task_id, t.agent_id) for t in state.tasks], now))
 
 
 def _disconnected(state: CoreState, event: Disconnected, now: float) -> Actions:
     state.subscribed = False
+    state.master.disconnected(event.reason, now)
+    update_contact_warning(state.warnings, state.master, now)
     dropped = state.offers.clear()  # Mesos rescinds every offer of a disconnected framework
     if dropped:
         log.info("Dropped %d held offers: %s", dropped, event.reason)
+    return Actions()
+
+
+def _heartbeat(state: CoreState, event: Heartbeat, now: float) -> Actions:
+    state.master.heard(now)
+    update_contact_warning(state.warnings, state.master, now)
     return Actions()
 
 
@@ -258,8 +271,10 @@ def _launch_unanswered(state: CoreState, item: LaunchUnanswered, now: float) -> 
 
 
 def _tick(state: CoreState, item: Tick, now: float) -> Actions:
+    state.master.check(now)  # heartbeats overdue: contact lost, before the driver gives up the stream
+    update_contact_warning(state.warnings, state.master, now)
     advance(state, now)
-    return Actions()
+    return task_updates.on_time(state, now)
 
 
 def _cycle(state: CoreState, item: Cycle, now: float) -> Actions:
@@ -272,6 +287,7 @@ _HANDLERS: dict[type, Callable[[CoreState, Any, float], Actions]] = {
     OfferRescinded: _rescinded,
     Subscribed: _subscribed,
     Disconnected: _disconnected,
+    Heartbeat: _heartbeat,
     Failure: _failure,
     MasterError: _master_error,
     AgentsListed: _agents_listed,

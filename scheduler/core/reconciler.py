@@ -24,6 +24,8 @@ class Reconciler:
         self.implicit_every_s = implicit_every_s
         self.awaiting: dict[str, tuple[str | None, float, int]] = {}  # task id -> (agent, ask again at, asks)
         self._next_implicit_at: float | None = None
+        # Tasks stuck in STAGING: answered (the master says STAGING too) but asked again, less often.
+        self._stale: dict[str, tuple[float, int]] = {}  # task id -> (ask again at, asks)
 
     def _expect(self, pairs: Iterable[Pair], now: float) -> list[Pair]:
         asked = []
@@ -50,7 +52,14 @@ class Reconciler:
             if now >= ask_at:
                 self.awaiting[task_id] = (agent_id, now + min(FIRST_RETRY_S * 2**asks, MAX_RETRY_S), asks + 1)
                 ask.append((task_id, agent_id))
-        ask += self._expect([pair for pair in stale if pair[0] not in self.awaiting], now)
+        stale_now = {}
+        for task_id, agent_id in stale:
+            ask_at, asks = self._stale.get(task_id, (now, 0))
+            stale_now[task_id] = (ask_at, asks)
+            if task_id not in self.awaiting and now >= ask_at:
+                ask += self._expect([(task_id, agent_id)], now)
+                stale_now[task_id] = (now + min(FIRST_RETRY_S * 2**asks, MAX_RETRY_S), asks + 1)
+        self._stale = stale_now  # tasks no longer stale are forgotten
         calls = _batches(ask)
         if self._next_implicit_at is not None and now >= self._next_implicit_at:
             calls.append([])

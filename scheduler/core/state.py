@@ -10,13 +10,15 @@ from __future__ import annotations
 import itertools
 
 from scheduler.core.reconciler import Reconciler
-from scheduler.core.warnings import SchedulerWarnings
+from scheduler.core.task_watch import TaskWatch
+from scheduler.core.warnings import MasterContact, SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.exe_metrics import JobExeMetrics
 from scheduler.jobs.executions import RunningExe
 from scheduler.jobs.queue import JobQueue
 from scheduler.jobs.resource_check import ResourceCheck
 from scheduler.metrics.scheduler_metrics import SchedulerMetrics
+from scheduler.nodes.failure_rate import FailureRates
 from scheduler.nodes.registry import NodeRegistry
 from scheduler.offers.book import OfferBook
 from scheduler.scheduling.node_tasks import NodeTaskManager
@@ -61,6 +63,7 @@ class CoreState:
         self.tasks = TaskRegistry()
         self.metrics = SchedulerMetrics(metrics_window_s, now)
         self.warnings = SchedulerWarnings()
+        self.master = MasterContact(now)  # since when the master is not heard (NOT_SUBSCRIBED)
         self.job_types: dict[int, JobType] = {}
         self.queue = JobQueue()
         self.exes: dict[str, RunningExe] = {}  # task id -> the running try
@@ -82,3 +85,7 @@ class CoreState:
         # While a launch cannot be made safe (framework id or records unwritten): from the engine's input.
         self.hold_launches = False
         self.pending: PendingCounts = {}  # the last cycle's unplaced jobs, by type and reason
+        # Partitions, outcomes awaited, kills sent again (core/task_watch.py); black-hole nodes.
+        self.watch = TaskWatch()
+        self.failure_rates = FailureRates()
+        self.pause_failing_nodes = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scheduler.nodes.conditions import ConditionKind, Conditions
+from scheduler.timefmt import iso
 
 READY = {"name": "READY", "title": "Ready", "description": "Scheduler is ready to run new jobs."}
 PAUSED = {
@@ -41,3 +42,88 @@ class SchedulerWarnings:
 
     def names(self) -> set[str]:
         return set(self._conditions.warnings)
+
+
+# --- contact with the Mesos master ---
+
+NOT_SUBSCRIBED = ConditionKind(
+    "NOT_SUBSCRIBED",
+    "Not Subscribed to Mesos",
+    "No contact with the Mesos master since %s (%s). Offers, task updates and node states are not current; "
+    "tasks already launched keep running.",
+)
+STALE_NODE = ConditionKind(
+    "STALE_DATA",
+    "Node Data Not Current",
+    "No contact with the Mesos master since %s: this node's state, resources and tasks are as last known.",
+)
+# No HEARTBEAT for this many intervals: contact counts as lost, well before the driver gives up on the
+# stream (MESOS_MISSED_HEARTBEATS, about 5 in Mesos' guide) and re-subscribes. Mesos sends one every
+# interval whatever else it sends, so 1.5 means one is overdue by half an interval.
+SILENT_HEARTBEATS = 1.5
+REASON_MAX_CHARS = 200  # the driver's reason may quote the master's answer
+
+
+class MasterContact:
+    """Whether the core hears from the master, learned from its inputs: SUBSCRIBED and HEARTBEAT
+    events prove contact; the driver's ``Disconnected``, or heartbeats overdue on the scheduling
+    clock, end it. ``lost_at`` is since when contact is lost (None while in contact)."""
+
+    def __init__(self, now: float) -> None:
+        self.lost_at: float | None = now  # not subscribed yet
+        self.reason = "not subscribed yet"
+        self.heard_at: float | None = None  # the last SUBSCRIBED or HEARTBEAT
+        self.heartbeat_s: float | None = None
+
+    def subscribed(self, heartbeat_s: float, now: float) -> None:
+        self.lost_at, self.heard_at = None, now
+        self.heartbeat_s = heartbeat_s if heartbeat_s > 0 else None
+
+    def heard(self, now: float) -> None:
+        self.heard_at = now
+        if self.lost_at is not None and self.reason == "no heartbeat":
+            self.lost_at = None  # the stream was only slow; it was never closed
+
+    def disconnected(self, reason: str, now: float) -> None:
+        if self.lost_at is None:  # after a silence, contact was lost when the silence began
+            self.lost_at = now
+        self.reason = _printable(reason)[:REASON_MAX_CHARS] or "subscription ended"
+        self.heard_at = None
+
+    def check(self, now: float) -> None:
+        """Heartbeats overdue while subscribed: contact is lost since the last one heard."""
+        if self.lost_at is not None or self.heard_at is None or self.heartbeat_s is None:
+            return
+        if now - self.heard_at > SILENT_HEARTBEATS * self.heartbeat_s:
+            self.lost_at, self.reason = self.heard_at, "no heartbeat"
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text).strip()
+
+
+def update_contact_warning(warnings: SchedulerWarnings, contact: MasterContact, now: float) -> None:
+    """NOT_SUBSCRIBED while contact is lost (raised again each time, so it never ages out); gone once
+    the master is heard again."""
+    if contact.lost_at is None:
+        warnings.clear(NOT_SUBSCRIBED.name)
+        return
+    reason = (
+        f"no heartbeat for {now - contact.lost_at:.0f} s, one expected every {contact.heartbeat_s:g} s"
+        if contact.reason == "no heartbeat" and contact.heartbeat_s
+        else contact.reason
+    )
+    description = NOT_SUBSCRIBED.description % (iso(contact.lost_at), reason)
+    warnings.raise_warning(NOT_SUBSCRIBED.name, NOT_SUBSCRIBED, description, now)
+
+
+def stale_node_warning(lost_at: float) -> dict[str, str]:
+    """The warning every node shows while contact with the master is lost (its times: since when)."""
+    since = iso(lost_at)
+    return {
+        "name": STALE_NODE.name,
+        "title": STALE_NODE.title,
+        "description": STALE_NODE.description % since,
+        "started": since,
+        "last_updated": since,
+    }

@@ -3,7 +3,8 @@
 The queue is inspected with a *passive* declare of ``command_queue(name)``: it reports the message
 count without creating anything and, unlike a full declaration, can never clash with the
 arguments another client declared the queue with. A queue nobody has declared yet holds no
-messages, so it reads as depth 0. The same call works for ``amqp://`` (RabbitMQ) and kombu's
+messages, so it reads as depth 0; a depth that could not be read (broker down, URL invalid) is
+``null``, never 0. The same call works for ``amqp://`` (RabbitMQ) and kombu's
 ``memory://`` transport (whose queues live in the process).
 
 Error keys are Scale's: ``RABBITMQ_ERROR``, ``SQS_ERROR``, ``INVALID_BROKER_URL``; a failure of the
@@ -62,7 +63,7 @@ def parse_broker(url: str) -> tuple[str, str] | None:
     return kind, region
 
 
-def detail(queue_name: str, handlers: int, kind: str = "", region: str = "", depth: int = 0) -> JSON:
+def detail(queue_name: str, handlers: int, kind: str = "", region: str = "", depth: int | None = None) -> JSON:
     return {
         "msg": HEALTHY_MSG,
         "queue_name": queue_name,

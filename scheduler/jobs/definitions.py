@@ -11,6 +11,8 @@ class ErrorCategory(StrEnum):
     SYSTEM = "SYSTEM"  # the platform failed: lost task, agent gone, launch refused; retried
     DATA = "DATA"  # the job's input was bad, by the job type's own exit-code mapping
     ALGORITHM = "ALGORITHM"  # the job's code failed; any non-zero exit code not mapped to DATA
+    # FAILED, but its exit status never arrived (only a reconciliation answer did): not a guess
+    UNKNOWN = "UNKNOWN"
 
 
 class JobStatus(StrEnum):

@@ -43,6 +43,18 @@ class Outcome:
         return self.status is ExeStatus.FAILED and self.category is ErrorCategory.SYSTEM
 
 
+def outcome_awaits_agent(status: TaskStatus) -> bool:
+    """A FAILED answer made by the master (reconciliation, an agent re-registering): Mesos' master
+    keeps no exit status, so the category cannot be decided from it. The agent re-sends its own
+    update, which carries the exit status, until it is acknowledged (10 s, doubling to 10 min)."""
+    return (
+        status.state is TaskState.FAILED
+        and status.uuid is None
+        and status.exit_code is None
+        and status.source not in ("SOURCE_EXECUTOR", "SOURCE_AGENT")
+    )
+
+
 def outcome_of(status: TaskStatus, job_type: JobType | None) -> Outcome | None:
     """The execution's end, or None while the task is still on its way or running."""
     state = status.state
@@ -56,10 +68,15 @@ def outcome_of(status: TaskStatus, job_type: JobType | None) -> Outcome | None:
     if state is TaskState.KILLED:
         return Outcome(ExeStatus.CANCELED)
     if state in SYSTEM_FAILURES:
-        # UNREACHABLE and UNKNOWN are not final in Mesos; the caller kills the task so that the
-        # try cannot come back and run alongside its retry.
+        # UNREACHABLE and UNKNOWN are not final in Mesos; the caller keeps an UNREACHABLE try for a
+        # while, and kills the task before it ends the try, so that it cannot run alongside its retry.
         return Outcome(ExeStatus.FAILED, ErrorCategory.SYSTEM)
     return None
+
+
+def unknown_failure() -> Outcome:
+    """FAILED, as Mesos said, but the exit status never came: DATA or ALGORITHM cannot be told apart."""
+    return Outcome(ExeStatus.FAILED, ErrorCategory.UNKNOWN)
 
 
 def system_failure() -> Outcome:

@@ -27,7 +27,8 @@ class FrameworkSpec:
     hostname: str
     failover_timeout_s: float
     checkpoint: bool = True
-    capabilities: tuple[str, ...] = ("GPU_RESOURCES",)
+    # PARTITION_AWARE: an unreachable agent's tasks are TASK_UNREACHABLE (kept), not TASK_LOST (rerun).
+    capabilities: tuple[str, ...] = ("GPU_RESOURCES", "PARTITION_AWARE")
     principal: str | None = None
     webui_url: str | None = None
 

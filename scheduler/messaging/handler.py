@@ -13,7 +13,8 @@ For each message, in the order received (prefetch 10 by default):
   answers, consuming resumes. Nothing is lost.
 
 The broker connection is watched with heartbeats on amqp://; if it drops, the handler reconnects
-with a growing delay. ``MessageHandler`` runs one consumer in a thread; ``run_message_handler`` is
+with a jittered delay capped at RECONNECT_MAX_S, so it is consuming again within seconds of the
+broker's return. ``MessageHandler`` runs one consumer in a thread; ``run_message_handler`` is
 the blocking ``scale-scheduler message-handler`` command.
 """
 
@@ -27,11 +28,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from kombu import Connection, Consumer
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, IntegrityError
 
+from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.jobs.messages import QueueJobsMessage, decode_body, summarize, validate_message
 from scheduler.messaging.producer import error_text, open_broker
@@ -49,6 +52,9 @@ from scheduler.store.tables import job_table, queue_message_table
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFETCH = 10
+# A refused connection costs the broker nothing, and every second away is a second of jobs not
+# taken in: the reconnect wait stays short (the database backoff keeps BACKOFF_MAX_S).
+RECONNECT_MAX_S = 2.5
 
 
 @dataclass
@@ -77,6 +83,7 @@ class MessageHandler:
         connect_timeout_s: float = 5.0,
         backoff_start_s: float = 1.0,
         backoff_max_s: float = 30.0,
+        reconnect_max_s: float = RECONNECT_MAX_S,
         name: str = "message-handler",
     ) -> None:
         self.settings = settings
@@ -87,6 +94,7 @@ class MessageHandler:
         self.connect_timeout_s = connect_timeout_s
         self.backoff_start_s = backoff_start_s
         self.backoff_max_s = backoff_max_s
+        self.reconnect_max_s = reconnect_max_s
         self.name = name
         self._owns_engine = engine is None
         self.engine = engine if engine is not None else make_engine(settings.database_url, settings.database_timeout_s)
@@ -137,6 +145,7 @@ class MessageHandler:
     # --- the broker connection -------------------------------------------------------------
 
     def _run(self) -> None:
+        backoff = Backoff(self.backoff_start_s, min(self.reconnect_max_s, self.backoff_max_s))
         delay = self.backoff_start_s
         while not self._stop.is_set():
             connection: Connection | None = None
@@ -146,7 +155,8 @@ class MessageHandler:
                 connection = open_broker(
                     self.settings.broker_url, connect_timeout_s=self.connect_timeout_s, heartbeat_s=self.heartbeat_s
                 )
-                connection.connect()
+                # One attempt: kombu's connect() would sleep 2 s and retry, unseen by the backoff.
+                connection.ensure_connection(max_retries=0)
                 log.info("consuming %s from %s (prefetch %d)", self.queue.name, self._broker, self.prefetch)
                 self._session(connection)
             except Exception as exc:  # connection and channel errors of every transport; bugs too
@@ -156,9 +166,10 @@ class MessageHandler:
                 self.last_error = f"broker {self._broker}: {error_text(exc, self._secrets)}"
                 # A session that worked for a while starts the backoff again from the beginning.
                 if self._handled_in_session or time.monotonic() - started > 10 * self.backoff_max_s:
-                    delay = self.backoff_start_s
+                    backoff.reset()
+                delay = backoff.next()
                 known = connection is not None and isinstance(
-                    exc, (*connection.connection_errors, *connection.channel_errors, OSError)
+                    exc, (*connection.connection_errors, *connection.channel_errors, OSError, OperationalError)
                 )
                 log.warning(
                     "%s; reconnecting in %.1f s",
@@ -172,7 +183,6 @@ class MessageHandler:
                     self._release(connection)
             if self._stop.wait(delay):
                 break
-            delay = min(delay * 2, self.backoff_max_s)
         log.info("message handler stopped: %s", self.counters)
 
     def _release(self, connection: Connection) -> None:

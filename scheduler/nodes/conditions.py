@@ -32,6 +32,16 @@ LOW_DOCKER_SPACE = ConditionKind(
     "LOW_DOCKER_SPACE", "Low Docker Disk Space", "The free disk space available to Docker is low."
 )
 
+# Not Scale's: errors of the scheduler's own rules (same shape; the description carries the figures).
+FAILING_TASKS = ConditionKind(
+    "FAILING_TASKS", "Failing Tasks", "Job tries on this node fail as SYSTEM far more often than on the other nodes."
+)
+AGENT_UNREACHABLE = ConditionKind(
+    "AGENT_UNREACHABLE",
+    "Agent Unreachable",
+    "The Mesos master cannot reach this node's agent; its tasks are kept until they return or time out.",
+)
+
 HEALTH_ERRORS = (BAD_DAEMON, BAD_LOGSTASH, HEALTH_FAIL, HEALTH_TIMEOUT, LOW_DOCKER_SPACE)
 HEALTH_EXIT_CODES = {2: BAD_DAEMON, 3: LOW_DOCKER_SPACE, 4: BAD_LOGSTASH}
 
@@ -74,8 +84,8 @@ class Conditions:
         self.warnings: dict[str, Condition] = {}
         self.version = 0  # bumped on every change, so the status can reuse an unchanged node's entry
 
-    def raise_error(self, kind: ConditionKind, now: float) -> None:
-        _raise(self.errors, kind.name, kind.title, kind.description, now)
+    def raise_error(self, kind: ConditionKind, now: float, description: str | None = None) -> None:
+        _raise(self.errors, kind.name, kind.title, description or kind.description, now)
         self.version += 1
 
     def clear_errors(self, *kinds: ConditionKind) -> bool:

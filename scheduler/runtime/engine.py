@@ -40,6 +40,7 @@ from scheduler.core.inputs import (
 )
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
+from scheduler.dependencies.database import WriteHealth
 from scheduler.mesos import calls
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
@@ -78,12 +79,15 @@ class Engine:
         calls: Any = None,
         store: Any = None,
         snapshots: SnapshotHolder | None = None,
+        probe_results: Callable[[], dict] | None = None,
     ) -> None:
         self.settings = settings
         self.state = state
         self.database = database
         self.clock = clock
         self.sections = sections  # extra status sections owned elsewhere (dependencies, vault)
+        self.probe_results = probe_results  # the dependency probes' results, with when each was taken
+        self.write_health = WriteHealth()  # the writer's failures shown in dependencies.database
         self.driver = driver  # a MesosDriver, attached once made
         self.snapshots = snapshots if snapshots is not None else SnapshotHolder()
         self.status_builder = StatusBuilder()
@@ -94,6 +98,7 @@ class Engine:
         self.handlers = None  # InProcessHandlers when message handlers run inside this process
         self._inputs: deque[Input] = deque()
         self._input_ready = asyncio.Event()
+        self.scheduling_pass = None  # a Prometheus histogram of the passes' durations, when one is attached
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -127,7 +132,11 @@ class Engine:
             item = self._inputs.popleft()
             if self._stopping.is_set() and isinstance(item, (Cycle, Tick)):
                 continue  # nothing new is planned while stopping
-            self.execute(apply(self.state, item, self.clock()))
+            started = time.perf_counter()
+            actions = apply(self.state, item, self.clock())
+            if isinstance(item, Cycle) and self.scheduling_pass is not None:
+                self.scheduling_pass.observe(time.perf_counter() - started)
+            self.execute(actions)
             applied += 1
             if isinstance(item, OffersReceived):
                 self._wakeup.set()  # use fresh offers in a cycle right away, not up to a second later
@@ -306,11 +315,27 @@ class Engine:
         """The status document and its view, read from the core between two inputs."""
         now = self.clock()
         started = time.perf_counter()
-        body = self.status_builder.build(self.state, now, self.sections() if self.sections else None)
+        body = self.status_builder.build(self.state, now, self._sections(now))
         view = self.view_builder.build(self.state, now)
         return StatusSnapshot(now, body, time.perf_counter() - started, view=view)
 
-    def _snapshot(self) -> None:
+    def _sections(self, now: float) -> dict | None:
+        """The sections owned elsewhere, with the writer's failures in ``dependencies.database``."""
+        sections = self.sections() if self.sections else None
+        probe = (self.probe_results() if self.probe_results else {}).get("database")
+        probe_ok_at = probe.taken_at if probe is not None and probe.ok else None
+        self.write_health.observe(self.writer.error, getattr(self.writer, "failures", 0), probe_ok_at, now)
+        database = (sections or {}).get("dependencies", {}).get("database")
+        if database is not None:
+            sections = {
+                **sections,
+                "dependencies": {**sections["dependencies"], "database": self.write_health.section(database)},
+            }
+        return sections
+
+    async def _snapshot(self) -> None:
+        for _ in self.status_builder.warm(self.state):
+            await asyncio.sleep(0)  # the cold build in slices, other work in between
         snapshot = self.build_snapshot()
         self.snapshots.publish(snapshot)
         if snapshot.build_s > self.settings.status_interval_s / 2:

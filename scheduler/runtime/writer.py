@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from scheduler.core.records import Record
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
-from scheduler.store.scheduling import write_records
+from scheduler.store.record_writes import write_records
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class RecordWriter:
         self.secrets = secrets or []
         self._batches: deque[Batch] = deque()
         self._ready = asyncio.Event()
+        self._writing = 0  # batches taken off the queue whose write and follow-ups have not finished
         self.written = 0
         self.failures = 0
         self.error: str | None = None  # the last write error, while writes are failing
@@ -59,7 +60,15 @@ class RecordWriter:
                 await self._ready.wait()
                 continue
             group = self._take_group()
-            if await self._write([record for batch in group for record in batch.records]):
+            self._writing = len(group)
+            try:
+                written = await self._write([record for batch in group for record in batch.records])
+            except BaseException:
+                self._batches.extendleft(reversed(group))  # cancelled mid-write: still owed
+                raise
+            finally:
+                self._writing = 0
+            if written:
                 delay = RETRY_FIRST_S
                 self._finish(group, True)
                 continue
@@ -109,7 +118,7 @@ class RecordWriter:
         """Wait until every batch is written (on shutdown); False if some remain."""
         try:
             async with asyncio.timeout(timeout_s):
-                while self._batches:
+                while self._batches or self._writing:  # a group being written is not done yet
                     await asyncio.sleep(0.05)
             return True
         except TimeoutError:

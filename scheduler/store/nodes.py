@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Boolean, DateTime, Integer, String, case, column, func, insert, select, update
 from sqlalchemy.engine import Connection
 
+from scheduler.store.multi_row import UpdateFromValues, chunks
 from scheduler.store.tables import node_table
 
 
@@ -37,6 +38,24 @@ def load_nodes(connection: Connection) -> list[NodeRow]:
     return [NodeRow(r.hostname, r.agent_id or "", r.is_active, r.is_paused, r.id) for r in rows]
 
 
+NODES_CHANGED = UpdateFromValues(
+    node_table,
+    (
+        column("id", Integer),
+        column("agent_id", String),
+        column("is_active", Boolean),
+        column("now", DateTime(timezone=True)),
+    ),
+    lambda v: {
+        "agent_id": v.agent_id,
+        "is_active": v.is_active,
+        "deprecated": case((v.is_active, None), else_=func.coalesce(node_table.c.deprecated, v.now)),
+        "last_modified": v.now,
+    },
+    lambda v: node_table.c.id == v.id,
+)
+
+
 def save_nodes(connection: Connection, rows: list[NodeRow]) -> dict[str, int]:
     """Insert new nodes and update known ones; returns the id of every node written."""
     now = _utc()
@@ -45,13 +64,13 @@ def save_nodes(connection: Connection, rows: list[NodeRow]) -> dict[str, int]:
     new = [r for r in rows if r.id is None]
     if new:
         # A row may exist already (written by another instance, or by a write whose answer was lost).
-        existing = dict(
-            connection.execute(
-                select(node_table.c.hostname, node_table.c.id).where(
-                    node_table.c.hostname.in_([r.hostname for r in new])
-                )
-            ).all()
-        )
+        existing: dict[str, int] = {}
+        for chunk in chunks([r.hostname for r in new]):  # SQLite takes at most 32,766 parameters
+            existing.update(
+                connection.execute(
+                    select(node_table.c.hostname, node_table.c.id).where(node_table.c.hostname.in_(chunk))
+                ).all()
+            )
         known += [replace(r, id=existing[r.hostname]) for r in new if r.hostname in existing]
         to_insert = [r for r in new if r.hostname not in existing]
         if to_insert:
@@ -71,19 +90,9 @@ def save_nodes(connection: Connection, rows: list[NodeRow]) -> dict[str, int]:
                 ],
             )
             ids.update(inserted.all())
-    for row in known:
-        connection.execute(
-            update(node_table)
-            .where(node_table.c.id == row.id)
-            .values(
-                agent_id=row.agent_id or None,
-                is_active=row.is_active,
-                # The retirement time is the first write that retired the node.
-                deprecated=None if row.is_active else func.coalesce(node_table.c.deprecated, now),
-                last_modified=now,
-            )
-        )
-        ids[row.hostname] = row.id
+    # The retirement time is the first write that retired the node.
+    NODES_CHANGED.execute(connection, [(r.id, r.agent_id or None, r.is_active, now) for r in known])
+    ids.update((r.hostname, r.id) for r in known)
     return ids
 
 

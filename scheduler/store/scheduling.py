@@ -1,24 +1,18 @@
-"""Queries of the scheduling side: jobs to run, tries running and ended, and writing what happened.
-
-``write_records`` is idempotent: a batch written twice (its first answer lost) changes nothing the
-second time, so the runtime may retry it freely.
-"""
+"""Queries of the scheduling side: jobs to run, tries running and ended. What happened is written by
+``scheduler.store.record_writes``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
-from scheduler.core.records import ExeEnded, ExeLaunched, Record
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
 from scheduler.jobs.executions import RunningExe
 from scheduler.jobs.queue import QueuedJob
 from scheduler.store.tables import job_exe_table, job_table, node_table
-
-FINAL_JOB_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED)
 
 
 def _utc(epoch_s: float) -> datetime:
@@ -111,89 +105,6 @@ def load_finished_exes(connection: Connection, since: float) -> list[FinishedRow
     ]
 
 
-def write_records(connection: Connection, records: list[Record]) -> None:
-    """Apply launches and ends in order, in the caller's transaction."""
-    launched = [r for r in records if isinstance(r, ExeLaunched)]
-    if launched:
-        existing = set(
-            connection.execute(
-                select(job_exe_table.c.task_id).where(job_exe_table.c.task_id.in_([r.task_id for r in launched]))
-            ).scalars()
-        )
-        fresh = [r for r in launched if r.task_id not in existing]
-        if fresh:
-            connection.execute(
-                insert(job_exe_table),
-                [
-                    {
-                        "job_id": r.job_id,
-                        "job_type_id": r.job_type_id,
-                        "exe_num": r.exe_num,
-                        "node_id": r.node_id,
-                        "task_id": r.task_id,
-                        "status": ExeStatus.RUNNING,
-                        "started": _utc(r.started),
-                    }
-                    for r in fresh
-                ],
-            )
-            connection.execute(
-                update(job_table)
-                .where(job_table.c.id == bindparam("b_job_id"))
-                .values(
-                    status=JobStatus.RUNNING,
-                    num_exes=bindparam("b_exe_num"),
-                    started=func.coalesce(job_table.c.started, bindparam("b_started")),
-                    last_modified=bindparam("b_started"),
-                ),
-                [{"b_job_id": r.job_id, "b_exe_num": r.exe_num, "b_started": _utc(r.started)} for r in fresh],
-            )
-    ended = [r for r in records if isinstance(r, ExeEnded)]
-    if ended:
-        connection.execute(
-            update(job_exe_table)
-            .where(and_(job_exe_table.c.task_id == bindparam("b_task_id"), job_exe_table.c.status == ExeStatus.RUNNING))
-            .values(
-                status=bindparam("b_status"),
-                error_category=bindparam("b_category"),
-                exit_code=bindparam("b_exit_code"),
-                ended=bindparam("b_ended"),
-            ),
-            [
-                {
-                    "b_task_id": r.task_id,
-                    "b_status": r.status.value,
-                    "b_category": r.category.value if r.category else None,
-                    "b_exit_code": r.exit_code,
-                    "b_ended": _utc(r.ended),
-                }
-                for r in ended
-            ],
-        )
-        # The job follows its latest try only (an older try's end arriving late changes nothing).
-        connection.execute(
-            update(job_table)
-            .where(and_(job_table.c.id == bindparam("b_job_id"), job_table.c.num_exes == bindparam("b_exe_num")))
-            .values(
-                status=bindparam("b_job_status"),
-                error_category=bindparam("b_category"),
-                ended=bindparam("b_job_ended"),
-                last_modified=bindparam("b_ended"),
-            ),
-            [
-                {
-                    "b_job_id": r.job_id,
-                    "b_exe_num": r.exe_num,
-                    "b_job_status": r.job_status.value,
-                    "b_category": r.category.value if r.category else None,
-                    "b_job_ended": _utc(r.ended) if r.job_status in FINAL_JOB_STATUSES else None,
-                    "b_ended": _utc(r.ended),
-                }
-                for r in ended
-            ],
-        )
-
-
 def count_exes_by_node(connection: Connection, since: float, until: float) -> dict[int, dict[str, int]]:
     """Per node, as of ``until``: tries running then, and tries ended in [since, until] by bucket,
     as a status generated at ``until`` counts them."""
@@ -230,6 +141,6 @@ def count_exes_by_node(connection: Connection, since: float, until: float) -> di
     for node_id, status, category, n in ended:
         if status == ExeStatus.COMPLETED:
             bump(node_id, "completed", n)
-        elif category:
+        elif category in ("DATA", "ALGORITHM", "SYSTEM"):  # UNKNOWN (no exit status) counts nowhere
             bump(node_id, category.lower(), n)
     return counts

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from scheduler.api import encodings
 from scheduler.api.app import create_app
-from scheduler.status import snapshot as snapshot_module
 from scheduler.status.snapshot import StatusSnapshot
 
 
@@ -74,8 +74,8 @@ async def test_brotli_when_asked_and_installed(client_for):
 
 async def test_compressed_once_per_snapshot_however_many_ask(client_for, monkeypatch):
     calls = []
-    real = snapshot_module.compress
-    monkeypatch.setattr(snapshot_module, "compress", lambda body, coding: calls.append(coding) or real(body, coding))
+    real = encodings.compress
+    monkeypatch.setattr(encodings, "compress", lambda body, coding: calls.append(coding) or real(body, coding))
     status = FixedStatus(StatusSnapshot(time.time(), big_document()))
     client = await client_for(status)
 

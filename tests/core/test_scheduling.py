@@ -323,8 +323,9 @@ def test_launch_refused_requeues_without_using_up_a_try():
     assert [job.num_exes for job in h.core.queue] == [1]
 
 
-@pytest.mark.parametrize("state", [TaskState.UNREACHABLE, TaskState.UNKNOWN])
-def test_unreachable_tries_are_killed_and_retried(state):
+# TASK_UNREACHABLE keeps the try (PARTITION_AWARE): tests/core/test_partitions.py.
+@pytest.mark.parametrize("state", [TaskState.UNKNOWN])
+def test_unknown_tries_are_killed_and_retried(state):
     h = Harness(agents=1)
     h.queue(1)
     h.offer_all()

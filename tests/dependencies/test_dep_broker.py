@@ -124,6 +124,7 @@ async def test_broker_goes_away_and_comes_back(rabbitmq_url, rabbit_queue, start
     assert down["OK"] is False
     assert down["errors"] == [{"RABBITMQ_ERROR": "Error connecting to RabbitMQ: connection refused"}]
     assert down["detail"]["msg"] == "Unable to get message queue size."
+    assert down["detail"]["queue_depth"] is None  # unknown, not 0 (4 messages wait)
 
     await forwarder.restore()
     up = await probe(url, rabbit_queue)

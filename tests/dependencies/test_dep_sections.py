@@ -178,7 +178,7 @@ def test_msg_queue_invalid_broker_url_exact():
         "OK": False,
         "detail": {
             "num_message_handlers": 3,
-            "queue_depth": 0,
+            "queue_depth": None,  # Scale wrote 0; unknown is null here (issue 10)
             "type": "",
             "queue_name": "scale-command-messages",
             "region_name": "",
@@ -206,6 +206,7 @@ def test_msg_queue_rabbit_error_exact():
     assert section["OK"] is False
     assert section["detail"]["type"] == "amqp"
     assert section["detail"]["msg"] == "Unable to get message queue size."
+    assert section["detail"]["queue_depth"] is None  # unknown: never 0
     assert section["errors"] == [{"RABBITMQ_ERROR": "Error connecting to RabbitMQ: Check Logs for details"}]
 
 

@@ -118,6 +118,7 @@ class RecordingWriter:
         self.written: list[Record] = []
         self.failing = False
         self.error: str | None = None
+        self.failures = 0  # failed writes, as the real writer counts them
 
     def __len__(self) -> int:
         return len(self.pending)
@@ -131,6 +132,7 @@ class RecordingWriter:
         for batch in batches:
             if self.failing and batch.records:
                 self.error = "database down (test)"
+                self.failures += 1
                 if batch.droppable:
                     batch.done(False)
                     finished += 1

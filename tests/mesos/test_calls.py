@@ -17,6 +17,8 @@ def test_first_subscribe_has_no_framework_id():
     assert info["checkpoint"] is True
     assert info["roles"] == ["scale-role"]
     assert {"type": "MULTI_ROLE"} in info["capabilities"]
+    # Partition-aware: an unreachable agent's tasks come as TASK_UNREACHABLE (kept), not TASK_LOST.
+    assert {"type": "PARTITION_AWARE"} in info["capabilities"]
     assert (info["user"], info["name"], info["hostname"]) == ("scale", "scale", "h")
     assert "force" not in call["subscribe"]  # removed from the proto
 

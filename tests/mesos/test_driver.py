@@ -125,7 +125,7 @@ async def test_master_generated_updates_are_not_acknowledged(sim):
         update = await recorder.wait_for(is_update("never-launched"))
         assert update.status.uuid is None
         assert update.status.reason == "REASON_RECONCILIATION"
-        assert update.status.state == TaskState.LOST  # not PARTITION_AWARE
+        assert update.status.state == TaskState.UNKNOWN  # PARTITION_AWARE, no agent given (TASK_LOST otherwise)
         assert await driver.acknowledge(update.status) is False
 
 

@@ -81,3 +81,44 @@ async def test_writer_drops_launches_and_retries_ends_in_order(monkeypatch):
     assert outcomes == [("launch", False), ("end", True), ("ack", True)]  # the acknowledgement waited its turn
     assert written == [ENDED]
     assert writer.error is None  # recovered
+
+
+class HeldDatabase:
+    """Writes wait until released: a group stays in flight as long as the test wants."""
+
+    def __init__(self):
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def run(self, work, timeout_s=None):
+        self.started.set()
+        await self.release.wait()
+        work(None)
+
+
+async def test_drain_waits_for_the_group_being_written(monkeypatch):
+    monkeypatch.setattr("scheduler.runtime.writer.write_records", lambda connection, records: None)
+    database = HeldDatabase()
+    writer = RecordWriter(database)
+    outcomes = []
+    writer.submit([ENDED], outcomes.append, droppable=False)
+    task = asyncio.create_task(writer.run())
+    await database.started.wait()  # taken off the queue, not written yet
+    assert await writer.drain(0.2) is False
+    assert outcomes == []
+    database.release.set()
+    assert await writer.drain(5) is True
+    assert outcomes == [True]  # drained means its follow-up ran too
+    task.cancel()
+
+
+async def test_a_group_cancelled_mid_write_is_still_owed(monkeypatch):
+    monkeypatch.setattr("scheduler.runtime.writer.write_records", lambda connection, records: None)
+    database = HeldDatabase()
+    writer = RecordWriter(database)
+    writer.submit([ENDED], lambda ok: None, droppable=False)
+    task = asyncio.create_task(writer.run())
+    await database.started.wait()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert len(writer) == 1  # counted as unwritten at shutdown, not silently gone

@@ -1,9 +1,11 @@
 """Node rows on SQLite and PostgreSQL: stable ids, updates, pause flags."""
 
 import pytest
+from sqlalchemy import select
 
 from scheduler.store.database import Database
 from scheduler.store.nodes import NodeRow, load_nodes, load_pause_flags, save_nodes, set_node_paused
+from scheduler.store.tables import node_table
 
 pytestmark = pytest.mark.integration
 
@@ -33,4 +35,39 @@ async def test_many_nodes_in_one_write(database_url):
     rows = [NodeRow(f"agent-{i:05d}", f"S{i}", True) for i in range(2000)]
     ids = await database.run(lambda c: save_nodes(c, rows))
     assert len(set(ids.values())) == 2000
+    await database.close()
+
+
+async def test_many_known_nodes_change_in_one_write(database_url, monkeypatch):
+    from scheduler.store import multi_row
+
+    monkeypatch.setattr(multi_row, "ROWS_PER_STATEMENT", 64)  # several statements, and chunked lookups
+    database = Database(database_url)
+    await database.migrate()
+    rows = [NodeRow(f"agent-{i:04d}", f"S{i}", i % 3 != 0) for i in range(300)]
+    ids = await database.run(lambda c: save_nodes(c, rows))
+    first = {r.hostname: r for r in await database.run(load_nodes)}
+    deprecated = await database.run(
+        lambda c: dict(c.execute(select(node_table.c.hostname, node_table.c.deprecated)).all())
+    )
+    # Every node comes back under a new agent id; a third change state (retired <-> active).
+    changed = [NodeRow(r.hostname, f"T{i}", r.is_active if i % 2 else not r.is_active, False, ids[r.hostname])
+               for i, r in enumerate(rows)]  # fmt: skip
+    assert await database.run(lambda c: save_nodes(c, changed)) == ids
+    after = {r.hostname: r for r in await database.run(load_nodes)}
+    assert after == {r.hostname: r for r in changed}
+    now_deprecated = await database.run(
+        lambda c: dict(c.execute(select(node_table.c.hostname, node_table.c.deprecated)).all())
+    )
+    for row in changed:
+        if row.is_active:
+            assert now_deprecated[row.hostname] is None
+        elif not first[row.hostname].is_active:
+            assert now_deprecated[row.hostname] == deprecated[row.hostname]  # retired at its first retirement
+        else:
+            assert now_deprecated[row.hostname] is not None
+    # More new nodes than one lookup takes: each is found, none is inserted twice.
+    more = rows + [NodeRow(f"agent-new-{i}", "", True) for i in range(100)]
+    again = await database.run(lambda c: save_nodes(c, more))
+    assert {h: again[h] for h in ids} == ids and len(set(again.values())) == 400
     await database.close()

@@ -1,0 +1,216 @@
+"""What ``bench.scale`` watches while a burst runs, each in a thread of the bench process: the status
+as a client sees it (every 100 ms, gzip accepted), and once a second the scheduler's /metrics, the
+database's counts, the master's tasks and the scheduler's memory."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from bench.status_rps import get_json
+
+TIMESTAMP = re.compile(rb'"timestamp":\s*"([^"]+)"')
+FINAL = ("COMPLETED", "FAILED", "CANCELED")
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- Prometheus histograms: the difference of two scrapes, and quantiles from its buckets ---------
+
+
+def histogram(metrics_text: str, name: str) -> dict[float, float]:
+    """Cumulative bucket counts by upper bound (inf included); empty when the metric is absent."""
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            if sample.name == f"{name}_bucket":
+                buckets[float(sample.labels["le"])] = sample.value
+    return buckets
+
+
+def gauge(metrics_text: str, name: str) -> float | None:
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == name:
+            for sample in family.samples:
+                return sample.value
+    return None
+
+
+def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
+    return {le: after[le] - before.get(le, 0.0) for le in after}
+
+
+def histogram_quantile(buckets: dict[float, float], q: float) -> float | None:
+    """Prometheus' estimate: linear within the bucket holding the q-th observation."""
+    if not buckets:
+        return None
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]]
+    if total <= 0:
+        return None
+    rank, lower, below = q * total, 0.0, 0.0
+    for le in bounds:
+        count = buckets[le]
+        if count >= rank:
+            if le == float("inf"):
+                return lower  # beyond the last finite bound: that bound is all we know
+            return lower + (le - lower) * ((rank - below) / max(count - below, 1e-12))
+        lower, below = le, count
+    return bounds[-2] if len(bounds) > 1 else None
+
+
+# --- the status, as a client polling it sees it ---------------------------------------------------
+
+
+class StatusPoller(threading.Thread):
+    def __init__(self, url: str, interval_s: float = 0.1) -> None:
+        super().__init__(daemon=True, name="status-poller")
+        self.url, self.interval_s = url, interval_s
+        self.latencies: list[float] = []
+        self.ages: list[float] = []
+        self.errors = 0
+        self.encodings: set[str] = set()
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(30)
+
+    def run(self) -> None:
+        due = time.monotonic()
+        while not self._stop_event.is_set():
+            self.poll()
+            due += self.interval_s
+            self._stop_event.wait(max(0.0, due - time.monotonic()))
+            due = max(due, time.monotonic() - self.interval_s)  # after a long request, no burst of catch-ups
+
+    def poll(self) -> None:
+        request = urllib.request.Request(self.url, headers={"Accept-Encoding": "gzip"})
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                body = resp.read()
+                encoding = resp.headers.get("Content-Encoding", "identity")
+        except (OSError, urllib.error.HTTPError):
+            self.errors += 1  # a 503 while the scheduler restarts, or refused while it is down
+            return
+        latency = time.monotonic() - started
+        self.encodings.add(encoding)
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, 65536) if encoding == "gzip" else body
+        match = TIMESTAMP.search(head[:65536])
+        if match is None:
+            self.errors += 1
+            return
+        generated = datetime.fromisoformat(match.group(1).decode().replace("Z", "+00:00")).timestamp()
+        self.latencies.append(latency)
+        self.ages.append(time.time() - generated)
+
+
+# --- once a second: metrics, database counts, launches in flight, memory ---------------------------
+
+
+@dataclass
+class Sample:
+    at: float
+    metrics: str
+    jobs: dict[str, int]
+    recorded_running: int
+    in_flight: int
+    unrecorded_on_master: int | None
+    rss_kb: int | None
+    hwm_kb: int | None
+    pid: int | None
+
+
+class Sampler(threading.Thread):
+    def __init__(self, run, interval_s: float = 1.0) -> None:
+        super().__init__(daemon=True, name="sampler")
+        self.run_, self.interval_s = run, interval_s
+        self.samples: list[Sample] = []
+        self.failures: list[str] = []
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(60)
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            started = time.monotonic()
+            try:
+                self.samples.append(self.sample())
+            except Exception as exc:  # one failed sample (e.g. the scheduler restarting) is not the run's end
+                self.failures.append(f"{type(exc).__name__}: {exc}"[:200])
+            self._stop_event.wait(max(0.0, self.interval_s - (time.monotonic() - started)))
+
+    def sample(self) -> Sample:
+        r = self.run_
+        try:
+            with urllib.request.urlopen(r.api + "/metrics", timeout=10) as resp:
+                metrics = resp.read().decode()
+        except OSError:
+            metrics = ""
+        with r.db.connect() as connection:
+            jobs = dict(connection.execute(text("SELECT status, count(*) FROM job GROUP BY status")).all())
+            running = [
+                row[0]
+                for row in connection.execute(
+                    text("SELECT task_id FROM job_exe WHERE status = 'RUNNING' AND task_id LIKE 'scale-job-%'")
+                )
+            ]
+        # Then the master: a try recorded above and known to neither its live nor its recently
+        # completed tasks was written before its ACCEPT and not yet taken by the master: in flight.
+        live, completed = master_job_tasks(r.sim_port)
+        # (An upper bound: an end the master listed among more than its last 1,000 completed tasks
+        # and the scheduler has not written yet would count too.)
+        in_flight = len(set(running) - live - completed)
+        with r.db.connect() as connection:
+            # Every task the master has was recorded before its ACCEPT: none may be missing here.
+            known = connection.execute(
+                text("SELECT count(*) FROM job_exe WHERE task_id = ANY(:ids)"), {"ids": list(live)}
+            ).scalar()
+        rss = hwm = None
+        pid = r.scheduler.pid if r.scheduler is not None and r.scheduler.poll() is None else None
+        if pid is not None:
+            rss, hwm = memory_kb(pid)
+        return Sample(time.time(), metrics, jobs, len(running), in_flight, len(live) - known, rss, hwm, pid)
+
+
+def master_job_tasks(sim_port: int) -> tuple[set[str], set[str]]:
+    """Job task ids the master runs (or stages), and those it lists as completed (its last 1,000)."""
+    state = get_json(f"http://127.0.0.1:{sim_port}/master/state")
+    live, completed = set(), set()
+    for framework in state["frameworks"]:
+        live.update(t["id"] for t in framework.get("tasks", []) if t["id"].startswith("scale-job-"))
+        completed.update(t["id"] for t in framework.get("completed_tasks", []) if t["id"].startswith("scale-job-"))
+    return live, completed
+
+
+def memory_kb(pid: int) -> tuple[int | None, int | None]:
+    """Resident memory now, and its peak (VmHWM), of a process."""
+    values = {}
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                key, _, rest = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    values[key] = int(rest.split()[0])
+    except OSError:
+        return None, None
+    return values.get("VmRSS"), values.get("VmHWM")

@@ -1,0 +1,52 @@
+"""Prometheus metrics the runtime measures about itself: the event loop's lag and how long a
+scheduling pass takes. They live in their own registry, whose text is appended to ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from scheduler.runtime.loop_lag import LoopLagMonitor
+
+PASS_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class RuntimeMetrics:
+    def __init__(self, *, loop_lag_warn_ms: float) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.loop_lag = LoopLagMonitor(warn_ms=loop_lag_warn_ms, registry=self.registry)
+        self.scheduling_pass = Histogram(
+            "scale_scheduler_scheduling_pass_seconds",
+            "Time of one scheduling pass on the event loop (offers in hand against the queue)",
+            buckets=PASS_BUCKETS_S,
+            registry=self.registry,
+        )
+
+    def text(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def install(self, app: web.Application) -> None:
+        """Measure the loop while the app runs, and append these metrics to its ``/metrics`` answer
+        (after the app's own collectors)."""
+
+        async def measuring(_app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(self.loop_lag.run(), name="loop-lag")
+            yield
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+        @web.middleware
+        async def append(
+            request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+        ) -> web.StreamResponse:
+            response = await handler(request)
+            if request.path == "/metrics" and isinstance(response, web.Response) and response.status == 200:
+                response.body = bytes(response.body or b"") + self.text()
+            return response
+
+        app.middlewares.append(append)
+        app.cleanup_ctx.append(measuring)
