@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from scheduler import __version__
+from scheduler.api.accounts import profile_handler
 from scheduler.api.auth import TokenFile, auth_middleware
 from scheduler.api.control import call, control_routes
 from scheduler.api.dashboard import add_dashboard_routes
@@ -131,6 +132,9 @@ def create_app(
         health_routes(app, health)
     for path in v6_paths("version/"):
         app.router.add_get(path, get_version)  # add_get also answers HEAD
+    get_profile = profile_handler(tokens)  # Scale's UI asks it first when its authentication is on
+    for path in v6_paths("accounts/profile/"):
+        app.router.add_get(path, get_profile)
     if status is not None:
         get_status = status_handler(status)
         for path in v6_paths("status/"):

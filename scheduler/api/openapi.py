@@ -122,6 +122,14 @@ ROUTES: dict[str, dict[str, Any]] = {
             "responses": {"200": answer("One page of points", page_of("LoadPoint")), **ERRORS},
         }
     },
+    "accounts/profile/": {
+        "get": {
+            "summary": "Who the caller is (the name of its bearer token), as Scale's UI asks when its "
+            "authentication is on",
+            "security": [{"bearer": []}],
+            "responses": {"200": answer("The caller", ref("Profile")), **UNAUTHORIZED},
+        }
+    },
     "scheduler/": {
         "get": {
             "summary": "The scheduler's settings",
@@ -273,6 +281,18 @@ SCHEMAS: dict[str, Any] = {
             "pending_count": {"type": "integer", "minimum": 0},
             "queued_count": {"type": "integer", "minimum": 0},
             "running_count": {"type": "integer", "minimum": 0},
+        },
+    },
+    "Profile": {
+        "type": "object",
+        "required": ["id", "username", "email", "first_name", "last_name", "is_staff"],
+        "properties": {
+            "id": {"type": "integer", "nullable": True},
+            "username": {"type": "string"},
+            "email": {"type": "string"},
+            "first_name": {"type": "string"},
+            "last_name": {"type": "string"},
+            "is_staff": {"type": "boolean"},
         },
     },
     "Scheduler": {
