@@ -156,10 +156,10 @@ def create_core(settings: Settings, now: float) -> CoreState:
         task_template=system_task_template(settings),
         message_handlers_in_process=settings.message_handler_mode == "in-process",
         logging_health_address=settings.logging_health_address,
+        unreachable_timeout_s=settings.unreachable_timeout_s,
+        outcome_wait_s=settings.outcome_wait_s,
+        pause_failing_nodes=settings.pause_failing_nodes,
     )
-    state.watch.unreachable_timeout_s = settings.unreachable_timeout_s
-    state.watch.outcome_wait_s = settings.outcome_wait_s
-    state.pause_failing_nodes = settings.pause_failing_nodes
     return state
 
 

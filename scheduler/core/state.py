@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 
 from scheduler.core.reconciler import Reconciler
-from scheduler.core.task_watch import TaskWatch
+from scheduler.core.task_watch import OUTCOME_WAIT_S, UNREACHABLE_TIMEOUT_S, TaskWatch
 from scheduler.core.warnings import MasterContact, SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.exe_metrics import JobExeMetrics
@@ -56,6 +56,9 @@ class CoreState:
         task_template: TaskTemplate | None = None,
         message_handlers_in_process: bool = False,
         logging_health_address: str | None = None,
+        unreachable_timeout_s: float = UNREACHABLE_TIMEOUT_S,
+        outcome_wait_s: float = OUTCOME_WAIT_S,
+        pause_failing_nodes: bool = False,
     ) -> None:
         self.hostname = hostname
         self.offers = OfferBook(accepted_role)
@@ -86,6 +89,6 @@ class CoreState:
         self.hold_launches = False
         self.pending: PendingCounts = {}  # the last cycle's unplaced jobs, by type and reason
         # Partitions, outcomes awaited, kills sent again (core/task_watch.py); black-hole nodes.
-        self.watch = TaskWatch()
+        self.watch = TaskWatch(unreachable_timeout_s=unreachable_timeout_s, outcome_wait_s=outcome_wait_s)
         self.failure_rates = FailureRates()
-        self.pause_failing_nodes = False
+        self.pause_failing_nodes = pause_failing_nodes

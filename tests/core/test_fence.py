@@ -84,3 +84,53 @@ def test_the_source_check_catches_what_it_should():
     assert _violations("from datetime import datetime\ndatetime.now()") == ["datetime.now"]
     assert _violations("import threading, socket") == ["threading", "socket"]
     assert _violations("from datetime import UTC, datetime\ndatetime.fromtimestamp(0, UTC)") == []
+
+
+# Names under which the edges hold the core's state: nothing there may assign into it.
+CORE_HOLDERS = {"state", "core"}
+EDGE_FILES = [
+    *sorted(ROOT.joinpath("runtime").glob("*.py")),
+    *sorted(ROOT.joinpath("api").glob("*.py")),
+    *sorted(ROOT.joinpath("dependencies").glob("*.py")),
+    ROOT / "daemon.py",
+    ROOT / "devmode.py",
+]
+
+
+def _assignments_into_core(source: str) -> list[str]:
+    """Targets like ``state.paused = ...``, ``self.state.nodes[x] = ...`` or ``core.x += 1``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
+        for target in targets:
+            chain, part = [], target
+            while isinstance(part, (ast.Attribute, ast.Subscript)):
+                if isinstance(part, ast.Attribute):
+                    chain.append(part.attr)
+                part = part.value
+            if isinstance(part, ast.Name):
+                chain.append(part.id)
+            chain.reverse()
+            rooted = chain[1:] if chain[:1] == ["self"] else chain
+            if len(rooted) >= 2 and rooted[0] in CORE_HOLDERS:
+                found.append(".".join(chain))
+    return found
+
+
+@pytest.mark.parametrize("path", EDGE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_edges_never_assign_into_the_core(path):
+    """One owner: the engine changes the core only by posting inputs that ``apply`` handles."""
+    assert _assignments_into_core(path.read_text()) == []
+
+
+def test_the_assignment_check_catches_what_it_should():
+    assert _assignments_into_core("self.state.paused = True") == ["self.state.paused"]
+    assert _assignments_into_core("state.nodes['h'].is_paused = 1") == ["state.nodes.is_paused"]
+    assert _assignments_into_core("core.messaging.desired_count += 2") == ["core.messaging.desired_count"]
+    assert _assignments_into_core("self.state = CoreState()\nx.state.y = 1") == []
