@@ -134,3 +134,20 @@ def test_the_view_summarizes_the_queue_by_type_with_its_reasons():
     assert (huge.job_type_id, huge.count, huge.pending_reasons) == (3, 1, {"NO_NODE_FITS": 1})
     assert view.gauges["jobs_queued"] == 4 and view.scheduler_state == "READY" and view.subscribed
     assert [(n.hostname, n.node_id, n.state) for n in view.nodes] == [("host-0", 1, "READY"), ("host-1", 2, "READY")]
+
+
+def test_500_gpu_jobs_no_agent_can_run_do_not_hold_back_100_cpu_jobs_behind_them():
+    """The operators' issue's case: GPU jobs queued first and at a higher priority, on a cluster
+    without GPUs. Every CPU job is placed, and the queue summary says why the GPU jobs wait."""
+    gpu = JobType("render", "1", "x", cpus=1.0, mem=64.0, gpus=1.0, id=7)
+    state = ready(agents=25)
+    apply(state, JobTypesRead((SMALL, LARGE, HUGE, gpu)), NOW)
+    queue(state, gpu, *range(1, 501), priority=1)
+    queue(state, SMALL, *range(501, 601), priority=100)
+    apply(state, Tick(), NOW)
+    offers(state, cpus=4.0, agents=range(25))
+    placed = apply(state, Cycle(), NOW + 1)
+    launched = [spec.task_id for launch in placed.launch for spec in launch.tasks]
+    assert sorted(launched) == sorted(f"scale-job-{j}-1" for j in range(501, 601))
+    render = next(entry for entry in view_of(state, NOW + 2).queue if entry.job_type_name == "render")
+    assert (render.count, render.highest_priority, render.pending_reasons) == (500, 1, {"NO_NODE_FITS": 500})
