@@ -99,6 +99,7 @@ def banner(daemon: Daemon, sim_url: str, agents: int) -> str:
     return "\n".join(
         [
             f"scale-scheduler {__version__} (dev mode)",
+            f"  dashboard  {api}/",
             f"  status     {api}/v6/status/  (listening on {listen_text(daemon.settings.api_host, api)})",
             f"  version    {api}/v6/version/",
             f"  master     {sim_url}/master/state  (simulated, {agents} agents; control API {sim_url}/sim/state)",
