@@ -331,6 +331,13 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "Also pause a node whose tries fail as SYSTEM far more often than elsewhere (it is DEGRADED anyway)",
     ),
+    Setting(
+        "MAX_LAUNCHES_IN_FLIGHT",
+        "max_launches_in_flight",
+        _positive_int,
+        "1500",
+        "Tasks placed whose ACCEPT the master has not answered yet, at most: placement waits beyond",
+    ),
     # storage and messaging
     Setting(
         "DATABASE_URL",
@@ -552,6 +559,7 @@ class Settings:
     unreachable_timeout_s: float
     outcome_wait_s: float
     pause_failing_nodes: bool
+    max_launches_in_flight: int
     database_url: str
     database_timeout_s: float
     broker_url: str

@@ -1,9 +1,13 @@
 """One scheduling cycle: every held offer is used or handed back.
 
-First the filter (is the scheduler able to launch at all; which nodes are READY; which queued
-jobs could run anywhere), then the pick: system tasks, node tasks, then jobs in queue order, each
-on the first agent with room (next fit, see ``OfferPool``). A job left in the queue gets one
+First the filter (is the scheduler able to launch at all; which nodes are READY; which job types
+could run anywhere), then the pick: system tasks, node tasks, then jobs in queue order, each on the
+first agent with room (next fit, see ``OfferPool``). A job left in the queue gets one
 ``PendingReason``, counted per job type in ``state.pending``.
+
+A pass costs what it places and the job types waiting, not the queue's length: the queue is merged
+from its types' heads (``JobQueue.heads``), a type with no room is passed over whole, and the pass
+ends when the room under ``MAX_LAUNCHES_IN_FLIGHT`` (``state.launches``) or the offers run out.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from scheduler.core.clock import reset_nodes
 from scheduler.core.records import ExeLaunched
 from scheduler.core.state import CoreState, job_task_id
 from scheduler.core.warnings import UNKNOWN_JOB_TYPE, WAITING_SYSTEM_TASKS
+from scheduler.jobs.definitions import JobType
 from scheduler.jobs.executions import RunningExe
 from scheduler.jobs.queue import QueuedJob
 from scheduler.nodes import states
@@ -50,20 +55,24 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     ]
     actions.reconcile += state.reconciler.due(now, stale)
     held = state.offers.take_all()
-    if state.paused or not held or launches_held:
-        # Paused, or the runtime cannot write what a launch needs first: hand everything back.
+    room = state.launches.room()
+    if state.paused or not held or launches_held or room == 0:
+        # Paused, the runtime cannot write what a launch needs first, or as many launches as allowed
+        # wait for the master: hand everything back (with the short filter while work waits).
         actions.decline += [offer.id for offer in held]
         if state.paused:
             state.pending = _all_waiting(state, PendingReason.SCHEDULER_PAUSED)
         elif launches_held:
             state.pending = _all_waiting(state, PendingReason.LAUNCHES_HELD)
-        else:
+        elif not held:
             state.pending = _each_waiting(state, PendingReason.NO_OFFERS)
+        else:
+            state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
         return actions
     try:
         pool = _pool(state, held, actions)
-        waiting_system = _place_system_tasks(state, pool, now)
-        _place_node_tasks(state, pool, now)
+        waiting_system, room = _place_system_tasks(state, pool, now, room)
+        room = _place_node_tasks(state, pool, now, room)
         if waiting_system:
             state.warnings.raise_warning(
                 WAITING_SYSTEM_TASKS.name, WAITING_SYSTEM_TASKS, WAITING_SYSTEM_TASKS.description, now
@@ -72,7 +81,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         else:
             # Scale lets this age out over an hour; here it goes as soon as nothing waits.
             state.warnings.clear(WAITING_SYSTEM_TASKS.name)
-            records, unplaced = _place_jobs(state, pool, now)
+            records, unplaced = _place_jobs(state, pool, now, room)
             actions.records += records
     except Exception:
         # A bug in placement must not swallow offers: nothing of this cycle is launched.
@@ -83,6 +92,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     for capacity in pool.used():
         actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
     actions.decline += [o.id for capacity in pool.unused() for o in capacity.offers]
+    state.launches.placed(spec.task_id for launch in actions.launch for spec in launch.tasks)
     state.metrics.count("tasks_launched_per_sec", sum(len(launch.tasks) for launch in actions.launch), now)
     state.metrics.count("offers_launched_per_sec", sum(len(launch.offer_ids) for launch in actions.launch), now)
     return actions
@@ -92,7 +102,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
 
 
 def _all_waiting(state: CoreState, reason: PendingReason) -> PendingCounts:
-    return pending.count_all((job.job_type_id for job in state.queue), reason)
+    return {job_type_id: {reason: count} for job_type_id, count in state.queue.counts().items()}
 
 
 def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingReason | None:
@@ -100,9 +110,14 @@ def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingRe
 
     ``failing``: the job types no node of the cluster can run (``ResourceCheck.failing()``).
     """
-    if job.job_type_id not in state.job_types:
+    return type_filter(state, job.job_type_id, failing)
+
+
+def type_filter(state: CoreState, job_type_id: int, failing: set[int]) -> PendingReason | None:
+    """``job_filter`` for every job of a type (it depends on the type alone)."""
+    if job_type_id not in state.job_types:
         return PendingReason.UNKNOWN_JOB_TYPE
-    if job.job_type_id in failing:
+    if job_type_id in failing:
         return PendingReason.NO_NODE_FITS
     return None
 
@@ -110,8 +125,8 @@ def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingRe
 def _each_waiting(state: CoreState, otherwise: PendingReason) -> PendingCounts:
     counts: PendingCounts = {}
     failing = state.resource_check.failing()
-    for job in state.queue:
-        pending.add(counts, job.job_type_id, job_filter(state, job, failing) or otherwise)
+    for job_type_id, count in state.queue.counts().items():
+        pending.add(counts, job_type_id, type_filter(state, job_type_id, failing) or otherwise, count)
     return counts
 
 
@@ -172,14 +187,17 @@ def _register(
     return task
 
 
-def _place_system_tasks(state: CoreState, pool: OfferPool, now: float) -> bool:
-    """Place the database update and missing message handlers; True if one could not be placed."""
+def _place_system_tasks(state: CoreState, pool: OfferPool, now: float, room: int) -> tuple[bool, int]:
+    """Place the database update and missing message handlers (within ``room`` launches); whether
+    one found no agent with room, and the room left."""
     waiting = False
     demands = state.messaging.demands(state.new_task_id)
     update = state.db_update.demand(now, state.new_task_id)
     if update is not None:
         demands.insert(0, update)
     for demand in demands:
+        if room <= 0:
+            break  # launches in flight: the next pass places it
         capacity = pool.first_fit(demand.resources, lambda node: _is_ready(node, state.paused))
         if capacity is None:
             waiting = True
@@ -190,16 +208,22 @@ def _place_system_tasks(state: CoreState, pool: OfferPool, now: float) -> bool:
             state.db_update.launched(demand.task_id)
         else:
             state.messaging.launched(demand.task_id)
-    return waiting
+        room -= 1
+    return waiting, room
 
 
-def _place_node_tasks(state: CoreState, pool: OfferPool, now: float) -> None:
+def _place_node_tasks(state: CoreState, pool: OfferPool, now: float, room: int) -> int:
+    """Node tasks due on the agents offered, within ``room`` launches; the room left."""
     for capacity in pool.capacities:
         node = capacity.node
         for task_type, demand in state.node_tasks.demands(node, node.state(state.paused), now, state.new_task_id):
+            if room <= 0:
+                return room
             if capacity.fits(demand.resources):
                 _register(state, capacity, demand, TaskKind.NODE, task_type, now, hostname=node.hostname)
                 state.node_tasks.launched(node, task_type, demand.task_id, now)
+                room -= 1
+    return room
 
 
 def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> PendingReason:
@@ -211,47 +235,39 @@ def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> Pend
     return PendingReason.NODE_PAUSED if pool.any_fits(needs, paused_node) else PendingReason.NO_OFFERS
 
 
-def _place_jobs(state: CoreState, pool: OfferPool, now: float) -> tuple[list[ExeLaunched], PendingCounts]:
+def _place_jobs(state: CoreState, pool: OfferPool, now: float, room: int) -> tuple[list[ExeLaunched], PendingCounts]:
+    """Jobs in queue order, at most ``room`` of them. One look per job placed and per job type:
+    a type that finds no room is passed over with all its jobs (capacity only shrinks in a pass)."""
     records: list[ExeLaunched] = []
     unplaced: PendingCounts = {}
-    no_room: dict[int, PendingReason] = {}  # job types that found no room this cycle: capacity only shrinks
     unknown: set[int] = set()
     failing = state.resource_check.failing()
-    for job in state.queue:
-        reason = job_filter(state, job, failing) or no_room.get(job.job_type_id)
+    runnable = []
+    for job_type_id, count in state.queue.counts().items():
+        reason = type_filter(state, job_type_id, failing)
+        if reason is None:
+            runnable.append(job_type_id)
+            continue
         if reason is PendingReason.UNKNOWN_JOB_TYPE:
-            unknown.add(job.job_type_id)
-        if reason is not None:
-            pending.add(unplaced, job.job_type_id, reason)
-            continue
+            unknown.add(job_type_id)
+        pending.add(unplaced, job_type_id, reason, count)
+    heads = state.queue.heads(runnable)
+    ready = lambda node: _is_ready(node, state.paused)  # noqa: E731
+    while len(records) < room:
+        job = heads.next()
+        if job is None:
+            break
         job_type = state.job_types[job.job_type_id]
-        capacity = pool.first_fit(job_type.resources, lambda node: _is_ready(node, state.paused))
-        if capacity is None:
-            no_room[job.job_type_id] = _no_room(state, pool, job_type.resources)
-            pending.add(unplaced, job.job_type_id, no_room[job.job_type_id])
+        capacity = pool.first_fit(job_type.resources, ready)
+        record = _launch_job(state, capacity, job, job_type, now) if capacity is not None else None
+        if record is None:
+            reason = _no_room(state, pool, job_type.resources) if capacity is None else PendingReason.NO_OFFERS
+            pending.add(unplaced, job.job_type_id, reason, state.queue.count(job.job_type_id))
+            heads.drop(job.job_type_id)
             continue
-        exe_num = max(job.num_exes, state.latest_try.get(job.job_id, 0)) + 1
-        task_id = job_task_id(job.job_id, exe_num)
-        if task_id in state.tasks:  # cannot happen by construction; never launch a try twice
-            log.error("Try %s is already running; not launching it again", task_id)
-            continue
-        demand = TaskDemand(
-            task_id,
-            f"{job_type.name} {job_type.version} job {job.job_id}",
-            job_type.resources,
-            job_type.command,
-            job_type.image,
-            labels={"scale.job_id": str(job.job_id), "scale.job_type": f"{job_type.name}:{job_type.version}"},
-        )
-        _register(
-            state, capacity, demand, TaskKind.JOB, job_type.name, now, priority=job.priority, queued_at=job.queued_at
-        )
-        state.queue.remove(job.job_id)
-        state.latest_try[job.job_id] = exe_num
-        node = capacity.node
-        state.exes[task_id] = RunningExe(job.job_id, exe_num, job_type.id, task_id, node.id, capacity.agent_id, now)
-        state.exe_metrics.started(node.id, job_type.id)
-        records.append(ExeLaunched(job.job_id, exe_num, job_type.id, task_id, node.id, now))
+        records.append(record)
+    for job_type_id in heads.job_type_ids():  # the room ran out before them: they keep their place
+        pending.add(unplaced, job_type_id, PendingReason.LAUNCHES_IN_FLIGHT, state.queue.count(job_type_id))
     if not unknown:
         state.warnings.clear(UNKNOWN_JOB_TYPE.name)  # Scale lets it age out over an hour
     for job_type_id in unknown:
@@ -260,3 +276,28 @@ def _place_jobs(state: CoreState, pool: OfferPool, now: float) -> tuple[list[Exe
         )
     state.metrics.count("jobs_launched_per_sec", len(records), now)
     return records, unplaced
+
+
+def _launch_job(
+    state: CoreState, capacity: AgentCapacity, job: QueuedJob, job_type: JobType, now: float
+) -> ExeLaunched | None:
+    exe_num = max(job.num_exes, state.latest_try.get(job.job_id, 0)) + 1
+    task_id = job_task_id(job.job_id, exe_num)
+    if task_id in state.tasks:  # cannot happen by construction; never launch a try twice
+        log.error("Try %s is already running; not launching it again", task_id)
+        return None
+    demand = TaskDemand(
+        task_id,
+        f"{job_type.name} {job_type.version} job {job.job_id}",
+        job_type.resources,
+        job_type.command,
+        job_type.image,
+        labels={"scale.job_id": str(job.job_id), "scale.job_type": f"{job_type.name}:{job_type.version}"},
+    )
+    _register(state, capacity, demand, TaskKind.JOB, job_type.name, now, priority=job.priority, queued_at=job.queued_at)
+    state.queue.remove(job.job_id)
+    state.latest_try[job.job_id] = exe_num
+    node = capacity.node
+    state.exes[task_id] = RunningExe(job.job_id, exe_num, job_type.id, task_id, node.id, capacity.agent_id, now)
+    state.exe_metrics.started(node.id, job_type.id)
+    return ExeLaunched(job.job_id, exe_num, job_type.id, task_id, node.id, now)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 
+from scheduler.core.launches import LaunchesInFlight
 from scheduler.core.reconciler import Reconciler
 from scheduler.core.task_watch import TaskWatch
 from scheduler.core.warnings import MasterContact, SchedulerWarnings
@@ -89,3 +90,5 @@ class CoreState:
         self.watch = TaskWatch()
         self.failure_rates = FailureRates()
         self.pause_failing_nodes = False
+        # Tasks placed whose ACCEPT the master has not answered: placement waits at the bound.
+        self.launches = LaunchesInFlight()

@@ -210,8 +210,11 @@ class MemoryStore:
             queued=tuple(self.queued),
         )
 
-    async def queued_jobs(self, after_id: int = 0) -> JobsQueued:
-        return JobsQueued(tuple(job for job in self.queued if job.job_id > after_id))
+    async def queued_jobs(self, after_id: int = 0, gaps=()) -> JobsQueued:
+        def wanted(job_id: int) -> bool:
+            return job_id > after_id or any(low <= job_id <= high for low, high in gaps)
+
+        return JobsQueued(tuple(job for job in self.queued if wanted(job.job_id)))
 
     async def job_types(self) -> JobTypesRead:
         return JobTypesRead(tuple(self.types))

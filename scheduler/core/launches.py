@@ -1,0 +1,44 @@
+"""Launches in flight: tasks placed whose ACCEPT the master has not answered yet.
+
+A pass places no more than the room left under the bound (``MAX_LAUNCHES_IN_FLIGHT``), and no more
+than ``per_pass`` at once (one pass's records are one write, which must commit well within the
+database timeout). A launch leaves the count when the master answers its ACCEPT, refuses it, leaves
+it unanswered (it is reconciled), or when it is never sent (records not written, or withdrawn).
+So placement waits for the master rather than queueing calls to it: ahead of a slow master, at
+most the bound of tries is recorded and not yet taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DEFAULT_LIMIT = 1500
+DEFAULT_PER_PASS = 1000
+
+
+class LaunchesInFlight:
+    def __init__(self, limit: int = DEFAULT_LIMIT, per_pass: int = DEFAULT_PER_PASS) -> None:
+        self.limit = limit
+        self.per_pass = per_pass
+        self._task_ids: set[str] = set()
+        self.most = 0  # the largest count seen (for the metrics and the tests)
+
+    def __len__(self) -> int:
+        return len(self._task_ids)
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self._task_ids
+
+    def room(self) -> int:
+        """Tasks the next pass may place."""
+        return max(0, min(self.limit - len(self._task_ids), self.per_pass))
+
+    def placed(self, task_ids: Iterable[str]) -> None:
+        self._task_ids.update(task_ids)
+        self.most = max(self.most, len(self._task_ids))
+
+    def answered(self, task_ids: Iterable[str]) -> int:
+        """These tasks' launch is over, one way or another; how many were still counted."""
+        before = len(self._task_ids)
+        self._task_ids.difference_update(task_ids)
+        return before - len(self._task_ids)
