@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: dev test bench bench-scale venv clean
+.PHONY: dev test audit bench bench-scale venv clean
 
 $(STAMP): setup.py pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ dev: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check scheduler tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+audit: $(STAMP)
+	$(BIN)/python .ci/audit_deps.py
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -23,32 +23,34 @@ setup(
         "scheduler.store.migrations": ["script.py.mako"],
         "scheduler.api.dashboard": ["*.html", "*.js", "*.css", "*.svg"],
     },
+    # Lower bounds are versions the tests ran against (the pins of constraints.txt, unless noted).
     install_requires=[
-        "aiohttp>=3.14,<4",  # scheduler/api/server.py relies on 3.14's request handler
-        "SQLAlchemy>=2.0,<3",
-        "psycopg2-binary>=2.9",
-        "alembic>=1.12",
-        "kombu>=5.3",
-        "elasticsearch>=8",
-        "hvac>=2",
-        "prometheus-client>=0.17",
-        "orjson>=3.9",
-        "PyYAML>=6",
+        "aiohttp>=3.14.5,<4",  # scheduler/api/server.py relies on 3.14's request handler
+        "SQLAlchemy>=2.1.9,<3",
+        "psycopg2-binary>=2.9.13",
+        "alembic>=1.20.1",
+        "kombu>=5.7.0,<6",  # scheduler.messaging.envelope relies on how kombu 5 builds a Message
+        "elasticsearch>=9.5.1",
+        "hvac>=2.4.0",
+        "prometheus-client>=0.26.0",
+        "orjson>=3.13.0",
+        "PyYAML>=6.0.4",
         "requests>=2.31",  # the Vault check's session (2.31: proxy credentials no longer leak on redirects)
         # Imported directly, though also brought by kombu and aiohttp; bounds are the versions tested.
         "amqp>=5.4.2,<6",
         "yarl>=1.25.1,<2",
-        "kazoo>=2.10",
-        "brotli>=1.2",  # Content-Encoding: br for the status; optional at run time (gzip is always there)
+        "kazoo>=2.11.0",
+        "brotli>=1.2.1",  # Content-Encoding: br for the status; optional at run time (gzip is always there)
     ],
     extras_require={
         "dev": [
-            "pytest>=8",
-            "pytest-asyncio>=0.23",
-            "hypothesis>=6.90",
-            "ruff>=0.6",
-            "selenium>=4.11",
-            "schemathesis>=4.32",
+            "pytest>=9.2.0",
+            "pytest-asyncio>=1.5.0",
+            "hypothesis>=6.170.17",
+            "ruff>=0.17.6",
+            "selenium>=4.51.0",
+            "schemathesis>=4.32.5",
+            "pip-audit>=2.10.1",
         ],
     },
     entry_points={"console_scripts": ["scale-scheduler=scheduler.cli:main"]},

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from scheduler import __version__
 from scheduler.config import ConfigError, Settings, load_settings
-from scheduler.logs import setup_logging
+from scheduler.logs import escape_control, setup_logging
 
 EXIT_CONFIG = 2
 
@@ -198,7 +201,7 @@ def load(args: argparse.Namespace, defaults: dict[str, str] | None = None) -> Se
 
 def _sim_config(args: argparse.Namespace):
     from scheduler.sim.auth import load_credentials
-    from scheduler.sim.config import SimConfig
+    from scheduler.sim.options import SimConfig
 
     return SimConfig(
         agents=args.agents,
@@ -242,8 +245,41 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
     return _operate(command, settings, args)
 
 
+class EscapingWriter(io.TextIOBase):
+    """A text stream that writes control characters (but line breaks and tabs) as escapes.
+
+    What the operator commands print comes partly from outside (job type files, the database, a
+    remote /v6/status/): an escape sequence in it must not reach the operator's terminal.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(escape_control(text, keep_newlines=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.stream, "encoding", "utf-8")
+
+
 def _operate(command: str, settings: Settings, args: argparse.Namespace) -> int:
-    """The operator commands: short-lived, one clear line on failure."""
+    """The operator commands: short-lived, one clear line on failure, control characters escaped."""
+    with (
+        contextlib.redirect_stdout(EscapingWriter(sys.stdout)),
+        contextlib.redirect_stderr(EscapingWriter(sys.stderr)),
+    ):
+        return _operate_command(command, settings, args)
+
+
+def _operate_command(command: str, settings: Settings, args: argparse.Namespace) -> int:
     from scheduler.commands import check, job_types, jobs, operations
 
     action = getattr(args, "action", None)
@@ -268,7 +304,7 @@ def _operate(command: str, settings: Settings, args: argparse.Namespace) -> int:
     if command == "db-update":
         return operations.update_database(settings)
     if command == "message-handler":
-        from scheduler.messaging.handler import run_message_handler
+        from scheduler.messaging.command import run_message_handler
 
         return run_message_handler(settings)
     raise AssertionError(command)
@@ -292,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command != "sim":
             settings = load(args, DEV_DEFAULTS if args.command == "dev" else None)
     except ConfigError as exc:
-        print(f"scale-scheduler: {exc}", file=sys.stderr)
+        print(f"scale-scheduler: {escape_control(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     if settings is None:
         setup_logging(args.log_level)

@@ -3,6 +3,11 @@
 Every setting is declared once in ``SETTINGS`` with its parser, default and help text; names are
 Scale's where Scale has one, so existing deployments carry over. A bad value raises ``ConfigError``
 naming the setting; the CLI turns that into one line on stderr and exit code 2.
+
+Every secret setting (marked ``secret``) may instead be given as ``NAME_FILE``: the path of a file
+holding the value (Docker/Marathon secrets, files on the agents). The file is read at start; an
+unreadable one is an error naming the setting. Settings remembers which came from files, so system
+tasks are handed the path rather than the value (scheduler.scheduling.system_tasks).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scheduler.redact import mask_url
+from scheduler.redact import mask_url, url_passwords
 
 DEFAULT_CONFIG_PATH = Path("conf") / "scale-scheduler.toml"
 CONFIG_PATH_ENV = "SCALE_SCHEDULER_CONFIG"
@@ -122,8 +127,27 @@ def _database_url(raw: str) -> str:
 def _broker_url(raw: str) -> str:
     value = raw.strip()
     scheme = value.split("://", 1)[0] if "://" in value else ""
-    if scheme not in ("amqp", "pyamqp", "memory", "sqs"):
-        raise ValueError(f"expected an amqp://, memory:// or sqs:// URL, got {mask_url(value)!r}")
+    if scheme not in ("amqp", "amqps", "pyamqp", "memory", "sqs"):
+        raise ValueError(f"expected an amqp://, amqps://, memory:// or sqs:// URL, got {mask_url(value)!r}")
+    return value
+
+
+def _secret_name(raw: str) -> str | None:
+    """A Mesos secret reference name: printable, no spaces, bounded."""
+    value = raw.strip()
+    if not value:
+        return None
+    if len(value) > 255 or not value.isprintable() or any(c.isspace() for c in value):
+        raise ValueError("expected a secret name of at most 255 printable characters without spaces")
+    return value
+
+
+def _path(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if "\x00" in value or not value.isprintable():
+        raise ValueError("expected a file path of printable characters")
     return value
 
 
@@ -146,6 +170,15 @@ def _choice(*choices: str) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
         return value
+
+    return parse
+
+
+def _optional_choice(*choices: str) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        if not raw.strip():
+            return None
+        return _choice(*choices)(raw)
 
     return parse
 
@@ -306,8 +339,15 @@ SETTINGS: tuple[Setting, ...] = (
         "OFFER_REFUSE_SECONDS",
         "offer_refuse_s",
         _non_negative_seconds,
-        "5",
-        "Refuse filter sent with declined offers, seconds",
+        "300",
+        "Refuse filter sent with offers declined while no work waits, seconds (1 s while some does)",
+    ),
+    Setting(
+        "OFFER_HOLD_WARN_SECONDS",
+        "offer_hold_warn_s",
+        _positive_seconds,
+        "10",
+        "An offer held longer than this many seconds raises the OFFERS_HELD scheduler warning",
     ),
     # partitions, outcomes after a restart, black-hole nodes (core/task_watch.py, nodes/failure_rate.py)
     Setting(
@@ -367,6 +407,48 @@ SETTINGS: tuple[Setting, ...] = (
         "Queue depth above which msg_queue warns (-1: never)",
         aliases=("MESSSAGE_QUEUE_DEPTH_WARN",),
     ),
+    Setting(
+        "DATABASE_URL_SECRET_REF",
+        "database_url_secret_ref",
+        _secret_name,
+        None,
+        "Mesos secret (reference name) holding DATABASE_URL for system tasks",
+    ),
+    Setting(
+        "SCALE_BROKER_URL_SECRET_REF",
+        "broker_url_secret_ref",
+        _secret_name,
+        None,
+        "Mesos secret (reference name) holding SCALE_BROKER_URL for system tasks",
+    ),
+    Setting(
+        "DATABASE_SSLMODE",
+        "database_sslmode",
+        _optional_choice("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+        None,
+        "PostgreSQL sslmode (unset: verify-full when CA_FILE is set, else libpq's prefer)",
+    ),
+    Setting(
+        "CA_FILE",
+        "ca_file",
+        _path,
+        None,
+        "PEM file of the CA(s) every outbound TLS connection trusts (Mesos, PostgreSQL, RabbitMQ, probes)",
+    ),
+    Setting(
+        "MESSAGE_MAX_BYTES",
+        "message_max_bytes",
+        _positive_int,
+        str(16 * 1024 * 1024),
+        "Largest command message body a handler reads; larger ones are dead-lettered",
+    ),
+    Setting(
+        "MESSAGE_MAX_DELIVERIES",
+        "message_max_deliveries",
+        _positive_int,
+        "20",
+        "Deliveries of a message without an outcome (a handler died on it) before it is dead-lettered",
+    ),
     # dependencies probed by the status
     Setting(
         "ELASTICSEARCH_URL",
@@ -384,6 +466,7 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Log shipping target, e.g. tcp://fluentd:24224",
         aliases=("SCALE_LOGGING_ADDRESS",),
+        secret=True,
     ),
     Setting(
         "LOGGING_HEALTH_ADDRESS",
@@ -391,6 +474,7 @@ SETTINGS: tuple[Setting, ...] = (
         _url("http", "https", optional=True),
         None,
         "fluentd monitor-agent URL",
+        secret=True,
     ),
     Setting(
         "FLUENTD_BUFFER_WARN",
@@ -406,7 +490,7 @@ SETTINGS: tuple[Setting, ...] = (
         "-1",
         "fluentd buffer total size above which logs warn (-1: never)",
     ),
-    Setting("SILO_URL", "silo_url", _url("http", "https", optional=True), None, "Silo service to probe"),
+    Setting("SILO_URL", "silo_url", _url("http", "https", optional=True), None, "Silo service to probe", secret=True),
     Setting("GEOAXIS_ENABLED", "geoaxis_enabled", _bool, "false", "Whether GEOAxIS IdAM is enabled"),
     Setting("GEOAXIS_KEY", "geoaxis_key", _optional_text, None, "GEOAxIS client key (enables GEOAxIS)", secret=True),
     Setting("GEOAXIS_HOST", "geoaxis_host", _text, "geoaxis.gxaccess.com", "GEOAxIS host"),
@@ -418,6 +502,7 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Vault address",
         aliases=("VAULT_ADDR",),
+        secret=True,
     ),
     Setting(
         "SECRETS_TOKEN", "secrets_token", _optional_text, None, "Vault token", aliases=("VAULT_TOKEN",), secret=True
@@ -538,6 +623,19 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 SETTINGS_BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+# Secret settings that are addresses: the password inside is the secret, not the whole value.
+URL_SETTINGS = frozenset(
+    (
+        "MESOS_MASTER_URL",
+        "DATABASE_URL",
+        "SCALE_BROKER_URL",
+        "ELASTICSEARCH_URL",
+        "LOGGING_ADDRESS",
+        "LOGGING_HEALTH_ADDRESS",
+        "SILO_URL",
+        "SECRETS_URL",
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +654,7 @@ class Settings:
     backoff_max_s: float
     call_timeout_s: float
     offer_refuse_s: float
+    offer_hold_warn_s: float
     unreachable_timeout_s: float
     outcome_wait_s: float
     pause_failing_nodes: bool
@@ -565,6 +664,8 @@ class Settings:
     broker_url: str
     queue_name: str
     queue_depth_warn: int
+    message_max_bytes: int
+    message_max_deliveries: int
     elasticsearch_url: str | None
     logging_address: str | None
     logging_health_address: str | None
@@ -599,20 +700,79 @@ class Settings:
     loop_lag_warn_ms: float
     log_level: str
     bench_routes: bool
+    database_url_secret_ref: str | None = None
+    broker_url_secret_ref: str | None = None
+    database_sslmode: str | None = None
+    ca_file: str | None = None
+    # (setting key, path) of the secret settings read from a NAME_FILE file
+    secret_files: tuple[tuple[str, str], ...] = ()
+
+    def secret_file(self, key: str) -> str | None:
+        """The file a secret setting was read from (``NAME_FILE``), or None."""
+        return dict(self.secret_files).get(key)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     def secret_values(self) -> list[str]:
-        """Values that must never appear in logs or the status: tokens and URL passwords."""
+        """Values that must never appear in logs or the status: tokens and URL passwords.
+
+        A URL password is given as written (percent-encoded) and decoded (``S3c%40ret`` and
+        ``S3c@ret``); the user information ends at the URL's *last* ``@``.
+        """
         values = []
         for setting in SETTINGS:
             value = getattr(self, setting.attr)
             if not setting.secret or not value:
                 continue
-            password = urlsplit(value).password if "://" in str(value) else None
-            values.append(password if password else str(value))
-        return [v for v in values if v and len(v) >= 4 and "://" not in v]
+            if setting.key in URL_SETTINGS:  # only the password is secret, never the address
+                values.extend(url_passwords(str(value)))
+            else:
+                values.append(str(value))
+        return sorted({v for v in values if v and len(v) >= 4 and "://" not in v}, key=len, reverse=True)
+
+
+MAX_SECRET_FILE = 64 * 1024
+FILE_SUFFIX = "_FILE"
+
+
+def _file_settings() -> dict[str, Setting]:
+    """``NAME_FILE`` -> the secret setting it gives (unless NAME_FILE is a setting of its own)."""
+    return {s.key + FILE_SUFFIX: s for s in SETTINGS if s.secret and (s.key + FILE_SUFFIX) not in SETTINGS_BY_KEY}
+
+
+def read_secret_file(key: str, path: str) -> str:
+    """The value in a ``NAME_FILE`` file, without its trailing newline; ConfigError naming the setting."""
+    where = f"{key}{FILE_SUFFIX}"
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {path!r} ({exc.strerror or exc})") from None
+    if len(data) > MAX_SECRET_FILE:
+        raise ConfigError(f"{where}: {path!r} is larger than {MAX_SECRET_FILE} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: {path!r} is not UTF-8 text") from None
+    value = text.rstrip("\r\n")
+    if not value.strip():
+        raise ConfigError(f"{where}: {path!r} is empty")
+    return value
+
+
+def _with_files(raw: dict[str, str], files: dict[str, str], where: str) -> None:
+    """Move ``NAME_FILE`` entries of one source into NAME (read from the file) and ``files``."""
+    for file_key, setting in _file_settings().items():
+        if file_key not in raw:
+            continue
+        path = raw.pop(file_key).strip()
+        if setting.key in raw:
+            raise ConfigError(f"{setting.key}: set either {setting.key} or {file_key} {where}, not both")
+        if not path:
+            continue
+        raw[setting.key] = read_secret_file(setting.key, path)
+        files[setting.key] = path
 
 
 def _raw_from_file(path: Path) -> dict[str, str]:
@@ -623,8 +783,9 @@ def _raw_from_file(path: Path) -> dict[str, str]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
     raw = {}
+    file_keys = _file_settings()
     for key, value in data.items():
-        if key not in SETTINGS_BY_KEY:
+        if key not in SETTINGS_BY_KEY and key not in file_keys:
             raise ConfigError(f"config file {path}: unknown setting {key!r}")
         if isinstance(value, bool):
             value = "true" if value else "false"
@@ -642,6 +803,9 @@ def _raw_from_environ(environ: Mapping[str, str]) -> dict[str, str]:
             if name in environ:
                 raw[setting.key] = environ[name]
                 break
+    for file_key in _file_settings():
+        if file_key in environ:
+            raw[file_key] = environ[file_key]
     return raw
 
 
@@ -665,14 +829,22 @@ def load_settings(
     environ = os.environ if environ is None else environ
     raw: dict[str, str | None] = {s.key: s.default for s in SETTINGS}
     raw.update(defaults or {})
-    raw.update(_raw_from_environ(environ))
+    files: dict[str, str] = {}
+    from_environ = _raw_from_environ(environ)
+    _with_files(from_environ, files, "in the environment")
+    raw.update(from_environ)
     path = config_path(environ, config_file)
     if path is not None:
-        raw.update(_raw_from_file(path))
+        from_file = _raw_from_file(path)
+        for key in from_file:
+            files.pop(key, None)  # a stronger source gives the value itself
+        _with_files(from_file, files, f"in {path}")
+        raw.update(from_file)
     for key, value in (overrides or {}).items():
         if key not in SETTINGS_BY_KEY:
             raise ConfigError(f"unknown setting {key!r}")
         raw[key] = value
+        files.pop(key, None)
     values = {}
     for setting in SETTINGS:
         text = raw[setting.key]
@@ -684,4 +856,4 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError(f"{setting.key}: {exc}") from None
     _resolve_mesos_secret(values)
-    return Settings(**values)
+    return Settings(**values, secret_files=tuple(sorted(files.items())))

@@ -49,6 +49,8 @@ from scheduler.scheduling.system_tasks import TaskTemplate
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.scheduler_row import DatabaseFrameworkIdStore
+from scheduler.task_environment import system_task_environment
+from scheduler.tls import client_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,7 @@ def driver_options(settings: Settings) -> DriverOptions:
         backoff_max_s=settings.backoff_max_s,
         principal=settings.mesos_principal,
         secret=settings.mesos_secret,
+        ssl=client_ssl_context(settings),
     )
 
 
@@ -140,13 +143,7 @@ class LeaderOrStoredStatus:
 
 def system_task_template(settings: Settings) -> TaskTemplate:
     """How message handlers and the database update are started on an agent: the same settings."""
-    environment = {
-        "DATABASE_URL": settings.database_url,
-        "SCALE_BROKER_URL": settings.broker_url,
-        "SCALE_QUEUE_NAME": settings.queue_name,
-        "LOG_LEVEL": settings.log_level,
-    }
-    return TaskTemplate(image=settings.scale_docker_image, environment=environment)
+    return TaskTemplate(image=settings.scale_docker_image, environment=system_task_environment(settings))
 
 
 def create_core(settings: Settings, now: float) -> CoreState:
@@ -217,6 +214,14 @@ class Daemon:
 DAEMON = web.AppKey("daemon", Daemon)
 
 
+def listen_text(host: str, api_url: str) -> str:
+    """Where the API really listens: the configured address and the port actually bound."""
+    port = api_url.rsplit(":", 1)[-1]
+    if host in ("", "0.0.0.0", "::"):
+        return f"{host or '0.0.0.0'} port {port}, every interface"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class Stopped(Exception):
     """Asked to stop while a step was starting: the steps already started are stopped, exit 0."""
 
@@ -232,7 +237,9 @@ def build_daemon(
     dependency_overrides: dict | None = None,
 ) -> Daemon:
     """The parts, wired together; nothing connects or listens yet."""
-    database = Database(settings.database_url, timeout_s=settings.database_timeout_s)
+    database = Database(
+        settings.database_url, settings.database_timeout_s, sslmode=settings.database_sslmode, ca_file=settings.ca_file
+    )
     core = create_core(settings, time.time())
     snapshots = SnapshotHolder()  # the engine publishes here; the probes read only what it published
 
@@ -269,6 +276,7 @@ def build_daemon(
     )
     daemon = Daemon(settings, engine, driver, database, monitor, Leadership(database), status, stop, prepare)
     daemon.detector = detector_for(settings.mesos_master_url, settings.mesos_master_scheme, driver.set_master)
+    engine.detector = daemon.detector  # its problem() becomes the MASTER_DETECTION warning
     return daemon
 
 
@@ -323,7 +331,12 @@ async def api_step(app: web.Application) -> Any:
     except OSError as exc:
         log.error("Cannot listen on %s:%d: %s", settings.api_host, settings.api_port, exc.strerror or exc)
         raise CannotListen from exc
-    log.info("scale-scheduler %s serving the API on %s", __version__, daemon.api_url)
+    log.info(
+        "scale-scheduler %s serving the API on %s (listening on %s)",
+        __version__,
+        daemon.api_url,
+        listen_text(daemon.settings.api_host, daemon.api_url),
+    )
     try:
         yield
     finally:

@@ -19,13 +19,13 @@ import aiohttp
 from scheduler import __version__
 from scheduler.aio import wait_event
 from scheduler.config import Settings
-from scheduler.daemon import Daemon, run_daemon
+from scheduler.daemon import Daemon, listen_text, run_daemon
 from scheduler.jobs.definitions import ErrorCategory, JobType
 from scheduler.jobs.messages import JobRequest, build_queue_jobs
 from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.redact import mask_url
 from scheduler.store.database import Database
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def banner(daemon: Daemon, sim_url: str, agents: int) -> str:
     return "\n".join(
         [
             f"scale-scheduler {__version__} (dev mode)",
-            f"  status     {api}/v6/status/",
+            f"  status     {api}/v6/status/  (listening on {listen_text(daemon.settings.api_host, api)})",
             f"  version    {api}/v6/version/",
             f"  master     {sim_url}/master/state  (simulated, {agents} agents; control API {sim_url}/sim/state)",
             f"  database   {mask_url(daemon.settings.database_url)}",

@@ -5,12 +5,27 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 MASK = "****"
 
-# user:password@ inside anything that looks like a URL, even one urlsplit would reject.
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]*)@")
+# user:password@ inside anything that looks like a URL, even one urlsplit would reject. The password
+# runs to the authority's *last* @ (``u:p@ss@h`` has the password ``p@ss``), as urlsplit reads it.
+_USERINFO = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^\s/?#]*)@(?=[^\s@/?#]*(?:[/?#\s]|$))"
+)
+
+
+def url_passwords(url: str) -> list[str]:
+    """The password of a URL as written and percent-decoded (both must be masked); [] if none."""
+    found = [m["password"] for m in _USERINFO.finditer(url) if m["password"]]
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        found.append(password)
+    return sorted({form for p in found for form in (p, unquote(p)) if form}, key=len, reverse=True)
 
 
 def mask_url(url: str) -> str:

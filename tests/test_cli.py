@@ -59,3 +59,25 @@ def test_unknown_command_is_a_usage_error():
     result = run_cli("fly")
     assert result.returncode == 2
     assert "invalid choice" in result.stderr
+
+
+def test_operator_commands_escape_control_characters(tmp_path):
+    """A title stored by an older version (or another tool) holds a terminal escape: printed escaped."""
+    import sqlalchemy
+
+    from scheduler.jobs.definitions import JobType
+    from scheduler.store.database import make_engine, migrate
+    from scheduler.store.job_type_rows import upsert_job_types
+    from scheduler.store.tables import job_type_table
+
+    url = f"sqlite:///{tmp_path}/db.sqlite"
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.begin() as connection:
+        upsert_job_types(connection, [JobType(name="evil", version="1", command="run", title="x")])
+        connection.execute(sqlalchemy.update(job_type_table).values(title="\x1b]0;pwned\x07\x1b[2Jgone"))
+    engine.dispose()
+    result = run_cli("job-types", "list", env={"DATABASE_URL": url}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\\x1b]0;pwned\\x07\\x1b[2Jgone" in result.stdout

@@ -128,3 +128,85 @@ def test_example_file_uncommented_is_valid(tmp_path):
     config = tmp_path / "all.toml"
     config.write_text("\n".join(lines) + "\n")
     load_settings({}, config_file=str(config))  # every default, written as a file, parses
+
+
+# --- secrets as files (NAME_FILE) and masking --------------------------------------------------
+
+SECRET_VALUES = {
+    "DATABASE_URL": ("postgresql://scale:pw-in-file@db/scale", "database_url"),
+    "SCALE_BROKER_URL": ("amqp://scale:pw-in-file@rabbit//", "broker_url"),
+    "ELASTICSEARCH_URL": ("http://elastic:pw-in-file@es:9200", "elasticsearch_url"),
+    "GEOAXIS_KEY": ("key-in-file", "geoaxis_key"),
+    "SECRETS_TOKEN": ("s.token-in-file", "secrets_token"),
+    "MESOS_MASTER_URL": ("http://ops:pw-in-file@master:5050", "mesos_master_url"),
+    "SILO_URL": ("http://silo:pw-in-file@silo:9000", "silo_url"),
+    "LOGGING_ADDRESS": ("tcp://log:pw-in-file@fluentd:24224", "logging_address"),
+    "LOGGING_HEALTH_ADDRESS": ("http://log:pw-in-file@fluentd:24220", "logging_health_address"),
+}
+
+
+@pytest.mark.parametrize("key", sorted(SECRET_VALUES))
+def test_every_secret_setting_can_come_from_a_file(key, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    value, attr = SECRET_VALUES[key]
+    path = tmp_path / "secret"
+    path.write_text(value + "\n")
+    settings = load_settings({f"{key}_FILE": str(path)})
+    assert getattr(settings, attr) == value
+    assert settings.secret_file(key) == str(path)
+    assert ("pw-in-file" if "pw-in-file" in value else value) in settings.secret_values()
+
+
+def test_an_unreadable_secret_file_names_the_setting(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"DATABASE_URL_FILE": str(tmp_path / "missing")})
+    assert str(caught.value).startswith("DATABASE_URL_FILE: cannot read")
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    with pytest.raises(ConfigError, match="^SECRETS_TOKEN_FILE: .* is empty"):
+        load_settings({"SECRETS_TOKEN_FILE": str(empty)})
+    with pytest.raises(ConfigError, match="^SECRETS_TOKEN: set either SECRETS_TOKEN or SECRETS_TOKEN_FILE"):
+        load_settings({"SECRETS_TOKEN_FILE": str(empty), "SECRETS_TOKEN": "x"})
+
+
+def test_a_stronger_source_replaces_a_secret_file(tmp_path):
+    path = tmp_path / "db"
+    path.write_text("postgresql://a:from-file@db/x")
+    config = tmp_path / "scale.toml"
+    config.write_text('DATABASE_URL = "postgresql://a:from-toml@db/x"\n')
+    settings = load_settings({"DATABASE_URL_FILE": str(path)}, config_file=str(config))
+    assert settings.database_url.endswith("from-toml@db/x") and settings.secret_file("DATABASE_URL") is None
+    config.write_text(f'DATABASE_URL_FILE = "{path}"\n')
+    settings = load_settings({}, config_file=str(config))
+    assert settings.secret_file("DATABASE_URL") == str(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "forms"),
+    [
+        ("postgresql://scale:S3c%40ret@db/scale", {"S3c%40ret", "S3c@ret"}),
+        ("amqp://u:p@ss@h:5672//", {"p@ss"}),
+        ("amqp://u:p%40ss%3Aw@h//", {"p%40ss%3Aw", "p@ss:w"}),
+    ],
+)
+def test_url_passwords_are_masked_encoded_and_decoded(url, forms, tmp_path, monkeypatch):
+    from scheduler.redact import mask_text, mask_url
+
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings({"SCALE_BROKER_URL" if url.startswith("amqp") else "DATABASE_URL": url})
+    assert forms <= set(settings.secret_values())
+    for form in forms:
+        line = f"connecting to {url} failed: password {form} refused"
+        masked = mask_text(line, settings.secret_values())
+        assert form not in masked and "ss@h" not in masked and "ret" not in masked.split("refused")[0][-10:]
+    shown = mask_url(url)
+    assert all(form not in shown for form in forms) and "ss@h" not in shown
+
+
+def test_an_address_without_a_password_is_not_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        {"LOGGING_ADDRESS": "fluentd:24224", "SILO_URL": "http://silo:9000", "SECRETS_TOKEN": "s.tok"}
+    )
+    assert settings.secret_values() == ["s.tok"]

@@ -1,8 +1,8 @@
 """Pause and resume against the simulated master: PAUSED within seconds, nothing launched and offers
-declined while paused, running work left alone; READY and launching again after resume.
+suppressed while paused, running work left alone; READY and launching again after resume.
 
 Absence (nothing launched while paused) is shown by events, not by waiting: the scheduler read the
-queued jobs, then answered an offer of every agent, and made no LAUNCH."""
+queued jobs, kept the master's offers suppressed through cycles that saw them, and made no LAUNCH."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from scheduler.jobs.messages import build_queue_jobs_for
 from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.sim import SimConfig, serve_sim
 from scheduler.store.database import Database
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 
 class Observed:
@@ -30,9 +30,27 @@ class Observed:
         self.launches: list[list[str]] = []
         self.declined_agents: list[str] = []
         self.job_ids_read: set[int] = set()
+        self.offer_calls: list[str] = []  # SUPPRESS and REVIVE, in order
+        self.cycles = 0  # scheduling cycles the engine applied
         self.changed = asyncio.Event()
-        driver, database = daemon.driver, daemon.database
+        driver, database, engine = daemon.driver, daemon.database, daemon.engine
         decline, launch, run = driver.decline, driver.launch, database.run
+        suppress, revive, mind_offers = driver.suppress, driver.revive, engine._mind_offers
+
+        async def observed_suppress(roles=()):
+            await suppress(roles)
+            self.offer_calls.append("SUPPRESS")
+            self.changed.set()
+
+        async def observed_revive(roles=()):
+            await revive(roles)
+            self.offer_calls.append("REVIVE")
+            self.changed.set()
+
+        def observed_cycle():  # the engine minds its offers after each cycle it applies
+            mind_offers()
+            self.cycles += 1
+            self.changed.set()
 
         async def observed_decline(offer_ids, refuse_seconds):
             agents = [sim.state.offers[o].agent_id for o in offer_ids if o in sim.state.offers]
@@ -54,6 +72,7 @@ class Observed:
             return result
 
         driver.decline, driver.launch, database.run = observed_decline, observed_launch, observed_run
+        driver.suppress, driver.revive, engine._mind_offers = observed_suppress, observed_revive, observed_cycle
 
     async def until(self, predicate, timeout: float = 15.0) -> None:
         async with asyncio.timeout(timeout):
@@ -95,27 +114,33 @@ async def test_pause_and_resume(tmp_path):
                 while len(job_ids := await daemon.database.run(queued_ids)) < 5:
                     await observed.changed.wait()
                     observed.changed.clear()
-            # Every agent's offer is answered after the engine has read the five jobs: an unpaused
-            # scheduler would launch on the first one (each agent fits all five jobs).
+            # A paused scheduler has no use for offers: the master is told to stop (SUPPRESS), and
+            # cycles that see the five jobs in the core keep it so. An unpaused one would REVIVE and
+            # launch on the first offer (each agent fits all five jobs).
             await observed.until(lambda: job_ids <= observed.job_ids_read)
-            launched_before, declined_before = len(observed.launches), len(observed.declined_agents)
-            await observed.until(
-                lambda: (
-                    observed.launches[launched_before:]
-                    or set(observed.declined_agents[declined_before:]) == set(sim.state.agents)
-                )
+            core = daemon.engine.state
+            await observed.until(lambda: {job.job_id for job in core.queue} == job_ids)
+            (fw,) = sim.state.frameworks.values()
+            await observed.until(lambda: daemon.engine.etiquette.suppressed and bool(fw.suppressed))
+            launched_before, calls_before, cycles_before = (
+                len(observed.launches),
+                len(observed.offer_calls),
+                observed.cycles,
             )
+            await observed.until(lambda: observed.launches[launched_before:] or observed.cycles >= cycles_before + 3)
             assert observed.launches[launched_before:] == []
+            assert "REVIVE" not in observed.offer_calls[calls_before:] and fw.suppressed
             launched = await daemon.database.run(lambda c: c.execute(text("SELECT count(*) FROM job_exe")).scalar())
             assert (launched, len(await daemon.database.run(queued_ids))) == (0, 5)
             async with aiohttp.ClientSession() as control, control.get(sim.url + "/master/state") as resp:
                 framework = (await resp.json())["frameworks"][0]
             assert framework["offers"] == []  # declined at once, never held
             document = await status_when(http, lambda d: True)
-            assert document["num_offers"] == 0 and document["scheduler"]["metrics"]["new_offers_per_sec"] > 0
+            assert document["num_offers"] == 0
 
             assert await asyncio.to_thread(pause_scheduler, settings, False) == 0
             await status_when(http, lambda d: d["scheduler"]["state"]["name"] == "READY", timeout=10)
+            await observed.until(lambda: "REVIVE" in observed.offer_calls[calls_before:])  # resumed: offers again
             resumed = await status_when(
                 http, lambda d: sum(n["job_executions"]["completed"]["total"] for n in d["nodes"]) == 5, timeout=20
             )

@@ -16,7 +16,7 @@ from scheduler.api.control import call, control_routes
 from scheduler.api.dashboard import add_dashboard_routes
 from scheduler.api.encodings import compress
 from scheduler.api.errors import json_errors
-from scheduler.api.events import add_event_routes
+from scheduler.api.event_stream import add_event_routes
 from scheduler.api.health import HealthSources, health_routes
 from scheduler.api.load import SAMPLE_INTERVAL_S, LoadHistory, load_handler
 from scheduler.api.openapi import openapi_handler

@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from scheduler.api.errors import json_error
+from scheduler.api.queue_metrics import QueueMessagesCollector
 from scheduler.metrics.scheduler_metrics import METRICS
 from scheduler.nodes.states import PRIORITY
 from scheduler.status.view import SnapshotView
@@ -84,6 +85,7 @@ class SchedulerCollector:
 def health_routes(app: web.Application, sources: HealthSources) -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SchedulerCollector(sources))
+    registry.register(QueueMessagesCollector())
 
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})

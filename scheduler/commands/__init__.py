@@ -44,7 +44,12 @@ def with_database(settings: Settings, work: Callable[[Connection], T], *, migrat
     """Run ``work`` in one transaction; a database failure becomes CommandFailed with one clear line."""
     engine: Engine | None = None
     try:
-        engine = make_engine(settings.database_url, settings.database_timeout_s)
+        engine = make_engine(
+            settings.database_url,
+            settings.database_timeout_s,
+            sslmode=settings.database_sslmode,
+            ca_file=settings.ca_file,
+        )
         if migrate_first:
             migrate(engine)
         with engine.begin() as connection:

@@ -12,7 +12,7 @@ from scheduler.commands import EXIT_INVALID, EXIT_OK, CommandFailed, error, with
 from scheduler.config import Settings
 from scheduler.jobs.definition_files import DefinitionError, load_job_type_file
 from scheduler.jobs.definitions import JobType
-from scheduler.store.job_types import job_type_ids, load_job_types, upsert_job_types
+from scheduler.store.job_type_rows import job_type_ids, load_job_types, upsert_job_types
 
 MAX_TITLE_WIDTH = 40
 

@@ -15,7 +15,7 @@ from scheduler.config import Settings
 from scheduler.jobs.messages import MessageError, build_queue_jobs_for
 from scheduler.messaging.producer import PublishError, publish_queue_jobs
 from scheduler.messaging.queue import broker_type
-from scheduler.store.job_types import find_job_type, job_type_versions
+from scheduler.store.job_type_rows import find_job_type, job_type_versions
 
 
 def _inputs(inputs: Mapping[str, Any] | str | None) -> Mapping[str, Any] | None:

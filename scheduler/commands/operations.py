@@ -7,7 +7,7 @@ import sys
 
 from scheduler.commands import EXIT_INVALID, EXIT_OK, CommandFailed, error, with_database
 from scheduler.config import Settings
-from scheduler.store.nodes import set_node_paused
+from scheduler.store.node_rows import set_node_paused
 from scheduler.store.scheduler_row import set_scheduler_paused
 
 

@@ -36,15 +36,25 @@ from scheduler.core.inputs import (
     LaunchRefused,
     LaunchUnanswered,
     LoadedTry,
+    MasterProblems,
     NodeFlagsRead,
     NodeIdsStored,
+    OffersHeld,
+    OffersWanted,
     StateLoaded,
     Tick,
     WriteDone,
 )
 from scheduler.core.records import NodeRecord
 from scheduler.core.state import CoreState
-from scheduler.core.warnings import EVENT_LOOP_LAG, update_contact_warning
+from scheduler.core.warnings import (
+    EVENT_LOOP_LAG,
+    GHOST_FRAMEWORK,
+    MASTER_DETECTION,
+    OFFERS_HELD,
+    ghosts_description,
+    update_contact_warning,
+)
 from scheduler.jobs.definitions import JobType
 from scheduler.jobs.queue import QueuedJob
 from scheduler.resources.accounting import to_cents
@@ -145,6 +155,25 @@ def _agents_listed(state: CoreState, item: AgentsListed, now: float) -> Actions:
             to_cents(report.total), to_cents(report.used), state.tasks.running_by_agent.get(report.agent_id, {})
         )
     state.master_agents_at = now
+    return Actions()
+
+
+def _master_problems(state: CoreState, item: MasterProblems, now: float) -> Actions:
+    if item.ghosts is not None:
+        state.warnings.set(GHOST_FRAMEWORK, ghosts_description(item.ghosts) if item.ghosts else None, now)
+    detection = MASTER_DETECTION.description % item.detection if item.detection else None
+    state.warnings.set(MASTER_DETECTION, detection, now)
+    return Actions()
+
+
+def _offers_held(state: CoreState, item: OffersHeld, now: float) -> Actions:
+    held = OFFERS_HELD.description % (item.count, item.limit_s, item.longest_s) if item.count else None
+    state.warnings.set(OFFERS_HELD, held, now)
+    return Actions()
+
+
+def _offers_wanted(state: CoreState, item: OffersWanted, now: float) -> Actions:
+    state.nodes.offers_expected(item.wanted, now)
     return Actions()
 
 
@@ -310,6 +339,9 @@ _HANDLERS: dict[type, Callable[[CoreState, Any, float], Actions]] = {
     Failure: _failure,
     MasterError: _master_error,
     AgentsListed: _agents_listed,
+    MasterProblems: _master_problems,
+    OffersHeld: _offers_held,
+    OffersWanted: _offers_wanted,
     StateLoaded: _loaded,
     JobsQueued: _jobs_queued,
     JobTypesRead: _job_types,

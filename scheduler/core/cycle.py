@@ -28,7 +28,7 @@ from scheduler.offers.offer import Offer
 from scheduler.resources.accounting import to_cents
 from scheduler.scheduling import pending
 from scheduler.scheduling.pending import PendingCounts, PendingReason
-from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of
+from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of, needs_gpus
 from scheduler.scheduling.system_tasks import DB_UPDATE, MESSAGE_HANDLER
 from scheduler.tasks.registry import Task, TaskKind
 from scheduler.tasks.status import TaskState
@@ -45,7 +45,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         return Actions()
     actions = Actions()
     reset_nodes(state)
-    state.work_waits = _work_waits(state)
+    state.work_waits = _work_waits(state, now)
     actions.kill += [(task_id, _agent_of(state, task_id)) for task_id in state.messaging.surplus(now)]
     actions.extend(_kill_timed_out(state, now))
     stale = [
@@ -148,13 +148,27 @@ def _pool(state: CoreState, held: list[Offer], actions: Actions) -> OfferPool:
     return OfferPool(capacities)
 
 
-def _work_waits(state: CoreState) -> bool:
-    messaging = state.messaging
-    return bool(
-        state.queue
-        or (not messaging.in_process and messaging.actual_count < messaging.desired_count)
-        or (state.db_update.completed_at is None and state.db_update.task_id is None)
-        or any(node.online and not node.initial_cleanup_done for node in state.nodes)
+def _no_id(kind: str) -> str:
+    return ""  # asking what is due names no task
+
+
+def _work_waits(state: CoreState, now: float) -> bool:
+    """Whether an offer could be used now: a queued job that could run somewhere, a system task
+    missing or a node task due. While not, the engine suppresses offers (``OfferEtiquette``); a
+    paused scheduler launches nothing, so nothing waits."""
+    if state.paused:
+        return False
+    failing = state.resource_check.failing()
+    if any(type_filter(state, job_type_id, failing) is None for job_type_id in state.queue.job_type_ids()):
+        return True
+    if state.messaging.demands(_no_id) or state.db_update.demand(now, _no_id) is not None:
+        return True
+    node_tasks = state.node_tasks
+    return any(
+        node.online
+        and not node_tasks.surely_idle(node, now)
+        and node_tasks.demands(node, node.state(state.paused), now, _no_id)
+        for node in state.nodes
     )
 
 
@@ -236,38 +250,53 @@ def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> Pend
 
 
 def _place_jobs(state: CoreState, pool: OfferPool, now: float, room: int) -> tuple[list[ExeLaunched], PendingCounts]:
-    """Jobs in queue order, at most ``room`` of them. One look per job placed and per job type:
-    a type that finds no room is passed over with all its jobs (capacity only shrinks in a pass)."""
+    """Jobs in queue order, at most ``room`` of them; those that need GPUs first, since only GPU
+    agents can take them, while the rest can go anywhere: they go to GPU agents only if no other
+    agent has room and no GPU job is left waiting (non-GPU work must not take the only GPU agents
+    from it). One look per job placed and per job type: a type that finds no room is passed over
+    with all its jobs (capacity only shrinks in a pass)."""
     records: list[ExeLaunched] = []
     unplaced: PendingCounts = {}
     unknown: set[int] = set()
     failing = state.resource_check.failing()
-    runnable = []
+    gpu_types: list[int] = []
+    other_types: list[int] = []
     for job_type_id, count in state.queue.counts().items():
         reason = type_filter(state, job_type_id, failing)
         if reason is None:
-            runnable.append(job_type_id)
+            needs = state.job_types[job_type_id].resources
+            (gpu_types if needs_gpus(needs) else other_types).append(job_type_id)
             continue
         if reason is PendingReason.UNKNOWN_JOB_TYPE:
             unknown.add(job_type_id)
         pending.add(unplaced, job_type_id, reason, count)
-    heads = state.queue.heads(runnable)
     ready = lambda node: _is_ready(node, state.paused)  # noqa: E731
-    while len(records) < room:
-        job = heads.next()
-        if job is None:
-            break
-        job_type = state.job_types[job.job_type_id]
-        capacity = pool.first_fit(job_type.resources, ready)
-        record = _launch_job(state, capacity, job, job_type, now) if capacity is not None else None
-        if record is None:
-            reason = _no_room(state, pool, job_type.resources) if capacity is None else PendingReason.NO_OFFERS
-            pending.add(unplaced, job.job_type_id, reason, state.queue.count(job.job_type_id))
-            heads.drop(job.job_type_id)
-            continue
-        records.append(record)
-    for job_type_id in heads.job_type_ids():  # the room ran out before them: they keep their place
-        pending.add(unplaced, job_type_id, PendingReason.LAUNCHES_IN_FLIGHT, state.queue.count(job_type_id))
+
+    def place(job_type_ids: list[int], gpu_agents: bool) -> bool:
+        """Place jobs of these types in order; True if one was left waiting."""
+        left = False
+        heads = state.queue.heads(job_type_ids)
+        while len(records) < room:
+            job = heads.next()
+            if job is None:
+                break
+            job_type = state.job_types[job.job_type_id]
+            capacity = pool.first_fit(job_type.resources, ready, gpu_agents=gpu_agents)
+            record = _launch_job(state, capacity, job, job_type, now) if capacity is not None else None
+            if record is None:
+                reason = _no_room(state, pool, job_type.resources) if capacity is None else PendingReason.NO_OFFERS
+                pending.add(unplaced, job.job_type_id, reason, state.queue.count(job.job_type_id))
+                heads.drop(job.job_type_id)
+                left = True
+                continue
+            records.append(record)
+        for job_type_id in heads.job_type_ids():  # the room ran out before them: they keep their place
+            pending.add(unplaced, job_type_id, PendingReason.LAUNCHES_IN_FLIGHT, state.queue.count(job_type_id))
+            left = True
+        return left
+
+    gpu_waiting = place(gpu_types, gpu_agents=True)
+    place(other_types, gpu_agents=not gpu_waiting)
     if not unknown:
         state.warnings.clear(UNKNOWN_JOB_TYPE.name)  # Scale lets it age out over an hour
     for job_type_id in unknown:

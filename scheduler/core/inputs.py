@@ -139,6 +139,33 @@ class AgentsListed:
     reports: tuple[AgentReport, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MasterProblems:
+    """What the engine found wrong around the master, each round of its master poll: other
+    frameworks with our name or principal (None: not read this round, the last answer stands) and
+    the ZooKeeper detector's problem (None: none)."""
+
+    ghosts: tuple[str, ...] | None = None
+    detection: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OffersWanted:
+    """Whether the master is expected to offer us resources: not while we have suppressed offers
+    or declined them with the long idle filter (the nodes' no-offer rule waits meanwhile)."""
+
+    wanted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OffersHeld:
+    """Offers held past the warning threshold: how many, and the longest hold (0 and 0.0: none)."""
+
+    count: int
+    longest_s: float
+    limit_s: float
+
+
 # --- from the scheduling clock ---
 
 
@@ -171,6 +198,9 @@ Input = (
     | LaunchRefused
     | LaunchUnanswered
     | AgentsListed
+    | MasterProblems
+    | OffersHeld
+    | OffersWanted
     | Tick
     | Cycle
 )

@@ -21,6 +21,26 @@ UNKNOWN_JOB_TYPE = ConditionKind(
     "UNKNOWN_JOB_TYPE", "Unknown Job Type", "A job is queued with a job type %s that is not in the data base"
 )
 
+# Not Scale's: a second framework with our name ran the same jobs after a master election (its #1900).
+GHOST_FRAMEWORK = ConditionKind(
+    "GHOST_FRAMEWORK",
+    "Ghost Framework",
+    "The Mesos master lists other frameworks with this scheduler's name or principal: %s",
+)
+MASTER_DETECTION = ConditionKind("MASTER_DETECTION", "Master Detection", "Finding the Mesos master: %s")
+OFFERS_HELD = ConditionKind(
+    "OFFERS_HELD",
+    "Offers Held",
+    "%d offers held longer than %.0f s (the longest %.0f s): other frameworks cannot use them meanwhile",
+)
+GHOSTS_LISTED = 5  # past this many, the description counts the rest
+
+
+def ghosts_description(ghosts: tuple[str, ...]) -> str:
+    listed = "; ".join(ghosts[:GHOSTS_LISTED])
+    more = len(ghosts) - GHOSTS_LISTED
+    return GHOST_FRAMEWORK.description % (listed + (f"; and {more} more" if more > 0 else ""))
+
 
 class SchedulerWarnings:
     def __init__(self) -> None:
@@ -28,6 +48,13 @@ class SchedulerWarnings:
 
     def raise_warning(self, name: str, kind: ConditionKind, description: str, now: float) -> None:
         self._conditions.raise_warning(name, kind, description, now)
+
+    def set(self, kind: ConditionKind, description: str | None, now: float) -> None:
+        """Raise ``kind`` with this description, or clear it when the description is None."""
+        if description is None:
+            self.clear(kind.name)
+        else:
+            self.raise_warning(kind.name, kind, description, now)
 
     def clear(self, name: str) -> bool:
         return self._conditions.clear_warning(name)

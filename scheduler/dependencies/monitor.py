@@ -30,8 +30,16 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from scheduler.config import Settings
-from scheduler.dependencies import database as database_probe
-from scheduler.dependencies import elastic, idam, logs, msg_queue, nodes, silo, vault
+from scheduler.dependencies import (
+    database_probe,
+    elastic_probe,
+    idam_probe,
+    logs_probe,
+    msg_queue_probe,
+    nodes_probe,
+    silo_probe,
+    vault_probe,
+)
 from scheduler.dependencies.common import (
     JSON,
     CheckStillRunning,
@@ -43,6 +51,7 @@ from scheduler.dependencies.common import (
 )
 from scheduler.redact import mask_text
 from scheduler.timefmt import iso
+from scheduler.tls import client_ssl_context
 
 log = logging.getLogger("scheduler.dependencies")
 
@@ -73,12 +82,12 @@ class ProbeResult:
     def ok(self) -> bool:
         if "OK" in self.section:
             return bool(self.section["OK"])
-        return self.section.get("status") in (vault.OK, vault.NOT_CONFIGURED)
+        return self.section.get("status") in (vault_probe.OK, vault_probe.NOT_CONFIGURED)
 
 
 def pending_section(name: str) -> JSON:
     if name == "vault":
-        return vault.pending()
+        return vault_probe.pending()
     return {
         "OK": False,
         "detail": {"msg": f"{TITLES[name]} check pending: no result yet"},
@@ -166,7 +175,7 @@ class DependencyMonitor:
         """Start one task per probe on the running loop; returns at once."""
         if self._tasks:
             return
-        self._session = aiohttp.ClientSession()
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.settings)))
         self._tasks = [
             asyncio.create_task(self._loop(probe), name=f"probe-{probe.name}") for probe in self._probes.values()
         ]
@@ -264,23 +273,25 @@ class DependencyMonitor:
         if name == "msg_queue":
 
             def failed_queue(cause: str) -> JSON:
-                kind, region = msg_queue.parse_broker(s.broker_url) or ("", "")
-                return msg_queue.broker_error(s.queue_name, self._handlers(), kind, region, cause)
+                kind, region = msg_queue_probe.parse_broker(s.broker_url) or ("", "")
+                return msg_queue_probe.broker_error(s.queue_name, self._handlers(), kind, region, cause)
 
             return failed_queue
         if name == "elasticsearch":
             return lambda cause: (
-                elastic.unreachable(s.elasticsearch_url, cause) if s.elasticsearch_url else elastic.not_set()
+                elastic_probe.unreachable(s.elasticsearch_url, cause)
+                if s.elasticsearch_url
+                else elastic_probe.not_set()
             )
         if name == "logs":
-            return lambda cause: logs.failed(s.logging_address, s.logging_health_address, cause)
+            return lambda cause: logs_probe.failed(s.logging_address, s.logging_health_address, cause)
         if name == "silo":
-            return lambda cause: silo.failed(s.silo_url, cause) if s.silo_url else silo.not_defined()
+            return lambda cause: silo_probe.failed(s.silo_url, cause) if s.silo_url else silo_probe.not_defined()
         if name == "idam":
-            return lambda cause: idam.failed(s, idam.login_url(s.scale_vhost, self._idam_scheme), cause)
+            return lambda cause: idam_probe.failed(s, idam_probe.login_url(s.scale_vhost, self._idam_scheme), cause)
         if name == "nodes":
-            return nodes.failed
-        return vault.unreachable
+            return nodes_probe.failed
+        return vault_probe.unreachable
 
     def _handlers(self) -> int:
         try:
@@ -300,7 +311,7 @@ class DependencyMonitor:
 
     async def _run_msg_queue(self) -> JSON:
         s = self.settings
-        return await msg_queue.probe_msg_queue(
+        return await msg_queue_probe.probe_msg_queue(
             s.broker_url,
             s.queue_name,
             self._handlers(),
@@ -309,20 +320,22 @@ class DependencyMonitor:
             self.timeout_s,
             secrets=self._secrets,
             report=self._details["msg_queue"],
+            ca_file=s.ca_file,
         )
 
     async def _run_elasticsearch(self) -> JSON:
-        return await elastic.probe_elasticsearch(
+        return await elastic_probe.probe_elasticsearch(
             self.settings.elasticsearch_url,
             self._slots["elasticsearch"],
             self.timeout_s,
             secrets=self._secrets,
             report=self._details["elasticsearch"],
+            ca_file=self.settings.ca_file,
         )
 
     async def _run_logs(self) -> JSON:
         s = self.settings
-        return await logs.probe_logs(
+        return await logs_probe.probe_logs(
             s.logging_address,
             s.logging_health_address,
             s.fluentd_buffer_warn,
@@ -334,7 +347,7 @@ class DependencyMonitor:
         )
 
     async def _run_silo(self) -> JSON:
-        return await silo.probe_silo(
+        return await silo_probe.probe_silo(
             self.settings.silo_url,
             self._http(),
             self.timeout_s,
@@ -343,7 +356,7 @@ class DependencyMonitor:
         )
 
     async def _run_idam(self) -> JSON:
-        return await idam.probe_idam(
+        return await idam_probe.probe_idam(
             self.settings,
             self._http(),
             self.timeout_s,
@@ -353,22 +366,23 @@ class DependencyMonitor:
         )
 
     async def _run_nodes(self) -> JSON:
-        return nodes.nodes_section(self._node_states())
+        return nodes_probe.nodes_section(self._node_states())
 
     async def _run_vault(self) -> JSON:
         s = self.settings
-        return await vault.probe_vault(
+        return await vault_probe.probe_vault(
             s.secrets_url,
             s.secrets_token,
             self._slots["vault"],
             self.timeout_s,
             secrets=self._secrets,
             report=self._details["vault"],
+            ca_file=s.ca_file,
         )
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl_context(self.settings)))
         return self._session
 
 

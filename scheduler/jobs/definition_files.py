@@ -16,6 +16,13 @@ Example (YAML)::
         max_tries: 3
         error_mapping: {2: DATA, 3: ALGORITHM}
 
+Limits: a file of at most 1 MiB and 1,000 job types; a command or description of at most 64 KiB.
+No string may hold NUL or another control character (a command and a description may hold tabs
+and line breaks); ``image`` follows Docker's reference grammar (``[host[:port]/]path[:tag][@digest]``,
+lower-case path components that start with a letter or digit, so never an option like
+``--privileged``). A syntax error names its place but never quotes the file, and no input, however
+broken, ends in a traceback.
+
 Versions must be strings. YAML reads ``version: 1.0`` as the number 1.0 and ``version: 1.10`` as
 1.1, so taking a number's text would silently register the wrong version; such a version is refused
 with a message telling to quote it.
@@ -42,6 +49,24 @@ MAX_TITLE = 250  # job_type.title
 MAX_ICON_CODE = 20  # job_type.icon_code
 MAX_IMAGE = 500  # job_type.image
 MAX_EXIT_CODE = 255
+MAX_TRIES = 100
+MAX_COMMAND = 64 * 1024
+MAX_DESCRIPTION = 64 * 1024
+MAX_FILE_BYTES = 1024 * 1024
+MAX_JOB_TYPES = 1000
+
+# Controls never allowed in a string; MULTILINE strings (command, description) may hold \t and \n.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+# Docker's image reference grammar: [domain[:port]/]component(/component)*[:tag][@digest].
+_DOMAIN_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_PART}(?:\.{_DOMAIN_PART})*(?::[0-9]+)?)"
+_PATH_PART = r"(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)"
+_TAG = r"(?:[\w][\w.-]{0,127})"
+_DIGEST = r"(?:[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})"
+IMAGE_PATTERN = re.compile(rf"(?:{_DOMAIN}/)?{_PATH_PART}(?:/{_PATH_PART})*(?::{_TAG})?(?:@{_DIGEST})?")
+MAX_IMAGE_NAME = 255  # the repository name, without tag and digest
 
 DEFAULT_RESOURCES = {"cpus": 1.0, "mem": 128.0, "disk": 0.0, "gpus": 0.0}
 JOB_TYPE_KEYS = (
@@ -111,17 +136,36 @@ def parse_document(text: str) -> Any:
     if stripped.startswith(("{", "[")):
         try:
             return json.loads(text, object_pairs_hook=_json_pairs, parse_constant=_json_constant)
-        except ValueError as exc:
-            raise DefinitionError([f"not valid JSON: {exc}"]) from None
+        except json.JSONDecodeError as exc:  # its message names the place, never the text
+            raise DefinitionError([_printable(f"not valid JSON: {exc}")]) from None
+        except ValueError as exc:  # our hooks (duplicate key, NaN) and over-long integers
+            raise DefinitionError([_printable(f"not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise DefinitionError(["not valid JSON: nested too deeply"]) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = exc.problem or exc.context or "syntax error"
-        raise DefinitionError([f"not valid YAML{where}: {what}"]) from None
-    except yaml.YAMLError as exc:
-        raise DefinitionError([f"not valid YAML: {exc}"]) from None
+        what = _unquoted(exc.problem or exc.context or "syntax error")
+        raise DefinitionError([_printable(f"not valid YAML{where}: {what}")]) from None
+    except RecursionError:
+        raise DefinitionError(["not valid YAML: nested too deeply"]) from None
+    except Exception as exc:  # YAMLError without a place, or a constructor's ValueError (a bad date)
+        raise DefinitionError([f"not valid YAML: {_kind_of_error(exc)}"]) from None
+
+
+def _unquoted(problem: str) -> str:
+    """PyYAML's problem text without what it quotes from the file (tags, aliases), but our duplicate keys."""
+    if problem.startswith("duplicate key "):
+        return problem[:120]
+    return re.sub(r"'[^']{5,}'|\"[^\"]{5,}\"", "'…'", problem)
+
+
+def _kind_of_error(exc: BaseException) -> str:
+    if isinstance(exc, yaml.YAMLError):
+        return "syntax error"
+    return "a value cannot be read (an invalid date or number?)"
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -132,7 +176,7 @@ class _Checker:
     problems: list[str]
 
     def add(self, place: str, message: str) -> None:
-        self.problems.append(f"{place}: {message}")
+        self.problems.append(_printable(f"{place}: {message}"))
 
     def string(
         self,
@@ -143,6 +187,7 @@ class _Checker:
         required: bool = False,
         max_length: int | None = None,
         default: str | None = "",
+        multiline: bool = False,
     ) -> str | None:
         value = data.get(key)
         where = f"{place}.{key}"
@@ -162,7 +207,32 @@ class _Checker:
         if max_length is not None and len(value) > max_length:
             self.add(where, f"must be at most {max_length} characters, got {len(value)}")
             return default
+        bad = (_CONTROL_MULTILINE if multiline else _CONTROL).search(value)
+        if bad:
+            self.add(where, f"must not contain the control character U+{ord(bad.group()):04X}")
+            return default
         return value
+
+
+def _printable(text: str, limit: int = 300) -> str:
+    """A problem as one printable line: control characters escaped, at most ``limit`` characters."""
+    text = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _image_problem(image: str) -> str | None:
+    """Why ``image`` is not a Docker image reference, or None."""
+    if not IMAGE_PATTERN.fullmatch(image):
+        return (
+            "must be a Docker image reference ([registry/]name[:tag][@digest], lower-case name parts "
+            f"starting with a letter or digit), got {ascii(image)[:80]}"
+        )
+    name = image.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        name = name.rsplit(":", 1)[0]
+    if len(name) > MAX_IMAGE_NAME:
+        return f"the image name must be at most {MAX_IMAGE_NAME} characters, got {len(name)}"
+    return None
 
 
 def _kind(value: Any) -> str:
@@ -170,7 +240,12 @@ def _kind(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value) and abs(value) <= 1e15  # an int too large for a float is refused too
+    except OverflowError:
+        return False
 
 
 def _resources(check: _Checker, value: Any, place: str) -> dict[str, float]:
@@ -244,18 +319,20 @@ def _job_type(check: _Checker, data: Any, place: str) -> JobType | None:
     if name and not NAME_PATTERN.fullmatch(name):
         check.add(
             f"{place}.name",
-            f"{name!r} must start with a lower-case letter or digit and hold only a-z, 0-9, '.', '_', '-'",
+            f"{ascii(name)[:80]} must start with a lower-case letter or digit and hold only a-z, 0-9, '.', '_', '-'",
         )
     version = check.string(data, "version", place, required=True, max_length=MAX_VERSION)
     if version and version != version.strip():
         check.add(f"{place}.version", f"must not start or end with spaces, got {version!r}")
     title = check.string(data, "title", place, max_length=MAX_TITLE)
-    description = check.string(data, "description", place)
+    description = check.string(data, "description", place, max_length=MAX_DESCRIPTION, multiline=True)
     icon_code = check.string(data, "icon_code", place, max_length=MAX_ICON_CODE)
-    command = check.string(data, "command", place, required=True)
+    command = check.string(data, "command", place, required=True, max_length=MAX_COMMAND, multiline=True)
     image = check.string(data, "image", place, max_length=MAX_IMAGE, default=None)
     if image is not None and (not image.strip() or any(c.isspace() for c in image)):
-        check.add(f"{place}.image", f"must be a docker image name without spaces, got {image!r}")
+        check.add(f"{place}.image", f"must be a docker image name without spaces, got {ascii(image)[:80]}")
+    elif image is not None and (problem := _image_problem(image)):
+        check.add(f"{place}.image", problem)
 
     is_system = data.get("is_system", False)
     if is_system is None:
@@ -271,7 +348,9 @@ def _job_type(check: _Checker, data: Any, place: str) -> JobType | None:
         check.add(f"{place}.max_tries", f"must be a whole number, got {_kind(max_tries)}")
         max_tries = 3
     elif max_tries < 1:
-        check.add(f"{place}.max_tries", f"must be at least 1, got {max_tries}")
+        check.add(f"{place}.max_tries", f"must be at least 1, got {max(max_tries, -(10**9))}")
+    elif max_tries > MAX_TRIES:
+        check.add(f"{place}.max_tries", f"must be at most {MAX_TRIES}")
 
     resources = _resources(check, data.get("resources"), f"{place}.resources")
     error_mapping = _error_mapping(check, data.get("error_mapping"), f"{place}.error_mapping")
@@ -313,6 +392,9 @@ def validate_job_types(data: Any) -> tuple[list[JobType], list[str]]:
         return [], check.problems
     if not data:
         check.add(place, "the file holds no job types")
+    if len(data) > MAX_JOB_TYPES:
+        check.add(place, f"a file holds at most {MAX_JOB_TYPES} job types, got {len(data)}")
+        return [], check.problems
     job_types: list[JobType] = []
     first_place: dict[tuple[str, str], str] = {}
     for index, item in enumerate(data):
@@ -342,7 +424,11 @@ def load_job_type_file(path: str | Path) -> list[JobType]:
     """The job types of a file; raises DefinitionError (also when the file cannot be read)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise DefinitionError([f"is larger than {MAX_FILE_BYTES} bytes"], str(path))
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise DefinitionError(["no such file"], str(path)) from None
     except IsADirectoryError:

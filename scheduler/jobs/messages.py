@@ -17,11 +17,17 @@ The body is JSON (UTF-8, content type ``application/json``)::
   string. ``priority`` is optional (a whole number from 0 to 2147483647, lower runs first, default
   100); ``inputs`` is an optional JSON object.
 - Unknown keys are refused, so a misspelt ``priorty`` cannot silently queue at the default priority.
+- Every string (keys included, at any depth) is refused if it holds NUL, another control character
+  (tab, newline and carriage return are allowed in ``inputs`` values only), a Unicode line or
+  direction control, or a lone surrogate (``"\\ud800"``): the database drivers refuse them, and
+  they forge log lines and terminal output. ``inputs`` nest at most 32 levels deep.
+- Numbers are finite: ``NaN``, ``Infinity`` and ``1e400`` (which would read as infinity) are refused.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -39,8 +45,14 @@ DEFAULT_PRIORITY = 100
 MIN_PRIORITY = 0
 MAX_PRIORITY = 2**31 - 1  # job.priority is a 32-bit integer column
 MAX_PROBLEMS = 20  # a message of 10,000 bad jobs is refused with the first few reasons
+MAX_DEPTH = 32  # nesting of ``inputs``
 
-_ID_PATTERN = re.compile(r"[^\s\x00-\x1f\x7f]{1,64}")
+# Never in any string: C0 controls but tab/newline/CR, DEL, C1 controls, lone surrogates.
+_BAD_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Not in names, versions, ids and keys either: any control, line/paragraph separators, bidi controls.
+_BAD_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+_ID_PATTERN = re.compile("[^\\s\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]{1,64}")
 _MESSAGE_KEYS = ("type", "id", "jobs")
 _JOB_KEYS = ("job_type", "priority", "inputs")
 _JOB_TYPE_KEYS = ("name", "version")
@@ -152,7 +164,51 @@ def _string(problems: list[str], data: dict[str, Any], key: str, place: str, max
     if len(value) > max_length:
         problems.append(f"{place}.{key}: must be at most {max_length} characters, got {len(value)}")
         return None
+    bad = _BAD_NAME.search(value)
+    if bad:
+        problems.append(f"{place}.{key}: must not contain {_char(bad.group())}")
+        return None
     return value
+
+
+def _shown(key: Any) -> str:
+    """A key as a problem names it: as is when printable, else escaped; at most 80 characters."""
+    text = key if isinstance(key, str) and key.isprintable() else ascii(key)
+    return text[:80]
+
+
+def _char(char: str) -> str:
+    """A refused character, named without printing it."""
+    if "\ud800" <= char <= "\udfff":
+        return f"a lone surrogate (U+{ord(char):04X})"
+    if char == "\x00":
+        return "NUL (U+0000)"
+    return f"a control character (U+{ord(char):04X})"
+
+
+def _text_problems(problems: list[str], value: Any, place: str, depth: int = 0) -> None:
+    """Refused characters in every string and key of a JSON value, and nesting too deep."""
+    if isinstance(value, str):
+        bad = _BAD_TEXT.search(value)
+        if bad:
+            problems.append(f"{place}: must not contain {_char(bad.group())}")
+        return
+    if not isinstance(value, (dict, list)):
+        return
+    if depth >= MAX_DEPTH:
+        problems.append(f"{place}: nested deeper than {MAX_DEPTH} levels")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            shown = _shown(key)
+            if isinstance(key, str):
+                bad = _BAD_NAME.search(key)
+                if bad:
+                    problems.append(f"{place}: a key must not contain {_char(bad.group())}")
+            _text_problems(problems, item, f"{place}.{shown}", depth + 1)
+    else:
+        for index, item in enumerate(value):
+            _text_problems(problems, item, f"{place}[{index}]", depth + 1)
 
 
 def _job_problems(problems: list[str], job: Any, place: str) -> JobRequest | None:
@@ -162,7 +218,7 @@ def _job_problems(problems: list[str], job: Any, place: str) -> JobRequest | Non
     before = len(problems)
     for key in job:
         if key not in _JOB_KEYS:
-            problems.append(f"{place}.{key}: unknown key")
+            problems.append(f"{place}.{_shown(key)}: unknown key")
     job_type = job.get("job_type")
     name = version = None
     if not isinstance(job_type, dict):
@@ -170,7 +226,7 @@ def _job_problems(problems: list[str], job: Any, place: str) -> JobRequest | Non
     else:
         for key in job_type:
             if key not in _JOB_TYPE_KEYS:
-                problems.append(f"{place}.job_type.{key}: unknown key")
+                problems.append(f"{place}.job_type.{_shown(key)}: unknown key")
         name = _string(problems, job_type, "name", f"{place}.job_type", MAX_NAME_LENGTH)
         version = _string(problems, job_type, "version", f"{place}.job_type", MAX_VERSION_LENGTH)
     priority = job.get("priority")
@@ -182,6 +238,8 @@ def _job_problems(problems: list[str], job: Any, place: str) -> JobRequest | Non
     inputs = job.get("inputs")
     if inputs is not None and not isinstance(inputs, dict):
         problems.append(f"{place}.inputs: must be a JSON object, got {_kind(inputs)}")
+    elif inputs is not None:
+        _text_problems(problems, inputs, f"{place}.inputs")
     if len(problems) > before:
         return None
     return JobRequest(name or "", version or "", priority, inputs)
@@ -193,17 +251,18 @@ def _problems(data: Any) -> tuple[list[str], int]:
         return [f"message: must be a JSON object, got {_kind(data)}"], 1
     for key in data:
         if key not in _MESSAGE_KEYS:
-            problems.append(f"{key}: unknown key")
+            problems.append(f"{_shown(key)}: unknown key")
     kind = data.get("type")
     if kind != QUEUE_JOBS:
-        shown = repr(kind) if isinstance(kind, str) else _kind(kind)
+        shown = ascii(kind)[:80] if isinstance(kind, str) else _kind(kind)
         problems.append(f"type: must be {QUEUE_JOBS!r}, got {shown}")
     message_id = data.get("id")
     if not isinstance(message_id, str):
         problems.append(f"id: must be a string of 1 to {MAX_ID_LENGTH} characters, got {_kind(message_id)}")
     elif not _ID_PATTERN.fullmatch(message_id):
         problems.append(
-            f"id: must be 1 to {MAX_ID_LENGTH} characters without spaces or control characters, got {message_id!r:.80}"
+            f"id: must be 1 to {MAX_ID_LENGTH} characters without spaces or control characters, "
+            f"got {ascii(message_id)[:80]}"
         )
     jobs = data.get("jobs")
     if not isinstance(jobs, list):
@@ -220,6 +279,13 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 reads as infinity: refused like Infinity itself
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def decode_body(body: bytes | str) -> Any:
     """The JSON of a message body; raises MessageError if it is not JSON."""
     if isinstance(body, bytes | bytearray | memoryview):
@@ -230,7 +296,7 @@ def decode_body(body: bytes | str) -> Any:
     if not isinstance(body, str):
         raise MessageError([f"body: expected JSON text, got {type(body).__name__}"])
     try:
-        return json.loads(body, parse_constant=_reject_constant)
+        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError) as exc:
         raise MessageError([f"body: not valid JSON ({str(exc)[:200]})"]) from None
 

@@ -159,7 +159,10 @@ def task_info(
     }
     if environment:
         info["command"]["environment"] = {
-            "variables": [{"name": k, "value": v} for k, v in sorted(environment.items())]
+            "variables": [
+                {"name": k, **v} if isinstance(v, dict) else {"name": k, "value": v}
+                for k, v in sorted(environment.items())
+            ]
         }
     if image:
         # Labelled so that the node's cleanup can find the container once the task has ended.

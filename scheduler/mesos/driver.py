@@ -12,6 +12,7 @@ import asyncio
 import base64
 import logging
 import random
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -103,6 +104,8 @@ class DriverOptions:
     # HTTP Basic credentials sent on every request to the master (--authenticate_http_frameworks).
     principal: str | None = None
     secret: str | None = field(default=None, repr=False)
+    # TLS of https:// masters: the context built from CA_FILE (scheduler.tls), or aiohttp's default.
+    ssl: ssl.SSLContext | bool = field(default=True, repr=False)
 
 
 def auth_headers(options: DriverOptions) -> dict[str, str]:
@@ -173,7 +176,7 @@ class MesosDriver:
     async def run(self) -> None:
         """Keep a subscription until ``stop``; never raises for master or network trouble."""
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True),
+            connector=aiohttp.TCPConnector(limit=32, enable_cleanup_closed=True, ssl=self.options.ssl),
             headers=auth_headers(self.options),
             json_serialize=lambda o: orjson.dumps(o).decode(),
         )

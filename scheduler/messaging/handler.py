@@ -2,11 +2,14 @@
 
 For each message, in the order received (prefetch 10 by default):
 
-- malformed (not JSON, wrong type, fails validation, names an unregistered job type): **rejected**
-  without requeue, with one log line giving the reason; it never blocks the queue;
+- refused (compressed, larger than MESSAGE_MAX_BYTES, not JSON, fails validation, names an
+  unregistered job type, values the database refuses, an id stored already with other jobs,
+  delivered MESSAGE_MAX_DELIVERIES times without being handled): **rejected** - published
+  unchanged (body and headers) to ``<queue>.dead`` with the reason in ``x-scale-reject-reason``,
+  then acknowledged, with one log line; it never blocks the queue and nothing is lost silently;
 - valid: its queue_message row and its jobs (QUEUED) are inserted in **one transaction**, and only
-  after the commit is the message **acknowledged**. If its id is stored already (a redelivery after
-  a crash between commit and ack), nothing is inserted and it is acknowledged;
+  after the commit is the message **acknowledged**. If its id is stored already with the same jobs
+  (a redelivery after a crash between commit and ack), nothing is inserted and it is acknowledged;
 - the database fails (down, timeout, locked, no schema yet): the message is **requeued**, the
   consumer is cancelled and its channel closed (so prefetched messages go back to the queue too),
   and the handler backs off, probing the database (its tables) with a growing delay; once it
@@ -14,16 +17,17 @@ For each message, in the order received (prefetch 10 by default):
 
 The broker connection is watched with heartbeats on amqp://; if it drops, the handler reconnects
 with a jittered delay capped at RECONNECT_MAX_S, so it is consuming again within seconds of the
-broker's return. ``MessageHandler`` runs one consumer in a thread; ``run_message_handler`` is
-the blocking ``scale-scheduler message-handler`` command.
+broker's return. ``MessageHandler`` runs one consumer in a thread; the blocking
+``scale-scheduler message-handler`` command is scheduler.messaging.command.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import signal
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,26 +36,40 @@ from kombu.exceptions import OperationalError
 from kombu.message import Message
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from scheduler.backoff import Backoff
 from scheduler.config import Settings
 from scheduler.jobs.messages import QueueJobsMessage, decode_body, summarize, validate_message
+from scheduler.messaging.envelope import (
+    Republisher,
+    dead_letter_queue_name,
+    deliveries,
+    keep_raw,
+    raw_body,
+    redelivered,
+    refusal,
+)
 from scheduler.messaging.producer import error_text, open_broker
 from scheduler.messaging.queue import command_queue
+from scheduler.messaging.tally import TALLY
 from scheduler.redact import mask_url
-from scheduler.store.database import make_engine, migrate
+from scheduler.store.database import make_engine
 from scheduler.store.ingest import (
+    StoreResult,
     UnknownJobTypes,
     describe_database_error,
     queue_message_exists,
+    refused_by_database,
     store_queue_jobs,
+    stored_jobs_match,
 )
 from scheduler.store.tables import job_table, queue_message_table
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFETCH = 10
+MAX_HANDED_BACK = 10_000  # digests of requeued messages remembered
 # A refused connection costs the broker nothing, and every second away is a second of jobs not
 # taken in: the reconnect wait stays short (the database backoff keeps BACKOFF_MAX_S).
 RECONNECT_MAX_S = 2.5
@@ -63,8 +81,10 @@ class HandlerCounters:
     stored_jobs: int = 0
     duplicate_messages: int = 0  # already stored: acknowledged, nothing inserted
     duplicate_jobs: int = 0
-    rejected_messages: int = 0  # malformed: dropped with a log line
+    rejected_messages: int = 0  # refused: dead-lettered with the reason, then acknowledged
     rejected_jobs: int = 0  # jobs in rejected messages that could be counted
+    dead_lettered: int = 0  # published to <queue>.dead (every rejected message)
+    delivery_counted: int = 0  # redelivered: requeued at the back with its delivery count
     storage_failures: int = 0  # database errors: the message was requeued
     broker_errors: int = 0  # lost or refused broker connections
 
@@ -97,7 +117,7 @@ class MessageHandler:
         self.reconnect_max_s = reconnect_max_s
         self.name = name
         self._owns_engine = engine is None
-        self.engine = engine if engine is not None else make_engine(settings.database_url, settings.database_timeout_s)
+        self.engine = engine if engine is not None else settings_engine(settings)
         self._secrets = settings.secret_values()
         self._broker = mask_url(settings.broker_url)
         self._stop = threading.Event()
@@ -107,6 +127,10 @@ class MessageHandler:
         self._database_down = False  # set by a storage failure, cleared by a successful probe
         self._database_delay = backoff_start_s  # reset by a successful store
         self._handled_in_session = 0
+        self._inbox: deque[Message] = deque()
+        self._handed_back: OrderedDict[bytes, None] = OrderedDict()  # digests of messages requeued here
+        self._busy = False
+        self._publisher: Republisher | None = None
         self.consuming = False  # a consumer is active on the broker
         self.last_error: str | None = None
 
@@ -153,7 +177,11 @@ class MessageHandler:
             self._handled_in_session = 0
             try:
                 connection = open_broker(
-                    self.settings.broker_url, connect_timeout_s=self.connect_timeout_s, heartbeat_s=self.heartbeat_s
+                    self.settings.broker_url,
+                    connect_timeout_s=self.connect_timeout_s,
+                    heartbeat_s=self.heartbeat_s,
+                    confirm_publish=True,  # a dead letter is on the broker before its original is acked
+                    ca_file=self.settings.ca_file,
                 )
                 # One attempt: kombu's connect() would sleep 2 s and retry, unseen by the backoff.
                 connection.ensure_connection(max_retries=0)
@@ -222,8 +250,11 @@ class MessageHandler:
                             )
                             continue
                 elif consumer is None:
+                    channel = connection.channel()
+                    keep_raw(channel)
+                    self._publisher = Republisher(connection.channel(), self.queue.name)
                     consumer = Consumer(
-                        connection.channel(),
+                        channel,
                         queues=[self.queue],
                         on_message=self._on_message,
                         prefetch_count=self.prefetch,
@@ -238,8 +269,10 @@ class MessageHandler:
                 connection.heartbeat_check()
         finally:
             self.consuming = False
+            self._inbox.clear()  # unacknowledged: the broker hands them out again
             if consumer is not None:
                 self._close_consumer(consumer)
+            self._publisher = None
 
     def _next_database_try(self) -> float:
         """When to probe the database next; the delay doubles until a message is stored again."""
@@ -268,14 +301,34 @@ class MessageHandler:
     # --- one message -----------------------------------------------------------------------
 
     def _on_message(self, message: Message) -> None:
+        # Waiting for a publisher confirm drains the connection, which may deliver the next message
+        # here while one is in hand: it waits its turn, in order.
+        self._inbox.append(message)
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            while self._inbox:
+                self._handle(self._inbox.popleft())
+        finally:
+            self._busy = False
+
+    def _handle(self, message: Message) -> None:
         self._handled_in_session += 1
         if self._database_down:
             # Prefetched before the pause: hand it back untried.
-            message.requeue()
+            self._hand_back(message)
             return
-        parsed = validate_message(message.body)
+        reason = refusal(message, self.settings.message_max_bytes)
+        if reason:
+            self._reject(message, reason, None)
+            return
+        if not self._deliveries_allowed(message):
+            return
+        body = raw_body(message)
+        parsed = validate_message(body)
         if not isinstance(parsed, QueueJobsMessage):
-            self._reject(message, summarize(parsed), _peek_id(message.body), _peek_count(message.body))
+            self._reject(message, summarize(parsed), _peek_id(body), _peek_count(body))
             return
         try:
             with self.engine.begin() as connection:
@@ -283,21 +336,26 @@ class MessageHandler:
         except UnknownJobTypes as exc:
             self._reject(message, str(exc), parsed.id, len(parsed.jobs))
             return
-        except DataError as exc:  # the database refuses these values: retrying cannot help
-            self._reject(message, f"the database refuses it: {describe_database_error(exc, self._secrets)}", parsed.id)
-            return
         except IntegrityError as exc:
             # Most likely another handler stored the same id at the same moment.
-            if self._already_stored(parsed.id):
-                self._duplicate(message, parsed)
+            try:
+                twin = self._stored_twin(parsed)
+            except Exception:
+                self._storage_failed(message, parsed, exc)
+                return
+            if twin is not None:
+                self._duplicate(message, parsed, twin)
             else:
+                self._refused_by_database(message, parsed, exc)
+            return
+        except Exception as exc:
+            if refused_by_database(exc):  # retrying cannot help: the values themselves are refused
+                self._refused_by_database(message, parsed, exc)
+            else:  # database down, timeout, locked, no schema; or a bug: keep the message
                 self._storage_failed(message, parsed, exc)
             return
-        except Exception as exc:  # database down, timeout, locked, no schema; or a bug: keep the message
-            self._storage_failed(message, parsed, exc)
-            return
         if result.duplicate:
-            self._duplicate(message, parsed)
+            self._duplicate(message, parsed, result)
             return
         # Committed: counted as stored even if the ack is lost (the redelivery is then a duplicate).
         self._count(stored_messages=1, stored_jobs=result.num_jobs)
@@ -305,26 +363,89 @@ class MessageHandler:
         log.debug("stored message %s: %d jobs", parsed.id, result.num_jobs)
         message.ack()
 
-    def _already_stored(self, message_id: str) -> bool:
-        try:
-            with self.engine.connect() as connection:
-                return queue_message_exists(connection, message_id)
-        except Exception:
+    def _deliveries_allowed(self, message: Message) -> bool:
+        """False if the message was dealt with here: dead-lettered, or requeued with its count."""
+        count = deliveries(message)
+        if count.counted_by_broker:
+            before = count.before
+        elif redelivered(message):
+            digest = hashlib.sha256(raw_body(message)).digest()
+            if digest in self._handed_back:  # this handler requeued it (the database was down)
+                del self._handed_back[digest]
+                return True
+            before = count.before + 1
+        else:
+            return True
+        if before >= self.settings.message_max_deliveries:
+            self._reject(
+                message,
+                f"delivered {before + 1} times without being handled (MESSAGE_MAX_DELIVERIES "
+                f"{self.settings.message_max_deliveries})",
+                None,
+            )
             return False
+        if not count.counted_by_broker:
+            self._republisher().count_delivery(message, count.before)
+            message.ack()
+            self._count(delivery_counted=1)
+            return False
+        return True
 
-    def _duplicate(self, message: Message, parsed: QueueJobsMessage) -> None:
+    def _stored_twin(self, parsed: QueueJobsMessage) -> StoreResult | None:
+        """The stored message of the same id (a duplicate or a conflict), or None; raises if the database fails."""
+        with self.engine.connect() as connection:
+            if not queue_message_exists(connection, parsed.id):
+                return None
+            same = stored_jobs_match(connection, parsed)
+        return StoreResult(parsed.id, len(parsed.jobs), duplicate=True, conflict=not same)
+
+    def _duplicate(self, message: Message, parsed: QueueJobsMessage, result: StoreResult) -> None:
+        if result.conflict:
+            self._reject(
+                message,
+                f"message id {parsed.id} is stored already with other jobs (an id reused for new work?)",
+                parsed.id,
+                len(parsed.jobs),
+            )
+            return
         message.ack()
         self._count(duplicate_messages=1, duplicate_jobs=len(parsed.jobs))
         log.info("message %s was stored already (redelivered); acknowledged without storing again", parsed.id)
 
+    def _refused_by_database(self, message: Message, parsed: QueueJobsMessage, exc: BaseException) -> None:
+        cause = describe_database_error(exc, self._secrets)
+        self._reject(message, f"the database refuses it: {cause}", parsed.id, len(parsed.jobs))
+
+    def _republisher(self) -> Republisher:
+        if self._publisher is None:
+            raise RuntimeError("no broker session")
+        return self._publisher
+
     def _reject(self, message: Message, reason: str, message_id: str | None, num_jobs: int = 0) -> None:
-        message.reject(requeue=False)
-        self._count(rejected_messages=1, rejected_jobs=num_jobs)
+        """Dead-letter the message unchanged, with the reason, then take it off the queue."""
+        # If publishing fails the error ends the session: the message stays, unacknowledged.
+        self._republisher().dead_letter(message, reason)
+        message.ack()
+        self._count(rejected_messages=1, rejected_jobs=num_jobs, dead_lettered=1)
+        TALLY.add(rejected=1, dead_lettered=1)
         what = f"message {message_id}" if message_id else f"a message of {len(message.body or b'')} bytes"
-        log.warning("rejected %s from %s: %s", what, self.queue.name, reason)
+        log.warning(
+            "rejected %s from %s (kept in %s): %s",
+            what,
+            self.queue.name,
+            dead_letter_queue_name(self.queue.name),
+            reason,
+        )
+
+    def _hand_back(self, message: Message) -> None:
+        """Requeue, remembering the message: its redelivery to this handler is not a delivery to count."""
+        self._handed_back[hashlib.sha256(raw_body(message)).digest()] = None
+        while len(self._handed_back) > MAX_HANDED_BACK:
+            self._handed_back.popitem(last=False)
+        message.requeue()
 
     def _storage_failed(self, message: Message, parsed: QueueJobsMessage, exc: BaseException) -> None:
-        message.requeue()
+        self._hand_back(message)
         self._database_down = True
         self._count(storage_failures=1)
         self.last_error = describe_database_error(exc, self._secrets)
@@ -335,6 +456,15 @@ class MessageHandler:
             self.last_error,
             exc_info=not _is_database_error(exc),
         )
+
+
+def settings_engine(settings: Settings) -> Engine:
+    return make_engine(
+        settings.database_url,
+        settings.database_timeout_s,
+        sslmode=settings.database_sslmode,
+        ca_file=settings.ca_file,
+    )
 
 
 def _is_database_error(exc: BaseException) -> bool:
@@ -360,72 +490,3 @@ def _peek_count(body: Any) -> int:
     data = _peek(body)
     jobs = data.get("jobs") if isinstance(data, dict) else None
     return len(jobs) if isinstance(jobs, list) else 0
-
-
-# --- the command -------------------------------------------------------------------------------
-
-
-def migrate_with_retries(
-    engine: Engine,
-    stop: threading.Event,
-    *,
-    display_url: str,
-    secrets: list[str] | tuple[str, ...] = (),
-    backoff_start_s: float = 1.0,
-    backoff_max_s: float = 30.0,
-) -> bool:
-    """Bring the schema up to date, retrying while the database is unreachable; False if stopped first."""
-    delay = backoff_start_s
-    while not stop.is_set():
-        try:
-            migrate(engine)
-            return True
-        except Exception as exc:
-            log.warning(
-                "database %s: cannot migrate (%s); retrying in %.0f s",
-                display_url,
-                describe_database_error(exc, secrets),
-                delay,
-            )
-        if stop.wait(delay):
-            break
-        delay = min(delay * 2, backoff_max_s)
-    return False
-
-
-def run_message_handler(settings: Settings, stop: threading.Event | None = None, **options: Any) -> int:
-    """``scale-scheduler message-handler``: migrate, then consume until SIGTERM/SIGINT or ``stop``.
-
-    Returns 0 on a requested stop, 1 if the consumer thread died. ``options`` go to MessageHandler.
-    """
-    stop = stop or threading.Event()
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, lambda *_: stop.set())
-    engine = make_engine(settings.database_url, settings.database_timeout_s)
-    handler: MessageHandler | None = None
-    try:
-        log.info(
-            "message handler: database %s, broker %s, queue %s",
-            mask_url(settings.database_url),
-            mask_url(settings.broker_url),
-            settings.queue_name,
-        )
-        if not migrate_with_retries(
-            engine, stop, display_url=mask_url(settings.database_url), secrets=settings.secret_values()
-        ):
-            return 0
-        handler = MessageHandler(settings, engine=engine, **options)
-        handler.start()
-        while not stop.wait(0.5):
-            if not handler.is_alive:
-                log.error("the message handler thread ended unexpectedly")
-                return 1
-        return 0
-    finally:
-        if handler is not None and not handler.stop(timeout=15):
-            log.warning("the message handler did not stop within 15 s")
-        engine.dispose()
-        for signum, handler_before in previous.items():
-            signal.signal(signum, handler_before)

@@ -19,6 +19,7 @@ from scheduler.config import Settings
 from scheduler.jobs.messages import QueueJobsMessage
 from scheduler.messaging.queue import broker_type, command_queue
 from scheduler.redact import mask_text, mask_url
+from scheduler.tls import broker_ssl
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,13 @@ def open_broker(
     connect_timeout_s: float = 5.0,
     heartbeat_s: float | None = None,
     confirm_publish: bool = False,
+    ca_file: str | None = None,
 ) -> Connection:
-    """A kombu connection (not yet connected) with the options this project uses per transport."""
+    """A kombu connection (not yet connected) with the options this project uses per transport.
+
+    ``amqps://`` verifies the broker's certificate (against ``ca_file``, else the system's CAs) and
+    its host name.
+    """
     options: dict[str, Any] = {}
     if broker_type(url) == "amqp":
         if confirm_publish:
@@ -54,6 +60,7 @@ def open_broker(
         options["polling_interval"] = 0.05  # virtual transports poll; the default is a whole second
     return Connection(
         url,
+        ssl=broker_ssl(url, ca_file),
         connect_timeout=connect_timeout_s,
         heartbeat=heartbeat_s or 0,
         transport_options=options,
@@ -92,7 +99,10 @@ class CommandProducer:
         if self._producer is not None:
             return self._producer
         connection = open_broker(
-            self.settings.broker_url, connect_timeout_s=self.connect_timeout_s, confirm_publish=True
+            self.settings.broker_url,
+            connect_timeout_s=self.connect_timeout_s,
+            confirm_publish=True,
+            ca_file=self.settings.ca_file,
         )
         try:
             # Bounded: kombu's own default would retry a refused connection forever.
@@ -112,8 +122,13 @@ class CommandProducer:
 
     def publish(self, message: QueueJobsMessage) -> None:
         """Publish one message; returns once the broker has it (confirmed on amqp://)."""
-        producer = self._ensure_producer()
         body = message.body()
+        if len(body) > self.settings.message_max_bytes:  # the handlers would dead-letter it
+            raise PublishError(
+                f"message {message.id} has {len(body)} bytes, more than MESSAGE_MAX_BYTES "
+                f"({self.settings.message_max_bytes}); send its jobs in smaller messages"
+            )
+        producer = self._ensure_producer()
         try:
             producer.publish(
                 body,

@@ -23,6 +23,9 @@ class NodeRegistry:
     def __init__(self, *, retire_after_s: float = 3600.0, no_offer_offline_s: float = NO_OFFER_OFFLINE_S) -> None:
         self.retire_after_s = retire_after_s
         self.no_offer_offline_s = no_offer_offline_s
+        # Since when offers are expected (None: suppressed or filtered by us, so none come): the
+        # no-offer rule counts only that time.
+        self._offers_expected_since: float | None = 0.0
         self._by_hostname: dict[str, Node] = {}
         self._hostname_by_agent: dict[str, str] = {}
         self._online_since: dict[str, float] = {}
@@ -118,14 +121,23 @@ class NodeRegistry:
                 if node.absent_polls >= ABSENT_POLLS_OFFLINE:
                     self._take_offline(node, now, f"the master no longer lists agent {node.agent_id}")
 
+    def offers_expected(self, expected: bool, now: float) -> None:
+        """Whether the master should be offering us each agent's resources now (not while we have
+        suppressed offers or declined them with a long filter)."""
+        if not expected:
+            self._offers_expected_since = None
+        elif self._offers_expected_since is None:
+            self._offers_expected_since = now
+
     # --- the passage of time ---
 
     def tick(self, now: float, busy_agents: set[str]) -> None:
         """The no-offer rule and retirement; ``busy_agents`` run tasks of ours."""
+        expected_since = self._offers_expected_since
         for node in self._by_hostname.values():
             busy = node.agent_id in busy_agents
-            if node.online and not busy and node.hostname not in self._full_on_master:
-                heard = node.last_offer_at or self._online_since.get(node.hostname, now)
+            if node.online and not busy and node.hostname not in self._full_on_master and expected_since is not None:
+                heard = max(node.last_offer_at or self._online_since.get(node.hostname, now), expected_since)
                 if now - heard >= self.no_offer_offline_s:
                     minutes = self.no_offer_offline_s / 60
                     self._take_offline(node, now, f"no offer for {minutes:g} minutes while running nothing")

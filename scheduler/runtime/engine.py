@@ -26,7 +26,7 @@ from scheduler.aio import wait_event
 from scheduler.config import Settings
 from scheduler.core.actions import Actions, Launch
 from scheduler.core.apply import apply
-from scheduler.core.events import OffersReceived, Subscribed
+from scheduler.core.events import Disconnected, OfferRescinded, OffersReceived, Subscribed
 from scheduler.core.inputs import (
     AgentsListed,
     Cycle,
@@ -36,16 +36,21 @@ from scheduler.core.inputs import (
     LaunchAnswered,
     LaunchRefused,
     LaunchUnanswered,
+    MasterProblems,
+    OffersHeld,
+    OffersWanted,
     Tick,
     WriteDone,
 )
+from scheduler.core.offer_etiquette import SUPPRESS, HeldOffers, OfferEtiquette
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
-from scheduler.dependencies.database import WriteHealth
+from scheduler.dependencies.database_probe import WriteHealth
 from scheduler.mesos import calls
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
-from scheduler.runtime.calls import BackgroundCalls
+from scheduler.mesos.frameworks import ghost_frameworks
+from scheduler.runtime.call_pool import BackgroundCalls
 from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import RecordWriter
 from scheduler.status.core_view import ViewBuilder
@@ -64,6 +69,9 @@ JOB_TYPES_EVERY_SYNCS = 10
 BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
 WRITER_BACKLOG_LIMIT = 50  # record batches waiting: past this, new launches wait (and offers go back)
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
+# /master/frameworks lists every task of every framework: a large answer, built by the master's one
+# actor, so it is read less often than the agents.
+GHOST_CHECK_INTERVAL_S = 30.0
 
 
 class Engine:
@@ -113,6 +121,14 @@ class Engine:
         self._node_rows: dict[str, NodeRecord] = {}  # node rows to write, newest per hostname
         self._step_errors: dict[str, tuple[str, float]] = {}
         self._secrets = settings.secret_values()
+        # Offer etiquette: SUPPRESS/REVIVE, and how long offers stay in our hands.
+        self.etiquette = OfferEtiquette()
+        self.held_offers = HeldOffers()
+        self._offers_held_warned = False
+        self._offers_wanted: bool | None = None  # as last told to the core
+        # Master problems: ghost frameworks, and the ZooKeeper detector (set by the daemon with zk://).
+        self.detector: Any = None
+        self._ghosts_read_at: float | None = None
 
     def attach(self, driver) -> None:
         self.driver = driver
@@ -135,6 +151,8 @@ class Engine:
             item = self._inputs.popleft()
             if self._stopping.is_set() and isinstance(item, (Cycle, Tick)):
                 continue  # nothing new is planned while stopping
+            if isinstance(item, OffersReceived):  # before: the unusable ones are declined at once
+                self.held_offers.received((offer.id for offer in item.offers), self.clock())
             started = time.perf_counter()
             actions = apply(self.state, item, self.clock())
             if isinstance(item, Cycle) and self.scheduling_pass is not None:
@@ -144,9 +162,17 @@ class Engine:
             if isinstance(item, OffersReceived):
                 self._wakeup.set()  # use fresh offers in a cycle right away, not up to a second later
             elif isinstance(item, Subscribed):
+                self.etiquette.subscribed()
+                self._tell_offers_wanted()
                 self._poll_now.set()  # learn the agents' totals now, not a poll interval later
             elif isinstance(item, JobsQueued) and item.jobs:
                 self._wakeup.set()
+            elif isinstance(item, Cycle):
+                self._mind_offers()
+            elif isinstance(item, OfferRescinded):
+                self.held_offers.returned((item.offer_id,))
+            elif isinstance(item, Disconnected):
+                self.held_offers.clear()  # Mesos rescinds every offer of a disconnected framework
         return applied
 
     async def _consume(self) -> None:
@@ -167,6 +193,10 @@ class Engine:
         """Carry out actions: calls that need nothing at once, the rest after their records are written."""
         for record in actions.nodes:
             self._node_rows[record.hostname] = record
+        if actions.decline or actions.accept:
+            self.held_offers.returned(actions.decline)
+            for launch in actions.accept:
+                self.held_offers.returned(launch.offer_ids)
         driver = self.driver
         if driver is None or not actions:
             return
@@ -185,9 +215,56 @@ class Engine:
             self.writer.submit(actions.records, partial(self._written, actions), droppable=droppable)
 
     def _refuse_s(self) -> float:
-        # With work waiting, declined resources should come back at the next allocation, not later.
+        # With work waiting, declined resources should come back at the next allocation, not later;
+        # while idle, not for minutes (a REVIVE brings them back when work arrives).
         refuse_s = self.settings.offer_refuse_s
-        return min(BUSY_REFUSE_S, refuse_s) if self.state.work_waits else refuse_s
+        if self.state.work_waits:
+            return min(BUSY_REFUSE_S, refuse_s)
+        if refuse_s > BUSY_REFUSE_S:
+            self.etiquette.declined_idle()
+        return refuse_s
+
+    # --- offer etiquette: SUPPRESS when nothing waits, REVIVE when work arrives, no offer held long ---
+
+    def _mind_offers(self) -> None:
+        """After each cycle: tell the master whether we want offers (one call at a time)."""
+        driver = self.driver
+        if driver is None or not self.state.subscribed:
+            return
+        call = self.etiquette.decide(self.state.work_waits, self.clock())
+        if call is not None:
+            generation = self.etiquette.generation
+            self.calls.spawn(partial(self._offer_call, driver, call, generation), call)
+        self._tell_offers_wanted()
+
+    def _tell_offers_wanted(self) -> None:
+        """The core's no-offer rule (a node silent 5 minutes goes offline) counts only while offers
+        are expected: not while suppressed or filtered by us."""
+        wanted = self.etiquette.offers_expected
+        if wanted != self._offers_wanted:
+            self._offers_wanted = wanted
+            self.post(OffersWanted(wanted))
+
+    async def _offer_call(self, driver, call: str, generation: int) -> None:
+        ok = False
+        try:
+            await (driver.suppress() if call == SUPPRESS else driver.revive())
+            ok = True
+        except CallError as exc:
+            log.warning("%s failed (%s); asking again later", call, exc)
+        finally:
+            self.etiquette.finished(call, generation, ok)
+            self._tell_offers_wanted()
+        if ok:
+            log.info("%s sent: %s", call, "nothing waits" if call == SUPPRESS else "work waits")
+
+    def _check_held_offers(self, now: float) -> None:
+        """Offers held past the threshold raise a warning (re-raised while they last, then cleared)."""
+        limit_s = self.settings.offer_hold_warn_s
+        count, longest_s = self.held_offers.held_longer_than(limit_s, now)
+        if count or self._offers_held_warned:
+            self.post(OffersHeld(count, longest_s if count else 0.0, limit_s))
+        self._offers_held_warned = bool(count)
 
     def _written(self, actions: Actions, ok: bool) -> None:
         """The records are written (or given up): launches go back to the core, acknowledgements out."""
@@ -314,6 +391,7 @@ class Engine:
         if self._last_tick is None or now - self._last_tick >= TICK_INTERVAL_S:
             self._last_tick = now
             self.post(Tick(loop_lag=self.loop_lag.problem() if self.loop_lag is not None else None))
+            self._check_held_offers(now)
         # No launch while its framework id or its records cannot be stored: a crash would orphan it.
         driver = self.driver
         held = (
@@ -355,6 +433,13 @@ class Engine:
             log.warning("Building the status took %.3f s", snapshot.build_s)
 
     async def _poll_master(self) -> None:
+        await self._poll_agents()
+        # The master's problems (ghosts, ZooKeeper) after its agents: the frameworks' read is slower.
+        ghosts = await self._read_ghosts()
+        detector = self.detector
+        self.post(MasterProblems(ghosts, detector.problem() if detector is not None else None))
+
+    async def _poll_agents(self) -> None:
         if self.driver is None or not self.driver.subscribed:
             return
         try:
@@ -369,6 +454,28 @@ class Engine:
             log.info("Reading the master's agents again")
         self.master_poll_error = None
         self.post(AgentsListed(tuple(reports)))
+
+    async def _read_ghosts(self) -> tuple[str, ...] | None:
+        """Other frameworks with our name or principal (Scale #1900), read every
+        ``GHOST_CHECK_INTERVAL_S``; None when not read this round (the last answer stands)."""
+        driver, now = self.driver, self.clock()
+        if driver is None or not driver.subscribed:
+            return None
+        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s)
+        if self._ghosts_read_at is not None and now - self._ghosts_read_at < interval_s:
+            return None
+        self._ghosts_read_at = now
+        try:
+            document = await driver.get_master_json("/master/frameworks")
+        except (CallError, ValueError) as exc:
+            log.warning("Cannot read the master's frameworks (%s)", exc)
+            return None
+        our_id = self.state.framework_id or getattr(driver, "framework_id", None)
+        settings = self.settings
+        ghosts = ghost_frameworks(document, our_id, settings.framework_name, settings.mesos_principal)
+        if ghosts:
+            log.warning("The master lists other frameworks with our name or principal: %s", "; ".join(ghosts))
+        return tuple(ghosts)
 
     # --- the database ---
 

@@ -5,8 +5,11 @@ the session: if the leader dies, or its connection does, the lock is free and a 
 On SQLite (one host) it is an exclusive ``flock`` on a file beside the database. A standby serves the
 leader's last status from the database, as the ``api`` command does.
 
-Losing the lock while leading (the connection broke) means another instance may take over at any
-moment: the leader stops at once rather than risk two schedulers launching the same work.
+When the lock's session drops while leading (a database restart, a network blip), the leader tries
+to take the lock again on a new session, a few times over some seconds. Whoever holds the lock
+leads, so getting it back is safe: no other instance can have started leading meanwhile. If it
+cannot (another instance took it, or the database stays away), it stops at once rather than risk
+two schedulers launching the same work.
 """
 
 from __future__ import annotations
@@ -28,11 +31,24 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x5CA1E5C4ED  # pg advisory lock key of the scheduler's leadership
 RETRY_S = 5.0  # a standby tries for the lock this often
 CHECK_S = 5.0  # a leader checks its lock connection this often
+RETAKE_TRIES = 4  # tries to take the lock again after its session dropped...
+RETAKE_DELAY_S = 1.5  # ...this far apart (a standby tries every RETRY_S)
 
 
 class Leadership:
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        check_s: float = CHECK_S,
+        retake_tries: int = RETAKE_TRIES,
+        retake_delay_s: float = RETAKE_DELAY_S,
+    ) -> None:
         self.database = database
+        self.check_s = check_s
+        self.retake_tries = retake_tries
+        self.retake_delay_s = retake_delay_s
+        self.retaken = 0  # times the lock was taken again after its session dropped
         self._connection: Connection | None = None  # PostgreSQL: the session that holds the lock
         self._file: int | None = None  # SQLite: the locked file
 
@@ -95,13 +111,43 @@ class Leadership:
         if self._connection is None:
             await asyncio.Future()  # a file lock lasts as long as the process: nothing to watch
         while True:
-            await asyncio.sleep(CHECK_S)
+            await asyncio.sleep(self.check_s)
             try:
                 await asyncio.wait_for(asyncio.to_thread(self._check), self.database.timeout_s)
+                continue
             except Exception as exc:
-                log.error("The leader lock's database session failed (%s): another scheduler may take over", exc)
-                lost.set()
-                return
+                log.warning("The leader lock's database session failed (%s); taking the lock again", exc)
+            if await self._retake():
+                self.retaken += 1
+                log.warning("Took the leader lock again on a new session; still the leader")
+                continue
+            log.error("Could not take the leader lock again: another scheduler may take over; stopping")
+            lost.set()
+            return
+
+    def _drop_session(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()  # never back into the pool; its session (and lock) must end
+                connection.close()
+            except Exception as exc:
+                log.debug("Dropping the broken leader lock session: %s", exc)
+
+    async def _retake(self) -> bool:
+        """Take the lock on a new session, a few times; False if another instance has it or the database stays away."""
+        await asyncio.to_thread(self._drop_session)
+        for attempt in range(1, self.retake_tries + 1):
+            try:
+                if await asyncio.wait_for(asyncio.to_thread(self._try_lock), self.database.timeout_s):
+                    return True
+                why = "it is held (by another scheduler, or by the old session until the server ends it)"
+            except Exception as exc:
+                why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            log.warning("Taking the leader lock again, try %d of %d: %s", attempt, self.retake_tries, why)
+            if attempt < self.retake_tries:
+                await asyncio.sleep(self.retake_delay_s)
+        return False
 
     def release(self) -> None:
         if self._connection is not None:

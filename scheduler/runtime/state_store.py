@@ -24,8 +24,8 @@ from scheduler.core.inputs import (
 from scheduler.core.records import NodeRecord
 from scheduler.jobs.exe_metrics import window_start
 from scheduler.store.database import Database
-from scheduler.store.job_types import load_job_types
-from scheduler.store.nodes import NodeRow, load_nodes, load_pause_flags, save_nodes
+from scheduler.store.job_type_rows import load_job_types
+from scheduler.store.node_rows import NodeRow, load_nodes, load_pause_flags, save_nodes
 from scheduler.store.scheduler_row import load_scheduler_flags, save_status
 from scheduler.store.scheduling import load_all_queued_jobs, load_finished_exes, load_queued_jobs, load_running_exes
 

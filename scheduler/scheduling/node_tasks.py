@@ -126,6 +126,16 @@ class NodeTaskManager:
             )
         return wanted
 
+    def surely_idle(self, node: Node, now: float) -> bool:
+        """True when no task of this node can be due now, whatever its state: a cheap test before
+        ``demands`` (asked of every node each cycle to know whether work waits)."""
+        work = self._work.get(node.hostname)
+        if work is None:
+            return False
+        cleanup = work.cleanup_task is None and (not node.initial_cleanup_done or bool(work.pending_exes))
+        health = work.health_task is None and now >= work.health_due_at
+        return not (cleanup or health)
+
     @staticmethod
     def _cleanup_allowed(node: Node, work: NodeWork, state: NodeState, now: float) -> bool:
         if state is not states.DEGRADED:

@@ -1,5 +1,8 @@
 """System tasks: the message handlers of the messaging service, and the database update.
 
+The environment of system tasks (credentials by reference, never by value) is built by
+scheduler.task_environment.
+
 The messaging service wants ``desired_count`` handlers (the scheduler row's num_message_handlers).
 In ``tasks`` mode each is a Mesos task running ``scale-scheduler message-handler`` on a READY node;
 in ``in-process`` mode (dev) the scheduler runs the handlers itself and reports how many are alive,
@@ -32,12 +35,16 @@ MESSAGING_SERVICE = {
 }
 
 
+# A variable's value is text, or a Mesos Environment.Variable body without its name (a secret).
+EnvValue = str | dict[str, Any]
+
+
 @dataclass(slots=True)
 class TaskTemplate:
     """How system tasks are started on an agent: the command line, the image and the environment."""
 
     image: str | None = None
-    environment: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, EnvValue] = field(default_factory=dict)
 
     def demand(self, task_id: str, task_type: str, command: str) -> TaskDemand:
         return TaskDemand(task_id, TITLES[task_type][0], RESOURCES, command, self.image, None, self.environment)

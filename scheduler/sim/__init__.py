@@ -7,7 +7,7 @@ Used by tests, benchmarks and the daemon's dev mode. See README.md here.
     await handle.close()
 """
 
-from scheduler.sim.config import SimConfig
+from scheduler.sim.options import SimConfig
 from scheduler.sim.server import SimHandle, SimMaster, create_sim_app, run_sim, serve_sim
 from scheduler.sim.state import MasterState
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from scheduler.sim.config import parse_port_ranges
 from scheduler.sim.effects import ControlError, Effects, op
 from scheduler.sim.model import Agent, id_json
+from scheduler.sim.options import parse_port_ranges
 from scheduler.sim.resources import Resources
 
 

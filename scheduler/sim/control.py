@@ -18,8 +18,8 @@ from aiohttp import web
 from yarl import URL
 
 from scheduler.sim import views
-from scheduler.sim.config import MAX_CALL_LATENCY_MS, parse_port_ranges
 from scheduler.sim.effects import ControlError
+from scheduler.sim.options import MAX_CALL_LATENCY_MS, parse_port_ranges
 from scheduler.sim.outcomes import OutcomeError
 from scheduler.sim.resources import Resources
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import math
 
-from scheduler.sim.config import FINAL_STATES
+from scheduler.sim.options import FINAL_STATES
 from scheduler.sim.outcomes import Outcome
 from scheduler.sim.resources import EMPTY, Resources
 

@@ -25,7 +25,7 @@ import math
 import random
 from dataclasses import asdict, dataclass, replace
 
-from scheduler.sim.config import FINAL_STATES, SimConfig
+from scheduler.sim.options import FINAL_STATES, SimConfig
 
 LABEL_DURATION = "sim.duration"
 LABEL_STATE = "sim.state"

@@ -93,7 +93,7 @@ class Resources:
     @classmethod
     def from_model(cls, data: dict) -> Resources:
         """From control-API JSON like {"cpus": 2, "mem": 512, "ports": "[31000-31010]"}."""
-        from scheduler.sim.config import parse_port_ranges
+        from scheduler.sim.options import parse_port_ranges
 
         unknown = set(data) - set(SCALARS) - {"ports"}
         if unknown:

@@ -29,7 +29,6 @@ from aiohttp import web
 from yarl import URL
 
 from scheduler.sim import auth, control, schema, views, zk_registration
-from scheduler.sim.config import SimConfig
 from scheduler.sim.masterhttp import (
     APPLICATION_JSON,
     APPLICATION_PROTOBUF,
@@ -40,6 +39,7 @@ from scheduler.sim.masterhttp import (
     principal_mismatch,
     text,
 )
+from scheduler.sim.options import SimConfig
 from scheduler.sim.state import Effects, MasterState
 from scheduler.sim.streams import ABORT, CLOSE, HEARTBEAT_RECORD, Stream, record
 
@@ -435,6 +435,10 @@ class SimMaster:
         refused = self._readonly_guard(request)
         return refused or json_response(views.slaves(self.state))
 
+    async def handle_frameworks(self, request: web.Request) -> web.Response:
+        refused = self._readonly_guard(request)
+        return refused or json_response(views.frameworks(self.state))
+
     async def handle_state(self, request: web.Request) -> web.Response:
         refused = self._readonly_guard(request)
         return refused or json_response(views.master_state(self.state))
@@ -448,6 +452,8 @@ def create_sim_app(master: SimMaster) -> web.Application:
     app.router.add_get("/health", master.handle_health)
     for path in ("/master/slaves", "/slaves"):
         app.router.add_get(path, master.handle_slaves)
+    for path in ("/master/frameworks", "/frameworks"):
+        app.router.add_get(path, master.handle_frameworks)
     for path in ("/master/state", "/master/state.json", "/state", "/state.json"):
         app.router.add_get(path, master.handle_state)
     control.add_routes(app)

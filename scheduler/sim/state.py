@@ -30,7 +30,6 @@ from collections.abc import Callable
 
 from scheduler.sim.agents import AgentOps
 from scheduler.sim.allocator import Allocator
-from scheduler.sim.config import SimConfig
 from scheduler.sim.effects import ControlError, Effects, StreamClose, SubscribeResult, op
 from scheduler.sim.failover import Failover
 from scheduler.sim.frameworks import FrameworkOps
@@ -45,6 +44,7 @@ from scheduler.sim.model import (
     refuse_seconds,
     validate_framework_info,
 )
+from scheduler.sim.options import SimConfig
 from scheduler.sim.outcomes import OutcomePlanner
 from scheduler.sim.partitions import Partitions
 from scheduler.sim.reconciliation import Reconciler

@@ -125,6 +125,15 @@ def _framework_json(state: MasterState, fw: Framework) -> dict:
     return out
 
 
+def frameworks(state: MasterState) -> dict:
+    """``/master/frameworks`` (``Master::Http::frameworks``): the frameworks as in ``/master/state``."""
+    return {
+        "frameworks": [_framework_json(state, fw) for fw in state.frameworks.values()],
+        "completed_frameworks": [_framework_json(state, fw) for fw in state.completed_frameworks.values()],
+        "unregistered_frameworks": [],
+    }
+
+
 def master_state(state: MasterState) -> dict:
     return {
         **version(state),

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from scheduler.redact import mask_url
+from scheduler.tls import database_tls
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,15 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
+def make_engine(
+    url: str,
+    timeout_s: float = 10.0,
+    *,
+    sslmode: str | None = None,
+    ca_file: str | None = None,
+) -> Engine:
+    """An engine with bounded waits; PostgreSQL with the TLS of DATABASE_SSLMODE / CA_FILE (scheduler.tls)."""
+    tls = database_tls(url, sslmode, ca_file)
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -68,6 +77,7 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
             "keepalives_interval": 5,
             "keepalives_count": 3,
             "tcp_user_timeout": milliseconds,
+            **tls,
         },
     )
 
@@ -83,12 +93,33 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def schema_revisions(engine: Engine) -> tuple[str | None, str]:
+    """(the database's schema revision or None if unmigrated, the revision this version needs); reads only."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, head or ""
+
+
 class Database:
-    def __init__(self, url: str, timeout_s: float = 10.0, threads: int = 4) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 10.0,
+        threads: int = 4,
+        *,
+        sslmode: str | None = None,
+        ca_file: str | None = None,
+    ) -> None:
         self.url = url
         self.display_url = mask_url(url)
         self.timeout_s = timeout_s
-        self.engine = make_engine(url, timeout_s)
+        self.engine = make_engine(url, timeout_s, sslmode=sslmode, ca_file=ca_file)
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="db")
 
     @property
@@ -105,6 +136,12 @@ class Database:
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._executor, in_transaction)
         return await asyncio.wait_for(future, timeout_s or self.timeout_s)
+
+    async def schema_revisions(self) -> tuple[str | None, str]:
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(
+            loop.run_in_executor(self._executor, schema_revisions, self.engine), self.timeout_s
+        )
 
     async def migrate(self) -> None:
         loop = asyncio.get_running_loop()

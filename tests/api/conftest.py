@@ -12,8 +12,8 @@ from scheduler.api.app import create_app
 from scheduler.config import load_settings
 from scheduler.jobs.definitions import JobType
 from scheduler.store.database import Database
-from scheduler.store.job_types import upsert_job_types
-from scheduler.store.nodes import NodeRow, save_nodes
+from scheduler.store.job_type_rows import upsert_job_types
+from scheduler.store.node_rows import NodeRow, save_nodes
 from scheduler.store.tables import job_table
 
 TOKEN = "s3cret-token-for-tests-0001"

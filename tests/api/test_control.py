@@ -7,7 +7,7 @@ import logging
 import pytest
 from conftest import TOKEN
 
-from scheduler.store.nodes import load_pause_flags
+from scheduler.store.node_rows import load_pause_flags
 from scheduler.store.scheduler_row import load_scheduler_flags
 from scheduler.store.v6_resources import load_scheduler_settings
 

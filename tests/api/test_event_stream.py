@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from scheduler.api import events
+from scheduler.api import event_stream as events
 from scheduler.api.app import create_app
-from scheduler.api.events import EVENT_HUB, EventHub, diff, events_handler, observe, parse_head
+from scheduler.api.event_stream import EVENT_HUB, EventHub, diff, events_handler, observe, parse_head
 from scheduler.daemon import start_api
 from scheduler.status.snapshot import StatusSnapshot
 from scheduler.status.view import NodeView, SnapshotView

@@ -56,6 +56,8 @@ async def test_metrics_are_prometheus_text(client):
     assert 'scale_scheduler_nodes{state="INITIAL_CLEANUP"} 1.0' in text
     assert "scale_scheduler_offers_held 1.0" in text
     assert 'scale_scheduler_dependency_ok{dependency="silo"} 0.0' in text
+    assert "# TYPE scale_scheduler_messages_rejected_total counter" in text
+    assert "# TYPE scale_scheduler_messages_dead_lettered_total counter" in text
 
 
 async def test_liveness_ignores_dependencies_but_not_a_wedged_loop(client, state):

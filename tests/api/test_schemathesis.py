@@ -14,7 +14,7 @@ from e2ekit import scheduler_against, status_when
 
 from scheduler.jobs.definitions import JobType
 from scheduler.sim import SimConfig, serve_sim
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 TOKEN = "schemathesis-token-0123456789"
 SCHEMATHESIS = shutil.which("schemathesis", path=os.path.dirname(sys.executable))

@@ -26,6 +26,7 @@ from scheduler.jobs.queue import QueuedJob
 from scheduler.nodes import states
 from scheduler.nodes.agent_report import AgentReport
 from scheduler.offers.offer import Offer, Resource
+from scheduler.scheduling.pending import PendingReason
 from scheduler.tasks.status import TaskState, TaskStatus
 
 UUID = "AAECAwQFBgcICQoLDA0ODw=="
@@ -403,3 +404,125 @@ def test_only_resources_of_the_accepted_role_are_used():
     assert capacity.remaining == {"cpus": 6.0}
     assert capacity.like["cpus"].raw == {"role": "*"}
     assert capacity_of("S1", node, [offer], "scale").remaining == {"cpus": 2.0}
+
+
+# --- GPU placement: GPU agents are kept for GPU work ---
+
+GPU_JOB = JobType("render", "1.0", "render", cpus=1.0, mem=256.0, gpus=1.0, max_tries=3, id=2)
+
+
+def gpu_cluster(plain: int = 2, *, cpus: float = 4.0) -> Harness:
+    """``plain`` agents without GPUs (S1..), then one GPU agent (the last) with one GPU."""
+    h = Harness(agents=plain + 1, cpus=cpus)
+    h.apply(JobTypesRead((ECHO, GPU_JOB)))
+    gpu = plain + 1
+    reports = [AgentReport(f"S{i}", f"host-{i}", True, {"cpus": cpus, "mem": 4096.0}, {}, {}) for i in range(1, gpu)]
+    reports.append(AgentReport(f"S{gpu}", f"host-{gpu}", True, {"cpus": cpus, "mem": 4096.0, "gpus": 1.0}, {}, {}))
+    h.apply(AgentsListed(tuple(reports)))
+    h.apply(Tick())  # the resource check learns that a GPU agent exists
+    return h
+
+
+def offer_gpus(h: Harness, gpus: float = 1.0) -> None:
+    """Offers of every agent; the GPU agent (the last) also offers ``gpus`` GPUs. Its offer comes
+    first, so that a first fit in arrival order would look at it first."""
+    agents = len(h.core.nodes)
+    offers = [h.offer(i) for i in range(1, agents)]
+    h.offer_seq += 1
+    resources = (Resource("cpus", "SCALAR", scalar=h.cpus), Resource("mem", "SCALAR", scalar=h.mem))
+    if gpus:
+        resources += (Resource("gpus", "SCALAR", scalar=gpus),)
+    offers.insert(0, Offer(f"O{h.offer_seq}", f"S{agents}", f"host-{agents}", resources))
+    h.apply(OffersReceived(tuple(offers)))
+
+
+def agents_of(actions) -> dict[str, str]:
+    return {t.task_id: launch.agent_id for launch in actions.launch for t in launch.tasks}
+
+
+def test_jobs_without_gpus_go_to_agents_without_gpus_while_one_has_room():
+    h = gpu_cluster(plain=2)
+    h.queue(*range(1, 9), priority=1)  # eight 1-cpu jobs: exactly the room of the two plain agents
+    h.queue(100, job_type_id=2, priority=100)
+    offer_gpus(h)
+    placed = agents_of(h.cycle())
+    assert placed.pop("scale-job-100-1") == "S3"
+    assert sorted(placed.values()) == ["S1"] * 4 + ["S2"] * 4  # none on the GPU agent
+    assert len(h.core.queue) == 0
+
+
+def test_a_gpu_job_is_placed_before_earlier_jobs_could_fill_the_only_gpu_agent():
+    h = gpu_cluster(plain=1, cpus=4.0)
+    # Eight 1-cpu jobs ahead of it in the queue; first fit in queue order would put four of them on
+    # the GPU agent (the plain one has room for four) and leave the GPU job no cpus.
+    h.queue(*range(1, 9), priority=1)
+    h.apply(JobTypesRead((ECHO, JobType("render", "1.0", "render", cpus=4.0, mem=256.0, gpus=1.0, id=2))))
+    h.queue(100, job_type_id=2, priority=100)
+    offer_gpus(h)
+    placed = agents_of(h.cycle())
+    assert placed["scale-job-100-1"] == "S2"
+    assert [a for t, a in placed.items() if t != "scale-job-100-1"] == ["S1"] * 4
+    assert sorted(j.job_id for j in h.core.queue) == [5, 6, 7, 8]
+
+
+def test_jobs_without_gpus_spill_onto_a_gpu_agent_only_while_no_gpu_job_waits():
+    h = gpu_cluster(plain=1)
+    h.queue(*range(1, 7), priority=1)  # six jobs, the plain agent has room for four
+    offer_gpus(h)
+    placed = agents_of(h.cycle())
+    assert sorted(placed.values()) == ["S1"] * 4 + ["S2"] * 2  # nothing needs the GPU agent: use it
+
+    h = gpu_cluster(plain=1)
+    h.queue(*range(1, 7), priority=1)
+    h.queue(100, job_type_id=2, priority=100)
+    offer_gpus(h, gpus=0)  # the GPU is busy this cycle: the GPU job waits for it
+    actions = h.cycle()
+    placed = agents_of(actions)
+    assert sorted(placed.values()) == ["S1"] * 4  # the GPU agent's cpus stay free for the GPU job
+    assert sorted(j.job_id for j in h.core.queue) == [5, 6, 100]
+    assert h.core.pending == {1: {PendingReason.NO_OFFERS: 2}, 2: {PendingReason.NO_OFFERS: 1}}
+
+
+def test_the_offer_pool_looks_at_gpu_agents_last_for_work_without_gpus():
+    from scheduler.scheduling.planner import OfferPool, capacity_of
+
+    h = gpu_cluster(plain=1)
+    offer_gpus(h, gpus=0)  # the GPU agent offers no GPU now, and is still a GPU agent by its total
+    offers = {o.agent_id: [o] for o in h.core.offers.take_all()}
+    pool = OfferPool([capacity_of(a, h.core.nodes.for_agent(a), offers[a]) for a in ("S2", "S1")])
+    assert [c.has_gpus for c in pool.capacities] == [True, False]
+    anywhere = lambda node: True  # noqa: E731
+    assert pool.first_fit({"cpus": 1.0}, anywhere).agent_id == "S1"
+    assert pool.first_fit({"cpus": 4.0}, anywhere).agent_id == "S1"  # it still has 4 cpus: not taken yet
+    pool.by_agent["S1"].remaining["cpus"] = 0.0
+    assert pool.first_fit({"cpus": 1.0}, anywhere, gpu_agents=False) is None
+    assert pool.first_fit({"cpus": 1.0}, anywhere).agent_id == "S2"
+    assert pool.first_fit({"cpus": 1.0, "gpus": 1.0}, anywhere) is None  # no GPU offered now
+
+
+def test_work_waits_for_runnable_jobs_and_due_node_tasks_only():
+    h = Harness(agents=1)
+    h.cycle()
+    assert not h.core.work_waits
+    h.queue(1, job_type_id=99)  # a type the scheduler does not know: nothing an offer could do for it
+    h.cycle()
+    assert not h.core.work_waits
+    h.queue(2)
+    h.cycle()
+    assert h.core.work_waits
+    h.offer_all()
+    h.cycle()  # the job launches
+    h.update("scale-job-2-1", TaskState.FINISHED)
+    h.cycle()
+    assert h.core.work_waits  # its execution waits for a cleanup on the node
+    h.offer_all()
+    (cleanup,) = [t for t in launched_ids(h.cycle()) if "cleanup" in t]
+    h.cycle()
+    assert not h.core.work_waits  # the cleanup runs
+    h.update(cleanup, TaskState.FINISHED)
+    h.core.node_tasks.work(h.core.nodes.get("host-1")).health_due_at = h.now + 0.5
+    h.cycle()
+    assert h.core.work_waits  # the health check is due
+    h.apply(FlagsRead(paused=True, message_handlers=0))
+    h.cycle()
+    assert not h.core.work_waits  # paused: nothing launches, so nothing waits

@@ -12,7 +12,7 @@ import pytest
 from depkit import BROKER_PASSWORD, Forwarder, free_port
 from kombu import Connection, Producer
 
-from scheduler.dependencies import msg_queue
+from scheduler.dependencies import msg_queue_probe as msg_queue
 from scheduler.dependencies.common import ThreadSlot
 from scheduler.messaging.queue import command_queue
 
@@ -156,3 +156,27 @@ async def test_refused_broker_with_password_never_shows_it(all_logs):
     section = await probe(url, "scale-command-messages", secrets=[BROKER_PASSWORD])
     assert section["errors"] == [{"RABBITMQ_ERROR": "Error connecting to RabbitMQ: connection refused"}]
     assert BROKER_PASSWORD not in repr(section) + all_logs.text
+
+
+async def test_dead_letters_are_a_warning_and_a_metric(rabbitmq_url, rabbit_queue):
+    from scheduler.api.queue_metrics import QueueMessagesCollector
+    from scheduler.messaging.tally import TALLY, QueueTally
+
+    dead = rabbit_queue + ".dead"
+    try:
+        await asyncio.to_thread(publish, rabbitmq_url, dead, 2)
+        section = await probe(rabbitmq_url, rabbit_queue)
+        assert section["OK"] is True and section["detail"]["queue_depth"] == 0
+        assert section["warnings"] == [
+            {"DEAD_LETTERS": f"2 rejected messages kept in {dead} (reasons in their x-scale-reject-reason header)"}
+        ]
+        assert TALLY.dead_letter_depth == 2
+        tally = QueueTally(rejected_messages=3, dead_lettered_messages=3, dead_letter_depth=2)
+        samples = {s.name: s.value for m in QueueMessagesCollector(tally).collect() for s in m.samples}
+        assert samples == {
+            "scale_scheduler_messages_rejected_total": 3,
+            "scale_scheduler_messages_dead_lettered_total": 3,
+            "scale_scheduler_dead_letter_queue_depth": 2,
+        }
+    finally:
+        await asyncio.to_thread(delete, rabbitmq_url, dead)

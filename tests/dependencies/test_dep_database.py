@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from depkit import DB_PASSWORD, Forwarder
 
-from scheduler.dependencies import database as database_probe
+from scheduler.dependencies import database_probe
 from scheduler.dependencies.common import ThreadSlot
 from scheduler.dependencies.monitor import DependencyMonitor
 from scheduler.store.database import Database

@@ -22,7 +22,7 @@ from scheduler.runtime import leadership
 from scheduler.sim import SimConfig, serve_sim
 from scheduler.store.database import Database, normalize_url
 from scheduler.store.ingest import store_queue_jobs
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 pytestmark = pytest.mark.integration
 

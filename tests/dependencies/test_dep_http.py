@@ -19,7 +19,11 @@ from depkit import (
 )
 
 from scheduler.config import load_settings
-from scheduler.dependencies import elastic, idam, logs, silo, vault
+from scheduler.dependencies import elastic_probe as elastic
+from scheduler.dependencies import idam_probe as idam
+from scheduler.dependencies import logs_probe as logs
+from scheduler.dependencies import silo_probe as silo
+from scheduler.dependencies import vault_probe as vault
 from scheduler.dependencies.common import ThreadSlot
 
 TIMEOUT = 0.5

@@ -9,7 +9,14 @@ import threading
 import pytest
 
 from scheduler.config import load_settings
-from scheduler.dependencies import database, elastic, idam, logs, msg_queue, nodes, silo, vault
+from scheduler.dependencies import database_probe as database
+from scheduler.dependencies import elastic_probe as elastic
+from scheduler.dependencies import idam_probe as idam
+from scheduler.dependencies import logs_probe as logs
+from scheduler.dependencies import msg_queue_probe as msg_queue
+from scheduler.dependencies import nodes_probe as nodes
+from scheduler.dependencies import silo_probe as silo
+from scheduler.dependencies import vault_probe as vault
 from scheduler.dependencies.common import CheckStillRunning, ThreadSlot, known_cause, mask_section
 
 # --- nodes (§6.6, §8.2 test_generate_nodes_status) -------------------------------------------

@@ -20,7 +20,7 @@ from scheduler.jobs.messages import build_queue_jobs_for
 from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.sim import SimConfig, serve_sim
 from scheduler.store.database import Database
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 JOBS = 4
 SIM = SimConfig(

@@ -25,7 +25,7 @@ from scheduler.jobs.messages import build_queue_jobs_for
 from scheduler.sim import SimConfig, serve_sim
 from scheduler.store.database import Database
 from scheduler.store.ingest import store_queue_jobs
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 
 EACH = 40
 RUN_S = 4.0

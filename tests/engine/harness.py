@@ -48,10 +48,12 @@ class FakeClock:
 
 @dataclass
 class Call:
-    kind: str  # ACCEPT, DECLINE, KILL, RECONCILE, ACKNOWLEDGE
+    kind: str  # ACCEPT, DECLINE, KILL, RECONCILE, ACKNOWLEDGE, SUPPRESS, REVIVE
     offer_ids: tuple[str, ...] = ()
     task_ids: tuple[str, ...] = ()
     agent_id: str | None = None
+    refuse_seconds: float | None = None
+    at: float | None = None  # the fake clock's time of the call (SUPPRESS, REVIVE)
 
 
 class RecordingDriver:
@@ -63,6 +65,9 @@ class RecordingDriver:
         self.subscribed = True
         self.refuse_accepts: list[int] = []
         self.task_infos: list[dict] = []
+        self.clock = None  # the harness's clock, to time SUPPRESS and REVIVE
+        self.master_json: dict[str, object] = {"/master/slaves": {"slaves": []}}  # GET answers by path
+        self.refuse_offer_calls: list[int] = []  # HTTP statuses failing the next SUPPRESS/REVIVE
 
     async def launch(self, offer_ids, task_infos, refuse_seconds) -> None:
         self.task_infos += task_infos
@@ -74,7 +79,20 @@ class RecordingDriver:
         self.calls.append(Call("ACCEPT", tuple(offer_ids), task_ids))
 
     async def decline(self, offer_ids, refuse_seconds) -> None:
-        self.calls.append(Call("DECLINE", tuple(offer_ids)))
+        self.calls.append(Call("DECLINE", tuple(offer_ids), refuse_seconds=refuse_seconds))
+
+    async def _offer_call(self, kind: str) -> None:
+        if self.refuse_offer_calls:
+            status = self.refuse_offer_calls.pop(0)
+            self.calls.append(Call(f"{kind}-FAILED", at=self.clock() if self.clock else None))
+            raise CallError(kind, status, "refused by the test")
+        self.calls.append(Call(kind, at=self.clock() if self.clock else None))
+
+    async def suppress(self, roles=()) -> None:
+        await self._offer_call("SUPPRESS")
+
+    async def revive(self, roles=()) -> None:
+        await self._offer_call("REVIVE")
 
     async def kill(self, task_id, agent_id) -> None:
         self.calls.append(Call("KILL", task_ids=(task_id,), agent_id=agent_id))
@@ -86,7 +104,10 @@ class RecordingDriver:
         self.calls.append(Call("ACKNOWLEDGE", task_ids=(status.task_id,)))
 
     async def get_master_json(self, path):
-        return {"slaves": []}
+        answer = self.master_json.get(path)
+        if answer is None:
+            raise CallError("GET " + path, 404, "not answered by the test")
+        return answer
 
     # --- what the scenarios look at ---
 
@@ -239,6 +260,7 @@ class Harness:
     def __init__(self, tmp_path, *, agents: int = 2, cpus: float = 4.0, mem: float = 4096.0) -> None:
         self.clock = FakeClock()
         self.driver = RecordingDriver()
+        self.driver.clock = self.clock
         self.writer = RecordingWriter()
         self.calls = InlineCalls()
         self.store = MemoryStore()

@@ -13,7 +13,7 @@ import pytest
 from harness import Harness
 
 from scheduler.core.events import Disconnected, Heartbeat, Subscribed
-from scheduler.dependencies.database import healthy, unavailable
+from scheduler.dependencies.database_probe import healthy, unavailable
 from scheduler.dependencies.monitor import ProbeResult
 from scheduler.tasks.status import TaskState
 from scheduler.timefmt import iso

@@ -16,6 +16,7 @@ def queue_name(rabbitmq_url):
     name = f"test-{uuid.uuid4().hex}"
     yield name
     delete_queue(rabbitmq_url, name)
+    delete_queue(rabbitmq_url, name + ".dead")
 
 
 @pytest.fixture

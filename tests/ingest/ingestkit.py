@@ -16,7 +16,7 @@ from scheduler.config import Settings, load_settings
 from scheduler.jobs.definitions import ErrorCategory, JobType
 from scheduler.messaging.queue import command_queue
 from scheduler.store.database import make_engine, migrate
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 from scheduler.store.tables import job_table, queue_message_table
 
 JOB_TYPES = [

@@ -17,7 +17,7 @@ from ingestkit import (
 from scheduler.commands.job_types import apply_job_types, list_job_types
 from scheduler.commands.jobs import submit_jobs
 from scheduler.store.database import make_engine
-from scheduler.store.job_types import load_job_types
+from scheduler.store.job_type_rows import load_job_types
 
 pytestmark = pytest.mark.integration
 

@@ -30,7 +30,7 @@ from ingestkit import (
 from kombu.message import Message
 
 from scheduler.jobs.messages import JobRequest, build_queue_jobs, build_queue_jobs_for
-from scheduler.messaging.handler import run_message_handler
+from scheduler.messaging.command import run_message_handler
 from scheduler.messaging.producer import CommandProducer, publish_queue_jobs
 
 pytestmark = pytest.mark.integration
@@ -75,9 +75,12 @@ def test_messages_are_stored_exactly_once(database_url, rabbitmq_url, queue_name
         "duplicate_jobs": 2,
         "rejected_messages": 3,
         "rejected_jobs": 2,
+        "dead_lettered": 3,
+        "delivery_counted": 0,
         "storage_failures": 0,
         "broker_errors": 0,
     }
+    assert queue_depth(rabbitmq_url, queue_name + ".dead") == 3
     jobs = stored_jobs(database_url)
     assert len(jobs) == 10
     assert stored_message_ids(database_url) == [f"m{i}" for i in range(5)]
@@ -268,7 +271,7 @@ def test_message_handler_process_stops_on_sigterm(tmp_path, rabbitmq_url, queue_
         "import logging, sys\n"
         "from scheduler.config import load_settings\n"
         "from scheduler.logs import setup_logging\n"
-        "from scheduler.messaging.handler import run_message_handler\n"
+        "from scheduler.messaging.command import run_message_handler\n"
         "settings = load_settings()\n"
         "setup_logging('INFO', settings.secret_values())\n"
         "sys.exit(run_message_handler(settings))\n"

@@ -9,7 +9,7 @@ import sqlalchemy
 
 from scheduler.jobs.definitions import ErrorCategory, JobType
 from scheduler.store.database import make_engine, migrate
-from scheduler.store.job_types import (
+from scheduler.store.job_type_rows import (
     find_job_type,
     job_type_ids,
     job_type_versions,

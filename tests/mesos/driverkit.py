@@ -9,7 +9,7 @@ from typing import Any
 
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.driver import DriverOptions, MemoryFrameworkIdStore, MesosDriver
-from scheduler.sim.config import SimConfig
+from scheduler.sim.options import SimConfig
 
 FAST = dict(
     heartbeat_interval_s=0.2,

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from scheduler.sim.config import SimConfig
+from scheduler.sim.options import SimConfig
 from scheduler.sim.resources import Resources
 from scheduler.sim.state import ControlError, MasterState, refuse_seconds
 from scheduler.sim.timers import FAILOVER, RETRY, STEP, TimerHeap

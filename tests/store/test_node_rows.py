@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.store.database import Database
-from scheduler.store.nodes import NodeRow, load_nodes, load_pause_flags, save_nodes, set_node_paused
+from scheduler.store.node_rows import NodeRow, load_nodes, load_pause_flags, save_nodes, set_node_paused
 from scheduler.store.tables import node_table
 
 pytestmark = pytest.mark.integration

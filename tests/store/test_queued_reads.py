@@ -7,7 +7,7 @@ from scheduler.jobs.definitions import JobType
 from scheduler.jobs.messages import build_queue_jobs_for
 from scheduler.store.database import Database
 from scheduler.store.ingest import store_queue_jobs
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 from scheduler.store.scheduling import load_all_queued_jobs, load_queued_jobs
 from scheduler.store.tables import job_table
 

@@ -30,7 +30,7 @@ from scheduler.mesos.master_detector import ZkState
 from scheduler.messaging.producer import publish_queue_jobs
 from scheduler.sim import SimConfig, serve_sim, zk_registration
 from scheduler.sim.server import SimMaster, create_sim_app
-from scheduler.store.job_types import upsert_job_types
+from scheduler.store.job_type_rows import upsert_job_types
 from scheduler.timefmt import parse_iso
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

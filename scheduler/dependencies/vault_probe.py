@@ -56,6 +56,7 @@ from hvac import exceptions as hvac_exceptions
 from hvac.adapters import RawAdapter
 
 from scheduler.dependencies.common import JSON, Report, Secrets, ThreadSlot, describe, exception_text, report_debug
+from scheduler.tls import requests_verify
 
 OK = "Ok"
 NOT_CONFIGURED = "Secrets Not Configured"
@@ -148,11 +149,21 @@ def lookup_code(exc: Exception) -> int | None:
     return None
 
 
-def read_vault(url: str, token: str | None, timeout_s: float) -> tuple[int, Any, int | None]:
+def read_vault(
+    url: str, token: str | None, timeout_s: float, ca_file: str | None = None
+) -> tuple[int, Any, int | None]:
     """Blocking: ``(health code, health body, lookup-self code or None)``; the lookup only if usable."""
     session = requests.Session()
+    session.verify = requests_verify(ca_file)  # hvac takes a given session's verify over its own argument
     try:
-        client = hvac.Client(url=url, token=token or "", timeout=timeout_s, session=session, adapter=RawAdapter)
+        client = hvac.Client(
+            url=url,
+            token=token or "",
+            timeout=timeout_s,
+            session=session,
+            adapter=RawAdapter,
+            verify=requests_verify(ca_file),
+        )
         response = client.sys.read_health_status(method="GET")
         try:
             body = response.json()
@@ -184,11 +195,12 @@ async def probe_vault(
     *,
     secrets: Secrets = (),
     report: Report = report_debug,
+    ca_file: str | None = None,
 ) -> JSON:
     if not url:
         return not_configured()
     try:
-        health_code, body, lookup = await slot.call(lambda: read_vault(url, token, timeout_s))
+        health_code, body, lookup = await slot.call(lambda: read_vault(url, token, timeout_s, ca_file))
     except Exception as exc:
         cause = describe(exc, timeout_s, secrets)
         report(exception_text(exc, secrets))

@@ -26,6 +26,7 @@ from scheduler.dependencies.common import (
     section,
 )
 from scheduler.redact import mask_url
+from scheduler.tls import elasticsearch_tls
 
 UNREACHABLE_MSG = "Unable to connect to elasticsearch"
 
@@ -76,10 +77,11 @@ def cluster_cause(exc: BaseException, timeout_s: float) -> str | None:
     return known_cause(exc, timeout_s)
 
 
-def read_cluster(url: str, timeout_s: float) -> tuple[JSON, Any]:
+def read_cluster(url: str, timeout_s: float, ca_file: str | None = None) -> tuple[JSON, Any]:
     """Blocking: ``(info, health status)`` of the cluster at ``url``."""
     client = Elasticsearch(
         url,
+        **elasticsearch_tls(ca_file),
         request_timeout=timeout_s,
         max_retries=0,
         retry_on_timeout=False,
@@ -101,11 +103,12 @@ async def probe_elasticsearch(
     *,
     secrets: Secrets = (),
     report: Report = report_debug,
+    ca_file: str | None = None,
 ) -> JSON:
     if not url:
         return not_set()
     try:
-        info, status = await slot.call(lambda: read_cluster(url, timeout_s))
+        info, status = await slot.call(lambda: read_cluster(url, timeout_s, ca_file))
     except Exception as exc:
         report(exception_text(exc, secrets))
         return unreachable(url, cluster_cause(exc, timeout_s))

@@ -7,6 +7,10 @@ messages, so it reads as depth 0; a depth that could not be read (broker down, U
 ``null``, never 0. The same call works for ``amqp://`` (RabbitMQ) and kombu's
 ``memory://`` transport (whose queues live in the process).
 
+Rejected messages wait in ``<queue>.dead`` (see scheduler.messaging.envelope); while any do, the
+section carries a ``DEAD_LETTERS`` warning (OK stays true: intake goes on). The depth is also what
+``/metrics`` reports, since handler tasks reject messages in processes of their own.
+
 Error keys are Scale's: ``RABBITMQ_ERROR``, ``SQS_ERROR``, ``INVALID_BROKER_URL``; a failure of the
 in-memory transport (not a case Scale has) is ``BROKER_ERROR``. When the cause can be named, it
 replaces Scale's "Check Logs for details", e.g. ``Error connecting to RabbitMQ: timed out after 5 s``.
@@ -29,7 +33,10 @@ from scheduler.dependencies.common import (
     report_debug,
     section,
 )
+from scheduler.messaging.envelope import dead_letter_queue_name
 from scheduler.messaging.queue import broker_type, command_queue
+from scheduler.messaging.tally import TALLY
+from scheduler.tls import broker_ssl
 
 HEALTHY_MSG = "Message Queue is healthy"
 LARGE_MSG = "Message queue is large. Scale may be unresponsive."
@@ -88,13 +95,23 @@ def unsupported(queue_name: str, handlers: int, kind: str, region: str = "") -> 
     )
 
 
-def with_depth(queue_name: str, handlers: int, kind: str, region: str, depth: int, warn_above: int) -> JSON:
-    """The healthy section; LARGE_QUEUE when a positive threshold is exceeded (OK stays true)."""
+def with_depth(
+    queue_name: str, handlers: int, kind: str, region: str, depth: int, warn_above: int, dead_letters: int = 0
+) -> JSON:
+    """The healthy section; LARGE_QUEUE when a positive threshold is exceeded, DEAD_LETTERS while
+    rejected messages wait (OK stays true)."""
     info = detail(queue_name, handlers, kind, region, depth)
     warnings = []
     if warn_above > 0 and depth > warn_above:
         warnings.append({"LARGE_QUEUE": "Message queue is very large"})
         info["msg"] = LARGE_MSG
+    if dead_letters > 0:
+        warnings.append(
+            {
+                "DEAD_LETTERS": f"{dead_letters} rejected message{'s' if dead_letters != 1 else ''} "
+                f"kept in {dead_letter_queue_name(queue_name)} (reasons in their x-scale-reject-reason header)"
+            }
+        )
     return section(True, info, [], warnings)
 
 
@@ -117,25 +134,39 @@ def _missing_queue(exc: BaseException) -> bool:
     return str(code) == "404" or "NOT_FOUND" in str(exc)
 
 
-def read_queue_depth(url: str, queue_name: str, timeout_s: float) -> int:
+def read_queue_depth(url: str, queue_name: str, timeout_s: float, ca_file: str | None = None) -> int:
     """Blocking: the message count of the command queue, on a fresh connection, every call bounded."""
+    return read_queue_depths(url, queue_name, timeout_s, ca_file)[0]
+
+
+def read_queue_depths(url: str, queue_name: str, timeout_s: float, ca_file: str | None = None) -> tuple[int, int]:
+    """Blocking: the message counts of the command queue and of its dead-letter queue."""
     kind = broker_type(url)
     options = {"read_timeout": timeout_s, "write_timeout": timeout_s} if kind == "amqp" else {}
-    with Connection(url, connect_timeout=timeout_s, transport_options=options) as connection:
+    with Connection(
+        url, ssl=broker_ssl(url, ca_file), connect_timeout=timeout_s, transport_options=options
+    ) as connection:
         connection.ensure_connection(max_retries=0)  # one attempt: the probe runs again soon anyway
-        channel = connection.channel()
+        return (
+            _passive_depth(connection, queue_name),
+            _passive_depth(connection, dead_letter_queue_name(queue_name)),
+        )
+
+
+def _passive_depth(connection: Connection, queue_name: str) -> int:
+    channel = connection.channel()
+    try:
+        declared = command_queue(queue_name).bind(channel).queue_declare(passive=True)
+        return int(declared.message_count)
+    except amqp_exceptions.ChannelError as exc:
+        if _missing_queue(exc):
+            return 0
+        raise
+    finally:
         try:
-            declared = command_queue(queue_name).bind(channel).queue_declare(passive=True)
-            return int(declared.message_count)
-        except amqp_exceptions.ChannelError as exc:
-            if _missing_queue(exc):
-                return 0
-            raise
-        finally:
-            try:
-                channel.close()
-            except Exception:  # the channel is already closed after a 404; nothing to release
-                pass
+            channel.close()
+        except Exception:  # the channel is already closed after a 404; nothing to release
+            pass
 
 
 async def probe_msg_queue(
@@ -148,6 +179,7 @@ async def probe_msg_queue(
     *,
     secrets: Secrets = (),
     report: Report = report_debug,
+    ca_file: str | None = None,
 ) -> JSON:
     parsed = parse_broker(url)
     if parsed is None:
@@ -156,8 +188,9 @@ async def probe_msg_queue(
     if kind not in SUPPORTED:
         return unsupported(queue_name, handlers, kind, region)
     try:
-        depth = await slot.call(lambda: read_queue_depth(url, queue_name, timeout_s))
+        depth, dead = await slot.call(lambda: read_queue_depths(url, queue_name, timeout_s, ca_file))
     except Exception as exc:
         report(exception_text(exc, secrets))
         return broker_error(queue_name, handlers, kind, region, broker_cause(exc, timeout_s))
-    return with_depth(queue_name, handlers, kind, region, depth, warn_above)
+    TALLY.dead_letter_depth = dead
+    return with_depth(queue_name, handlers, kind, region, depth, warn_above, dead)

@@ -1,0 +1,120 @@
+"""Warnings about the master: ghost frameworks (Scale #1900) read from ``/master/frameworks`` by the
+engine's master poll, and the ZooKeeper detector's problem; each clears when its condition goes."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from harness import Harness
+
+from scheduler.core.apply import apply
+from scheduler.core.inputs import MasterProblems
+from scheduler.core.state import CoreState
+from scheduler.runtime.engine import GHOST_CHECK_INTERVAL_S
+
+
+@pytest.fixture
+async def h(tmp_path):
+    harness = Harness(tmp_path, agents=1)
+    await harness.start()
+    return harness
+
+
+def frameworks(*extra: dict) -> dict:
+    ours = {"id": "F-1", "name": "scale", "active": True, "tasks": []}
+    return {"frameworks": [ours, *extra], "completed_frameworks": [], "unregistered_frameworks": []}
+
+
+def scheduler_warnings(h: Harness) -> dict[str, str]:
+    document = orjson.loads(h.engine.build_snapshot().body)
+    return {w["name"]: w["description"] for w in document["scheduler"]["warnings"]}
+
+
+async def poll(h: Harness, advance_s: float = GHOST_CHECK_INTERVAL_S) -> None:
+    h.clock.now += advance_s
+    await h.engine._poll_master()
+    await h.run_until_idle()
+
+
+async def test_a_ghost_framework_raises_a_warning_until_it_is_gone(h):
+    ghost = {"id": "F-0", "name": "scale", "active": False, "hostname": "old-host", "tasks": [{}, {}]}
+    h.driver.master_json["/master/frameworks"] = frameworks(ghost)
+    await poll(h)
+    description = scheduler_warnings(h)["GHOST_FRAMEWORK"]
+    assert "F-0 (name 'scale', inactive, hostname old-host, 2 tasks)" in description
+    assert "F-1" not in description  # our own framework is not a ghost
+    # The master forgets it: the warning goes at the next read.
+    h.driver.master_json["/master/frameworks"] = frameworks()
+    await poll(h)
+    assert "GHOST_FRAMEWORK" not in scheduler_warnings(h)
+
+
+async def test_frameworks_are_read_every_ghost_check_interval_and_a_failed_read_changes_nothing(h):
+    h.driver.master_json["/master/frameworks"] = frameworks({"id": "F-9", "name": "scale", "active": True})
+    await poll(h)
+    assert "GHOST_FRAMEWORK" in scheduler_warnings(h)
+    h.driver.master_json["/master/frameworks"] = frameworks()
+    await poll(h, advance_s=5.0)  # the agents' poll interval: too soon to read the frameworks again
+    assert "GHOST_FRAMEWORK" in scheduler_warnings(h)
+    del h.driver.master_json["/master/frameworks"]  # the read fails (404): the last answer stands
+    await poll(h)
+    assert "GHOST_FRAMEWORK" in scheduler_warnings(h)
+
+
+async def test_a_framework_with_our_principal_is_a_ghost_too(tmp_path):
+    h = Harness(tmp_path, agents=1)
+    h.engine.settings = h.engine.settings.replace(mesos_principal="scale-principal")
+    await h.start()
+    other = {"id": "F-7", "name": "other-name", "principal": "scale-principal", "active": True}
+    h.driver.master_json["/master/frameworks"] = frameworks(other)
+    await poll(h)
+    assert "principal 'scale-principal'" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
+
+
+class FakeDetector:
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def problem(self) -> str | None:
+        return self.text
+
+
+async def test_the_detectors_problem_is_a_warning_while_it_lasts(h):
+    detector = FakeDetector()
+    h.engine.detector = detector
+    await poll(h, advance_s=5.0)
+    assert "MASTER_DETECTION" not in scheduler_warnings(h)
+    detector.text = "ZooKeeper zk://zk1:2181/mesos unreachable since 12:00:00 UTC; keeping master http://m1:5050"
+    h.driver.subscribed = False  # the problem is shown whether or not the master is reachable
+    await poll(h, advance_s=5.0)
+    assert scheduler_warnings(h)["MASTER_DETECTION"] == f"Finding the Mesos master: {detector.text}"
+    detector.text = None
+    await poll(h, advance_s=5.0)
+    assert "MASTER_DETECTION" not in scheduler_warnings(h)
+
+
+def test_master_problems_raise_and_clear_warnings_in_the_core():
+    state = CoreState(hostname="sched", now=100.0)
+    apply(state, MasterProblems(ghosts=("F-2 (name 'scale', active)",), detection="no leader in zk://zk1/mesos"), 100.0)
+    assert state.warnings.names() == {"GHOST_FRAMEWORK", "MASTER_DETECTION"}
+    apply(state, MasterProblems(ghosts=None, detection=None), 101.0)  # frameworks not read: ghosts stay
+    assert state.warnings.names() == {"GHOST_FRAMEWORK"}
+    apply(state, MasterProblems(ghosts=(), detection=None), 102.0)
+    assert state.warnings.names() == set()
+
+
+def test_many_ghosts_are_listed_briefly():
+    state = CoreState(hostname="sched", now=100.0)
+    ghosts = tuple(f"F-{i} (name 'scale', inactive)" for i in range(12))
+    apply(state, MasterProblems(ghosts=ghosts), 100.0)
+    (warning,) = state.warnings.active(100.0)
+    assert "F-4 " in warning["description"] and "F-5 " not in warning["description"]
+    assert warning["description"].endswith("; and 7 more")
+
+
+async def test_a_real_detector_not_connected_yet_is_shown(h):
+    from scheduler.mesos.master_detector import detector_for
+
+    h.engine.detector = detector_for("zk://127.0.0.1:1/mesos", "http", lambda url: None)  # never started
+    await poll(h, advance_s=5.0)
+    assert "not connected to ZooKeeper" in scheduler_warnings(h)["MASTER_DETECTION"]
