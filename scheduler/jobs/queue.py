@@ -69,17 +69,21 @@ class JobQueue:
         return True
 
     def add_many(self, jobs: Iterable[QueuedJob]) -> int:
-        """Add jobs in bulk (thousands read at once): one heapify per type rather than a push each."""
-        touched: set[int] = set()
-        added = 0
+        """Add jobs in bulk: each type's new jobs pushed one by one when few against its heap,
+        appended and the heap rebuilt once when many (a reload of thousands)."""
+        new: dict[int, list[_Entry]] = {}
         for job in jobs:
             if job.job_id not in self._jobs:
-                self._heaps.setdefault(job.job_type_id, []).append(self._enter(job))
-                touched.add(job.job_type_id)
-                added += 1
-        for job_type_id in touched:
-            heapq.heapify(self._heaps[job_type_id])
-        return added
+                new.setdefault(job.job_type_id, []).append(self._enter(job))
+        for job_type_id, entries in new.items():
+            heap = self._heaps.setdefault(job_type_id, [])
+            if len(entries) * max(1, len(heap).bit_length()) < len(heap):
+                for entry in entries:
+                    heapq.heappush(heap, entry)
+            else:
+                heap += entries
+                heapq.heapify(heap)
+        return sum(len(entries) for entries in new.values())
 
     def remove(self, job_id: int) -> QueuedJob | None:
         entry = self._jobs.pop(job_id, None)
