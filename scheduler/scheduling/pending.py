@@ -6,7 +6,7 @@ then the job type's, then this cycle's offers). Operators see the counts in the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -29,15 +29,6 @@ class PendingReason(StrEnum):
 
 
 PendingCounts = dict[int, dict[PendingReason, int]]  # job type id -> reason -> jobs
-
-
-def count_all(job_type_ids: Iterable[int], reason: PendingReason) -> PendingCounts:
-    """Every job given (by its type) waits for the same reason."""
-    counts: PendingCounts = {}
-    for job_type_id in job_type_ids:
-        by_reason = counts.setdefault(job_type_id, {})
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-    return counts
 
 
 def add(counts: PendingCounts, job_type_id: int, reason: PendingReason, jobs: int = 1) -> None:
