@@ -56,18 +56,21 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     actions.reconcile += state.reconciler.due(now, stale)
     held = state.offers.take_all()
     room = state.launches.room()
-    if state.paused or not held or launches_held or room == 0:
-        # Paused, the runtime cannot write what a launch needs first, or as many launches as allowed
-        # wait for the master: hand everything back (with the short filter while work waits).
+    if held and room == 0 and not (state.paused or launches_held):
+        # As many launches as allowed wait for the master: the offers wait a little for room.
+        actions.decline += _keep(state, held, now)
+        state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
+        return actions
+    state.launches.kept.clear()
+    if state.paused or not held or launches_held:
+        # Paused, or the runtime cannot write what a launch needs first: hand everything back.
         actions.decline += [offer.id for offer in held]
         if state.paused:
             state.pending = _all_waiting(state, PendingReason.SCHEDULER_PAUSED)
         elif launches_held:
             state.pending = _all_waiting(state, PendingReason.LAUNCHES_HELD)
-        elif not held:
-            state.pending = _each_waiting(state, PendingReason.NO_OFFERS)
         else:
-            state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
+            state.pending = _each_waiting(state, PendingReason.NO_OFFERS)
         return actions
     try:
         pool = _pool(state, held, actions)
@@ -91,7 +94,11 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     state.pending = unplaced
     for capacity in pool.used():
         actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
-    actions.decline += [o.id for capacity in pool.unused() for o in capacity.offers]
+    unused = [o for capacity in pool.unused() for o in capacity.offers]
+    if any(PendingReason.LAUNCHES_IN_FLIGHT in by_reason for by_reason in unplaced.values()):
+        actions.decline += _keep(state, unused, now)  # the room ran out, not the work: the next pass uses them
+    else:
+        actions.decline += [o.id for o in unused]
     state.launches.placed(spec.task_id for launch in actions.launch for spec in launch.tasks)
     state.metrics.count("tasks_launched_per_sec", sum(len(launch.tasks) for launch in actions.launch), now)
     state.metrics.count("offers_launched_per_sec", sum(len(launch.offer_ids) for launch in actions.launch), now)
@@ -99,6 +106,14 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
 
 
 # --- the filter ---
+
+
+def _keep(state: CoreState, offers: list[Offer], now: float) -> list[str]:
+    """Keep the offers in the book for the next pass, but not past ``KEEP_OFFERS_S``: the ids to decline."""
+    by_id = {offer.id: offer for offer in offers}
+    kept, declined = state.launches.keep(by_id, now)
+    state.offers.add((by_id[offer_id] for offer_id in kept), now)
+    return declined
 
 
 def _all_waiting(state: CoreState, reason: PendingReason) -> PendingCounts:

@@ -6,6 +6,10 @@ database timeout). A launch leaves the count when the master answers its ACCEPT,
 it unanswered (it is reconciled), or when it is never sent (records not written, or withdrawn).
 So placement waits for the master rather than queueing calls to it: ahead of a slow master, at
 most the bound of tries is recorded and not yet taken.
+
+Offers left when the room runs out are kept for the next pass (the engine runs one as soon as
+there is room again) for at most ``KEEP_OFFERS_S``, then declined (with the short filter, as work
+waits): no longer than a declined offer would take to come back, so no other framework waits more.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from collections.abc import Iterable
 
 DEFAULT_LIMIT = 1500
 DEFAULT_PER_PASS = 1000
+KEEP_OFFERS_S = 1.0
 
 
 class LaunchesInFlight:
@@ -22,6 +27,7 @@ class LaunchesInFlight:
         self.per_pass = per_pass
         self._task_ids: set[str] = set()
         self.most = 0  # the largest count seen (for the metrics and the tests)
+        self.kept: dict[str, float] = {}  # offer id -> since when it is kept for want of room
 
     def __len__(self) -> int:
         return len(self._task_ids)
@@ -36,6 +42,19 @@ class LaunchesInFlight:
     def placed(self, task_ids: Iterable[str]) -> None:
         self._task_ids.update(task_ids)
         self.most = max(self.most, len(self._task_ids))
+
+    def keep(self, offer_ids: Iterable[str], now: float) -> tuple[list[str], list[str]]:
+        """Offers left over because the room ran out: (those to keep, those kept long enough to decline)."""
+        kept: dict[str, float] = {}
+        declined = []
+        for offer_id in offer_ids:
+            since = self.kept.get(offer_id, now)
+            if now - since < KEEP_OFFERS_S:
+                kept[offer_id] = since
+            else:
+                declined.append(offer_id)
+        self.kept = kept
+        return list(kept), declined
 
     def answered(self, task_ids: Iterable[str]) -> int:
         """These tasks' launch is over, one way or another; how many were still counted."""

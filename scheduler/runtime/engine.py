@@ -169,6 +169,11 @@ class Engine:
                 self._wakeup.set()
             elif isinstance(item, Cycle):
                 self._mind_offers()
+                if len(self.state.offers) and self.state.launches.room():
+                    self._wakeup.set()  # offers kept when the pass's share ran out: the next pass now
+            elif isinstance(item, (LaunchAnswered, LaunchRefused, LaunchUnanswered, WriteDone)):
+                if len(self.state.offers) and self.state.launches.room():
+                    self._wakeup.set()  # room again for the offers kept
             elif isinstance(item, OfferRescinded):
                 self.held_offers.returned((item.offer_id,))
             elif isinstance(item, Disconnected):

@@ -108,8 +108,11 @@ async def test_a_burst_never_has_more_in_flight_than_the_bound_and_resumes_as_an
     (queue,) = h.view().queue
     assert queue.pending_reasons == {"LAUNCHES_IN_FLIGHT": 34}  # they keep their place
     used = {offer_id for _, offer_ids, _ in driver.waiting for offer_id in offer_ids}
-    assert h.driver.declined() == set(offers) - used  # the rest went back at once, not held
-    assert h.engine._refuse_s() == 1.0  # with the short filter: work waits
+    # The rest are kept for the next pass, a second at most, then go back with the short filter.
+    assert not h.driver.declined() and len(h.state.offers) == len(offers) - len(used)
+    await h.cycle()
+    assert h.driver.declined() == set(offers) - used and not h.state.offers
+    assert h.engine._refuse_s() == 1.0  # the short filter: work waits
 
     # No answer yet: more offers, more passes, nothing more placed or written.
     for _ in range(3):
@@ -243,16 +246,31 @@ async def test_queued_jobs_are_read_incrementally_and_one_committed_late_is_foun
     assert len(h.state.queue) == 7
 
 
-async def test_offers_for_a_pass_at_the_bound_are_all_handed_back(h):
+async def test_offers_at_the_bound_wait_a_second_at_most_and_are_used_as_soon_as_room_comes(h):
     h.state.launches.limit = 2
     h.queue_jobs(5)
     await h.sync()
     driver = slow(h)
     await h.offer_all()
     await h.cycle()
-    event = h.offers()
+    assert sum(len(task_ids) for _, _, task_ids in driver.waiting) == 2 and len(h.writer.launched()) == 2
+    event = h.offers([3])
+    h.post(event)
+    await h.run_until_idle()
+    await h.cycle()  # at the bound: offer kept, not used
+    (offer,) = event.offers
+    assert offer.id not in h.driver.declined() and len(h.state.offers) == 1
+    h.engine._wakeup.clear()
+    driver.answer()
+    await h.run_until_idle()
+    assert h.engine._wakeup.is_set()  # the answers wake the cycle loop: a pass now, not a second later
+    h.engine.step_cycle()  # what the woken loop runs (the clock has not moved)
+    await h.run_until_idle()
+    assert len(h.writer.launched()) == 4 and offer.id not in h.driver.declined()
+    event = h.offers([4])
     h.post(event)
     await h.run_until_idle()
     await h.cycle()
-    assert sum(len(task_ids) for _, _, task_ids in driver.waiting) == 2 and len(h.writer.launched()) == 2
-    assert {offer.id for offer in event.offers} <= h.driver.declined()  # none held while waiting
+    h.clock.now += 0.5
+    await h.cycle()  # kept 1.5 s by now: handed back
+    assert event.offers[0].id in h.driver.declined() and not h.state.offers
