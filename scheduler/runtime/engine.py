@@ -212,7 +212,8 @@ class Engine:
         for tasks in actions.reconcile:
             self.calls.spawn(partial(driver.reconcile, tasks), "RECONCILE")
         for launch in actions.accept:
-            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}")
+            # Before the acknowledgements queued: tries wait for this answer (launches in flight).
+            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}", first=True)
         if actions.launch or actions.acknowledge or actions.records:
             # Only a launch may be given up (its offers will not wait). The end of a try is written,
             # however long that takes, whether or not its update carries an acknowledgement.

@@ -189,7 +189,7 @@ class InlineCalls:
     def __len__(self) -> int:
         return len(self.queue)
 
-    def spawn(self, call, what: str, key: Hashable | None = None) -> None:
+    def spawn(self, call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
         if key is not None and any(k == key for _, _, k in self.queue):
             return
         self.queue.append((call, what, key))

@@ -53,7 +53,7 @@ class TaskCalls:
     def __len__(self) -> int:
         return len(self.queue) + len(self.running)
 
-    def spawn(self, call, what: str, key=None) -> None:
+    def spawn(self, call, what: str, key=None, *, first: bool = False) -> None:
         self.queue.append(call)
 
     def _done(self, task: asyncio.Task) -> None:
