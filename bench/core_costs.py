@@ -9,6 +9,12 @@ them (totals, other frameworks' use, a held offer on every other agent), then ti
 - the snapshot view published with each build (node states, queue summary, gauges),
 
 and reports the resident memory the N nodes added, per node. It prints one JSON line.
+
+``python -m bench.core_costs --agents 1000 --pass-queued 1000 100000`` times instead one scheduling
+pass (``Cycle``) with each queue length and the same offers (``--pass-offers`` agents, default 40,
+offer 1 cpu: 10 jobs of 0.1 cpu each; three job types, one too big for any offer), the jobs placed put back each
+round so the queue keeps its length; it prints the median pass per queue length and their ratio
+(near 1 when a pass costs what it places, not the queue's length).
 """
 
 from __future__ import annotations
@@ -92,11 +98,96 @@ def measure(agents: int, repeats: int) -> dict:
     }
 
 
+def measure_pass(agents: int, queued: int, repeats: int, offering: int) -> dict:
+    from scheduler.core.apply import add_queued_jobs, apply
+    from scheduler.core.events import OffersReceived, Subscribed
+    from scheduler.core.inputs import AgentsListed, Cycle, FlagsRead, JobTypesRead, NodeIdsStored
+    from scheduler.core.state import CoreState
+    from scheduler.jobs.definitions import JobType
+    from scheduler.jobs.queue import QueuedJob
+    from scheduler.nodes.agent_report import AgentReport
+    from scheduler.offers.offer import Offer, Resource
+
+    now = 1000.0
+    core = CoreState(hostname="bench", now=now)
+    apply(core, Subscribed("F-bench", 15.0), now)
+    types = (
+        JobType("small", "1", "true", cpus=0.1, mem=32.0, id=1),
+        JobType("other", "1", "true", cpus=0.1, mem=64.0, id=2),
+        JobType("huge", "1", "true", cpus=64.0, mem=64.0, id=3),  # no offer has room: passed over
+    )
+    apply(core, JobTypesRead(types), now)
+    for i in range(agents):
+        node = core.nodes.saw_offer(f"S{i}", f"agent-{i:05d}", now)
+        apply(core, NodeIdsStored({f"agent-{i:05d}": i + 1}), now)
+        node.initial_cleanup_done = True
+        core.node_tasks.work(node).health_due_at = now + 1e9
+    total = {"cpus": 16.0, "mem": 65536.0}
+    apply(
+        core,
+        AgentsListed(tuple(AgentReport(f"S{i}", f"agent-{i:05d}", True, total, {}, {}) for i in range(agents))),
+        now,
+    )
+    core.db_update.completed_at = now
+    apply(core, FlagsRead(paused=False, message_handlers=0), now)
+    launches = getattr(core, "launches", None)  # absent before launches in flight were bounded
+    if launches is not None:
+        launches.limit = launches.per_pass = 10**9
+    next_id = 1
+
+    def queue(count: int, job_type_ids: tuple[int, ...] = (1, 2, 3)) -> None:
+        nonlocal next_id
+        jobs = [
+            QueuedJob(next_id + j, job_type_ids[(next_id + j) % len(job_type_ids)], 100, now + (next_id + j) / 1e6)
+            for j in range(count)
+        ]
+        next_id += count
+        add_queued_jobs(core, jobs)
+
+    queue(queued)
+    times, placed = [], []
+    for round_number in range(repeats + 1):
+        now += 1.0
+        offers = tuple(
+            Offer(
+                f"R{round_number}-{i}",
+                f"S{i}",
+                f"agent-{i:05d}",
+                (Resource("cpus", "SCALAR", scalar=1.0), Resource("mem", "SCALAR", scalar=65536.0)),
+            )
+            for i in range(offering)
+        )
+        apply(core, OffersReceived(offers), now)
+        before = len(core.queue)
+        gc.collect()  # the setup's garbage is not the pass's
+        started = time.perf_counter()
+        actions = apply(core, Cycle(), now)
+        elapsed = time.perf_counter() - started
+        if launches is not None:
+            launches.answered(t.task_id for launch in actions.launch for t in launch.tasks)
+        if round_number:  # the first pass warms up
+            times.append(elapsed)
+            placed.append(before - len(core.queue))
+        queue(before - len(core.queue), (1, 2))  # the queue keeps its length and its mix
+    return {"queued": queued, "pass_s": statistics.median(times), "placed_per_pass": statistics.median(placed)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, required=True)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--pass-queued", type=int, nargs="+", help="time a scheduling pass at these queue lengths")
+    parser.add_argument("--pass-offers", type=int, default=40, help="agents offering 1 cpu (10 jobs) in each pass")
     args = parser.parse_args()
+    if args.pass_queued:
+        results = [
+            measure_pass(args.agents, queued, args.repeats, min(args.pass_offers, args.agents))
+            for queued in args.pass_queued
+        ]
+        report = {"agents": args.agents, "passes": results}
+        report["ratio_last_to_first"] = round(results[-1]["pass_s"] / results[0]["pass_s"], 2)
+        print(json.dumps(report))
+        return
     print(json.dumps(measure(args.agents, args.repeats)))
 
 

@@ -53,6 +53,7 @@ class Settings:
     unreachable_timeout_s: float
     outcome_wait_s: float
     pause_failing_nodes: bool
+    max_launches_in_flight: int
     database_url: str
     database_timeout_s: float
     broker_url: str

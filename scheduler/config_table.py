@@ -157,6 +157,13 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "Also pause a node whose tries fail as SYSTEM far more often than elsewhere (it is DEGRADED anyway)",
     ),
+    Setting(
+        "MAX_LAUNCHES_IN_FLIGHT",
+        "max_launches_in_flight",
+        parse_positive_int,
+        "1500",
+        "Tasks placed whose ACCEPT the master has not answered yet, at most: placement waits beyond",
+    ),
     # storage and messaging
     Setting(
         "DATABASE_URL",

@@ -159,6 +159,7 @@ def create_core(settings: Settings, now: float) -> CoreState:
         unreachable_timeout_s=settings.unreachable_timeout_s,
         outcome_wait_s=settings.outcome_wait_s,
         pause_failing_nodes=settings.pause_failing_nodes,
+        max_launches_in_flight=settings.max_launches_in_flight,
     )
     return state
 
@@ -323,6 +324,7 @@ async def api_step(app: web.Application) -> Any:
     runtime_metrics = RuntimeMetrics(loop_lag_warn_ms=settings.loop_lag_warn_ms)  # loop lag, pass time
     runtime_metrics.install(api)
     daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
+    daemon.engine.loop_lag = runtime_metrics.loop_lag  # its problem becomes the EVENT_LOOP_LAG warning
     try:
         runner, daemon.api_url = await start_api(
             api, settings.api_host, settings.api_port, ConnectionLimits.from_settings(settings)

@@ -32,6 +32,7 @@ from scheduler.core.inputs import (
     Input,
     JobsQueued,
     JobTypesRead,
+    LaunchAnswered,
     LaunchRefused,
     LaunchUnanswered,
     LoadedTry,
@@ -47,6 +48,7 @@ from scheduler.core.inputs import (
 from scheduler.core.records import NodeRecord
 from scheduler.core.state import CoreState
 from scheduler.core.warnings import (
+    EVENT_LOOP_LAG,
     GHOST_FRAMEWORK,
     MASTER_DETECTION,
     OFFERS_HELD,
@@ -269,6 +271,8 @@ def _write_done(state: CoreState, item: WriteDone, now: float) -> Actions:
     actions = Actions()
     for launch in item.launches:
         node = state.nodes.for_agent(launch.agent_id)
+        if not item.ok or state.paused or (node is not None and node.is_paused):
+            state.launches.answered(spec.task_id for spec in launch.tasks)  # never sent
         if not item.ok:
             log.warning(
                 "Not launching %d tasks on agent %s: their records could not be written",
@@ -287,18 +291,34 @@ def _write_done(state: CoreState, item: WriteDone, now: float) -> Actions:
     return actions
 
 
+def _launch_answered(state: CoreState, item: LaunchAnswered, now: float) -> Actions:
+    state.launches.answered(spec.task_id for spec in item.launch.tasks)
+    return Actions()
+
+
 def _launch_refused(state: CoreState, item: LaunchRefused, now: float) -> Actions:
+    state.launches.answered(spec.task_id for spec in item.launch.tasks)
     return task_updates.launch_not_made(state, item.launch, now, written=True)
 
 
 def _launch_unanswered(state: CoreState, item: LaunchUnanswered, now: float) -> Actions:
-    return task_updates.reconcile_launch(state, item.launch, now)
+    """Asked about, and its offers declined: if the master never took the ACCEPT they are still
+    ours, and would stay out of every other offer until they are given back (an offer already used
+    is ignored by the master)."""
+    state.launches.answered(spec.task_id for spec in item.launch.tasks)
+    actions = task_updates.reconcile_launch(state, item.launch, now)
+    actions.decline += item.launch.offer_ids
+    return actions
 
 
 # --- the clock ---
 
 
 def _tick(state: CoreState, item: Tick, now: float) -> Actions:
+    if item.loop_lag is None:
+        state.warnings.clear(EVENT_LOOP_LAG.name)
+    else:
+        state.warnings.raise_warning(EVENT_LOOP_LAG.name, EVENT_LOOP_LAG, item.loop_lag, now)
     state.master.check(now)  # heartbeats overdue: contact lost, before the driver gives up the stream
     update_contact_warning(state.warnings, state.master, now)
     advance(state, now)
@@ -330,6 +350,7 @@ _HANDLERS: dict[type, Callable[[CoreState, Any, float], Actions]] = {
     NodeFlagsRead: _node_flags,
     NodeIdsStored: _node_ids,
     WriteDone: _write_done,
+    LaunchAnswered: _launch_answered,
     LaunchRefused: _launch_refused,
     LaunchUnanswered: _launch_unanswered,
     Tick: _tick,

@@ -20,7 +20,7 @@ def advance(state: CoreState, now: float) -> None:
         cutoff = sorted(state.ended_jobs.values())[-ENDED_JOBS_KEPT // 2]
         state.ended_jobs = {job: at for job, at in state.ended_jobs.items() if at >= cutoff}
     state.exe_metrics.prune(now)
-    queued_types = {job.job_type_id for job in state.queue}
+    queued_types = state.queue.job_type_ids()  # per type: not a walk of the whole queue
     state.resource_check.update(
         state.nodes, [state.job_types[jt] for jt in queued_types if jt in state.job_types], state.warnings, now
     )

@@ -1,9 +1,13 @@
 """One scheduling cycle: every held offer is used or handed back.
 
-First the filter (is the scheduler able to launch at all; which nodes are READY; which queued
-jobs could run anywhere), then the pick: system tasks, node tasks, then jobs in queue order, each
-on the first agent with room (next fit, see ``OfferPool``). A job left in the queue gets one
+First the filter (is the scheduler able to launch at all; which nodes are READY; which job types
+could run anywhere), then the pick: system tasks, node tasks, then jobs in queue order, each on the
+first agent with room (next fit, see ``OfferPool``). A job left in the queue gets one
 ``PendingReason``, counted per job type in ``state.pending``.
+
+A pass costs what it places and the job types waiting, not the queue's length: the queue is merged
+from its types' heads (``JobQueue.heads``), a type with no room is passed over whole, and the pass
+ends when the room under ``MAX_LAUNCHES_IN_FLIGHT`` (``state.launches``) or the offers run out.
 """
 
 from __future__ import annotations
@@ -51,6 +55,13 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     ]
     actions.reconcile += state.reconciler.due(now, stale)
     held = state.offers.take_all()
+    room = state.launches.room()
+    if held and room == 0 and not (state.paused or launches_held):
+        # As many launches as allowed wait for the master: the offers wait a little for room.
+        actions.decline += _keep(state, held, now)
+        state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
+        return actions
+    state.launches.kept.clear()
     if state.paused or not held or launches_held:
         # Paused, or the runtime cannot write what a launch needs first: hand everything back.
         actions.decline += [offer.id for offer in held]
@@ -63,8 +74,8 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         return actions
     try:
         pool = _pool(state, held, actions)
-        waiting_system = _place_system_tasks(state, pool, now)
-        _place_node_tasks(state, pool, now)
+        waiting_system, room = _place_system_tasks(state, pool, now, room)
+        room = _place_node_tasks(state, pool, now, room)
         if waiting_system:
             state.warnings.raise_warning(
                 WAITING_SYSTEM_TASKS.name, WAITING_SYSTEM_TASKS, WAITING_SYSTEM_TASKS.description, now
@@ -73,7 +84,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         else:
             # Scale lets this age out over an hour; here it goes as soon as nothing waits.
             state.warnings.clear(WAITING_SYSTEM_TASKS.name)
-            records, unplaced = _place_jobs(state, pool, now)
+            records, unplaced = _place_jobs(state, pool, now, room)
             actions.records += records
     except Exception:
         # A bug in placement must not swallow offers: nothing of this cycle is launched.
@@ -83,7 +94,12 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     state.pending = unplaced
     for capacity in pool.used():
         actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
-    actions.decline += [o.id for capacity in pool.unused() for o in capacity.offers]
+    unused = [o for capacity in pool.unused() for o in capacity.offers]
+    if any(PendingReason.LAUNCHES_IN_FLIGHT in by_reason for by_reason in unplaced.values()):
+        actions.decline += _keep(state, unused, now)  # the room ran out, not the work: the next pass uses them
+    else:
+        actions.decline += [o.id for o in unused]
+    state.launches.placed(spec.task_id for launch in actions.launch for spec in launch.tasks)
     state.metrics.count("tasks_launched_per_sec", sum(len(launch.tasks) for launch in actions.launch), now)
     state.metrics.count("offers_launched_per_sec", sum(len(launch.offer_ids) for launch in actions.launch), now)
     return actions
@@ -92,8 +108,16 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
 # --- the filter ---
 
 
+def _keep(state: CoreState, offers: list[Offer], now: float) -> list[str]:
+    """Keep the offers in the book for the next pass, but not past ``KEEP_OFFERS_S``: the ids to decline."""
+    by_id = {offer.id: offer for offer in offers}
+    kept, declined = state.launches.keep(by_id, now)
+    state.offers.add((by_id[offer_id] for offer_id in kept), now)
+    return declined
+
+
 def _all_waiting(state: CoreState, reason: PendingReason) -> PendingCounts:
-    return pending.count_all((job.job_type_id for job in state.queue), reason)
+    return {job_type_id: {reason: count} for job_type_id, count in state.queue.counts().items()}
 
 
 def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingReason | None:
@@ -101,9 +125,14 @@ def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingRe
 
     ``failing``: the job types no node of the cluster can run (``ResourceCheck.failing()``).
     """
-    if job.job_type_id not in state.job_types:
+    return type_filter(state, job.job_type_id, failing)
+
+
+def type_filter(state: CoreState, job_type_id: int, failing: set[int]) -> PendingReason | None:
+    """``job_filter`` for every job of a type (it depends on the type alone)."""
+    if job_type_id not in state.job_types:
         return PendingReason.UNKNOWN_JOB_TYPE
-    if job.job_type_id in failing:
+    if job_type_id in failing:
         return PendingReason.NO_NODE_FITS
     return None
 
@@ -111,8 +140,8 @@ def job_filter(state: CoreState, job: QueuedJob, failing: set[int]) -> PendingRe
 def _each_waiting(state: CoreState, otherwise: PendingReason) -> PendingCounts:
     counts: PendingCounts = {}
     failing = state.resource_check.failing()
-    for job in state.queue:
-        pending.add(counts, job.job_type_id, job_filter(state, job, failing) or otherwise)
+    for job_type_id, count in state.queue.counts().items():
+        pending.add(counts, job_type_id, type_filter(state, job_type_id, failing) or otherwise, count)
     return counts
 
 
@@ -145,7 +174,7 @@ def _work_waits(state: CoreState, now: float) -> bool:
     if state.paused:
         return False
     failing = state.resource_check.failing()
-    if any(job_filter(state, job, failing) is None for job in state.queue):
+    if any(type_filter(state, job_type_id, failing) is None for job_type_id in state.queue.job_type_ids()):
         return True
     if state.messaging.demands(_no_id) or state.db_update.demand(now, _no_id) is not None:
         return True
@@ -187,14 +216,17 @@ def _register(
     return task
 
 
-def _place_system_tasks(state: CoreState, pool: OfferPool, now: float) -> bool:
-    """Place the database update and missing message handlers; True if one could not be placed."""
+def _place_system_tasks(state: CoreState, pool: OfferPool, now: float, room: int) -> tuple[bool, int]:
+    """Place the database update and missing message handlers (within ``room`` launches); whether
+    one found no agent with room, and the room left."""
     waiting = False
     demands = state.messaging.demands(state.new_task_id)
     update = state.db_update.demand(now, state.new_task_id)
     if update is not None:
         demands.insert(0, update)
     for demand in demands:
+        if room <= 0:
+            break  # launches in flight: the next pass places it
         capacity = pool.first_fit(demand.resources, lambda node: _is_ready(node, state.paused))
         if capacity is None:
             waiting = True
@@ -205,16 +237,22 @@ def _place_system_tasks(state: CoreState, pool: OfferPool, now: float) -> bool:
             state.db_update.launched(demand.task_id)
         else:
             state.messaging.launched(demand.task_id)
-    return waiting
+        room -= 1
+    return waiting, room
 
 
-def _place_node_tasks(state: CoreState, pool: OfferPool, now: float) -> None:
+def _place_node_tasks(state: CoreState, pool: OfferPool, now: float, room: int) -> int:
+    """Node tasks due on the agents offered, within ``room`` launches; the room left."""
     for capacity in pool.capacities:
         node = capacity.node
         for task_type, demand in state.node_tasks.demands(node, node.state(state.paused), now, state.new_task_id):
+            if room <= 0:
+                return room
             if capacity.fits(demand.resources):
                 _register(state, capacity, demand, TaskKind.NODE, task_type, now, hostname=node.hostname)
                 state.node_tasks.launched(node, task_type, demand.task_id, now)
+                room -= 1
+    return room
 
 
 def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> PendingReason:
@@ -226,48 +264,54 @@ def _no_room(state: CoreState, pool: OfferPool, needs: dict[str, float]) -> Pend
     return PendingReason.NODE_PAUSED if pool.any_fits(needs, paused_node) else PendingReason.NO_OFFERS
 
 
-def _place_jobs(state: CoreState, pool: OfferPool, now: float) -> tuple[list[ExeLaunched], PendingCounts]:
-    """Jobs in queue order; those that need GPUs first, since only GPU agents can take them, while
-    the rest can go anywhere: they go to GPU agents only if no other agent has room and no GPU job
-    is left waiting (non-GPU work must not take the only GPU agents from it)."""
+def _place_jobs(state: CoreState, pool: OfferPool, now: float, room: int) -> tuple[list[ExeLaunched], PendingCounts]:
+    """Jobs in queue order, at most ``room`` of them; those that need GPUs first, since only GPU
+    agents can take them, while the rest can go anywhere: they go to GPU agents only if no other
+    agent has room and no GPU job is left waiting (non-GPU work must not take the only GPU agents
+    from it). One look per job placed and per job type: a type that finds no room is passed over
+    with all its jobs (capacity only shrinks in a pass)."""
     records: list[ExeLaunched] = []
     unplaced: PendingCounts = {}
     unknown: set[int] = set()
     failing = state.resource_check.failing()
-    gpu_jobs: list[tuple[QueuedJob, JobType]] = []
-    other_jobs: list[tuple[QueuedJob, JobType]] = []
-    for job in state.queue:
-        reason = job_filter(state, job, failing)
-        if reason is PendingReason.UNKNOWN_JOB_TYPE:
-            unknown.add(job.job_type_id)
-        if reason is not None:
-            pending.add(unplaced, job.job_type_id, reason)
+    gpu_types: list[int] = []
+    other_types: list[int] = []
+    for job_type_id, count in state.queue.counts().items():
+        reason = type_filter(state, job_type_id, failing)
+        if reason is None:
+            needs = state.job_types[job_type_id].resources
+            (gpu_types if needs_gpus(needs) else other_types).append(job_type_id)
             continue
-        job_type = state.job_types[job.job_type_id]
-        (gpu_jobs if needs_gpus(job_type.resources) else other_jobs).append((job, job_type))
-    no_room: dict[int, PendingReason] = {}  # job types that found no room this cycle: capacity only shrinks
+        if reason is PendingReason.UNKNOWN_JOB_TYPE:
+            unknown.add(job_type_id)
+        pending.add(unplaced, job_type_id, reason, count)
+    ready = lambda node: _is_ready(node, state.paused)  # noqa: E731
 
-    def place(jobs: list[tuple[QueuedJob, JobType]], gpu_agents: bool) -> bool:
-        """Place the jobs in order; True if one was left waiting."""
+    def place(job_type_ids: list[int], gpu_agents: bool) -> bool:
+        """Place jobs of these types in order; True if one was left waiting."""
         left = False
-        for job, job_type in jobs:
-            reason = no_room.get(job.job_type_id)
-            capacity = None
-            if reason is None:
-                ready = lambda node: _is_ready(node, state.paused)  # noqa: E731
-                capacity = pool.first_fit(job_type.resources, ready, gpu_agents=gpu_agents)
-            if capacity is None:
-                reason = no_room[job.job_type_id] = reason or _no_room(state, pool, job_type.resources)
-                pending.add(unplaced, job.job_type_id, reason)
+        heads = state.queue.heads(job_type_ids)
+        while len(records) < room:
+            job = heads.next()
+            if job is None:
+                break
+            job_type = state.job_types[job.job_type_id]
+            capacity = pool.first_fit(job_type.resources, ready, gpu_agents=gpu_agents)
+            record = _launch_job(state, capacity, job, job_type, now) if capacity is not None else None
+            if record is None:
+                reason = _no_room(state, pool, job_type.resources) if capacity is None else PendingReason.NO_OFFERS
+                pending.add(unplaced, job.job_type_id, reason, state.queue.count(job.job_type_id))
+                heads.drop(job.job_type_id)
                 left = True
                 continue
-            record = _launch_job(state, capacity, job, job_type, now)
-            if record is not None:
-                records.append(record)
+            records.append(record)
+        for job_type_id in heads.job_type_ids():  # the room ran out before them: they keep their place
+            pending.add(unplaced, job_type_id, PendingReason.LAUNCHES_IN_FLIGHT, state.queue.count(job_type_id))
+            left = True
         return left
 
-    gpu_waiting = place(gpu_jobs, gpu_agents=True)
-    place(other_jobs, gpu_agents=not gpu_waiting)
+    gpu_waiting = place(gpu_types, gpu_agents=True)
+    place(other_types, gpu_agents=not gpu_waiting)
     if not unknown:
         state.warnings.clear(UNKNOWN_JOB_TYPE.name)  # Scale lets it age out over an hour
     for job_type_id in unknown:

@@ -119,6 +119,13 @@ class LaunchRefused:
 
 
 @dataclass(frozen=True, slots=True)
+class LaunchAnswered:
+    """The master took the ACCEPT: its tasks are the master's now (their updates will tell)."""
+
+    launch: Launch
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchUnanswered:
     """The ACCEPT got no answer: the master may or may not have the tasks."""
 
@@ -164,7 +171,10 @@ class OffersHeld:
 
 @dataclass(frozen=True, slots=True)
 class Tick:
-    """Time passed: node rules, execution windows, resource warnings."""
+    """Time passed: node rules, execution windows, resource warnings. ``loop_lag``: the event
+    loop's lag problem as the runtime measured it (None: the loop keeps time)."""
+
+    loop_lag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +194,7 @@ Input = (
     | NodeFlagsRead
     | NodeIdsStored
     | WriteDone
+    | LaunchAnswered
     | LaunchRefused
     | LaunchUnanswered
     | AgentsListed

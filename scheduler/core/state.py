@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 
+from scheduler.core.launches import DEFAULT_LIMIT as DEFAULT_LAUNCH_LIMIT
+from scheduler.core.launches import LaunchesInFlight
 from scheduler.core.reconciler import Reconciler
 from scheduler.core.task_watch import OUTCOME_WAIT_S, UNREACHABLE_TIMEOUT_S, TaskWatch
 from scheduler.core.warnings import MasterContact, SchedulerWarnings
@@ -59,6 +61,7 @@ class CoreState:
         unreachable_timeout_s: float = UNREACHABLE_TIMEOUT_S,
         outcome_wait_s: float = OUTCOME_WAIT_S,
         pause_failing_nodes: bool = False,
+        max_launches_in_flight: int = DEFAULT_LAUNCH_LIMIT,
     ) -> None:
         self.hostname = hostname
         self.offers = OfferBook(accepted_role)
@@ -92,3 +95,5 @@ class CoreState:
         self.watch = TaskWatch(unreachable_timeout_s=unreachable_timeout_s, outcome_wait_s=outcome_wait_s)
         self.failure_rates = FailureRates()
         self.pause_failing_nodes = pause_failing_nodes
+        # Tasks placed whose ACCEPT the master has not answered: placement waits at the bound.
+        self.launches = LaunchesInFlight(max_launches_in_flight)

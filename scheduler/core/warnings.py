@@ -154,3 +154,7 @@ def stale_node_warning(lost_at: float) -> dict[str, str]:
         "started": since,
         "last_updated": since,
     }
+
+
+# Not Scale's: the one event loop ran late (runtime/loop_lag.py measures it; the engine's tick says).
+EVENT_LOOP_LAG = ConditionKind("EVENT_LOOP_LAG", "Event Loop Lag", "%s")

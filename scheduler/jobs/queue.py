@@ -1,9 +1,16 @@
-"""The queue of jobs waiting to run, in Scale's order: priority (lower first), then age."""
+"""The queue of jobs waiting to run, in Scale's order: priority (lower first), then age.
+
+Kept per job type, each type a heap in that order, so a scheduling pass pays for the job types
+waiting and the jobs it places, not for the queue's length: ``Heads`` merges the types' first jobs,
+a type with no room is passed over whole (its count is known), and the pass stops when the offers
+run out. A job removed from the middle of its heap is dropped from it when it reaches the top.
+"""
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Iterator
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -20,10 +27,24 @@ class QueuedJob:
         return (self.priority, self.queued_at, self.job_id)
 
 
+# A heap entry: the job's order, the number of the entry (a job removed and added again gets a new
+# one, so its old entry is known to be stale), and the job.
+_Entry = tuple[int, float, int, int, QueuedJob]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSummary:
+    count: int
+    oldest_queued_at: float
+    best_priority: int
+
+
 class JobQueue:
     def __init__(self) -> None:
-        self._keys: list[tuple[int, float, int]] = []  # kept sorted
-        self._jobs: dict[int, QueuedJob] = {}
+        self._jobs: dict[int, tuple[QueuedJob, int]] = {}  # job id -> (job, the number of its live entry)
+        self._heaps: dict[int, list[_Entry]] = {}  # job type id -> its jobs' entries (some may be stale)
+        self._counts: dict[int, int] = {}  # job type id -> its jobs queued
+        self._numbers = itertools.count()
 
     def __len__(self) -> int:
         return len(self._jobs)
@@ -31,33 +52,134 @@ class JobQueue:
     def __contains__(self, job_id: int) -> bool:
         return job_id in self._jobs
 
+    def _enter(self, job: QueuedJob) -> _Entry:
+        number = next(self._numbers)
+        self._jobs[job.job_id] = (job, number)
+        self._counts[job.job_type_id] = self._counts.get(job.job_type_id, 0) + 1
+        return (job.priority, job.queued_at, job.job_id, number, job)
+
+    def _live(self, entry: _Entry) -> bool:
+        current = self._jobs.get(entry[2])
+        return current is not None and current[1] == entry[3]
+
     def add(self, job: QueuedJob) -> bool:
         if job.job_id in self._jobs:
             return False
-        self._jobs[job.job_id] = job
-        bisect.insort(self._keys, job.order)
+        heapq.heappush(self._heaps.setdefault(job.job_type_id, []), self._enter(job))
         return True
 
-    def add_many(self, jobs) -> int:
-        """Add jobs in bulk (a reload of thousands): one sort instead of one insertion each."""
-        added = [job for job in jobs if job.job_id not in self._jobs]
-        for job in added:
-            self._jobs[job.job_id] = job
-        if added:
-            self._keys.extend(job.order for job in added)
-            self._keys.sort()
-        return len(added)
+    def add_many(self, jobs: Iterable[QueuedJob]) -> int:
+        """Add jobs in bulk: each type's new jobs pushed one by one when few against its heap,
+        appended and the heap rebuilt once when many (a reload of thousands)."""
+        new: dict[int, list[_Entry]] = {}
+        for job in jobs:
+            if job.job_id not in self._jobs:
+                new.setdefault(job.job_type_id, []).append(self._enter(job))
+        for job_type_id, entries in new.items():
+            heap = self._heaps.setdefault(job_type_id, [])
+            if len(entries) * max(1, len(heap).bit_length()) < len(heap):
+                for entry in entries:
+                    heapq.heappush(heap, entry)
+            else:
+                heap += entries
+                heapq.heapify(heap)
+        return sum(len(entries) for entries in new.values())
 
     def remove(self, job_id: int) -> QueuedJob | None:
-        job = self._jobs.pop(job_id, None)
-        if job is not None:
-            index = bisect.bisect_left(self._keys, job.order)
-            del self._keys[index]
+        entry = self._jobs.pop(job_id, None)
+        if entry is None:
+            return None
+        job = entry[0]
+        count = self._counts[job.job_type_id] - 1
+        if count == 0:
+            del self._counts[job.job_type_id], self._heaps[job.job_type_id]  # its stale entries go with it
+            return job
+        self._counts[job.job_type_id] = count
+        heap = self._heaps[job.job_type_id]
+        if len(heap) > 2 * count + 64:
+            # Mostly stale (many removed from the middle): rebuilt, so memory follows the queue.
+            heap[:] = [e for e in heap if self._live(e)]
+            heapq.heapify(heap)
         return job
 
+    # --- per job type ---
+
+    def job_type_ids(self) -> list[int]:
+        return list(self._counts)
+
+    def count(self, job_type_id: int) -> int:
+        return self._counts.get(job_type_id, 0)
+
+    def counts(self) -> dict[int, int]:
+        """Jobs queued, per job type."""
+        return dict(self._counts)
+
+    def head(self, job_type_id: int) -> QueuedJob | None:
+        """The job of this type to run first (stale entries on top are dropped on the way)."""
+        heap = self._heaps.get(job_type_id)
+        if heap is None:
+            return None
+        while heap and not self._live(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][4] if heap else None
+
+    def summaries(self) -> dict[int, TypeSummary]:
+        """Per job type: how many, queued since when, at the best priority (one look at each job,
+        no sort)."""
+        result = {}
+        for job_type_id, heap in self._heaps.items():
+            live = [entry for entry in heap if self._live(entry)]
+            result[job_type_id] = TypeSummary(len(live), min(e[1] for e in live), min(e[0] for e in live))
+        return result
+
+    def heads(self, job_type_ids: Iterable[int] | None = None) -> Heads:
+        return Heads(self, self.job_type_ids() if job_type_ids is None else job_type_ids)
+
     def __iter__(self) -> Iterator[QueuedJob]:
-        """In running order; the queue may be changed while iterating over a copy of the order."""
-        for key in list(self._keys):
-            job = self._jobs.get(key[2])
-            if job is not None and job.order == key:
-                yield job
+        """Every job in running order: a full walk and a sort, for tests and reads, not for a pass."""
+        live = sorted(entry[:4] + (entry[4],) for heap in self._heaps.values() for entry in heap if self._live(entry))
+        for entry in live:
+            if self._live(entry):  # it may have been removed meanwhile
+                yield entry[4]
+
+
+class Heads:
+    """The first jobs of some job types, merged in running order, for one scheduling pass.
+
+    ``next()`` gives the job to consider; before asking again the caller either removes it from the
+    queue (placed) or ``drop``s its type (nothing of that type fits this pass): each job placed and
+    each type passed over costs one look, whatever the queue's length."""
+
+    def __init__(self, queue: JobQueue, job_type_ids: Iterable[int]) -> None:
+        self._queue = queue
+        self._heap: list[tuple[int, float, int, int]] = []
+        for job_type_id in job_type_ids:
+            job = queue.head(job_type_id)
+            if job is not None:
+                self._heap.append((*job.order, job_type_id))
+        heapq.heapify(self._heap)
+
+    def next(self) -> QueuedJob | None:
+        heap = self._heap
+        while heap:
+            job_type_id = heap[0][3]
+            job = self._queue.head(job_type_id)
+            if job is None:
+                heapq.heappop(heap)
+            elif job.order != heap[0][:3]:  # its head changed (placed, or a better job came)
+                heapq.heapreplace(heap, (*job.order, job_type_id))
+            else:
+                return job
+        return None
+
+    def drop(self, job_type_id: int) -> None:
+        """Nothing more of this type in this pass (it is the type of the job ``next`` gave)."""
+        if self._heap and self._heap[0][3] == job_type_id:
+            heapq.heappop(self._heap)
+            return
+        self._heap = [entry for entry in self._heap if entry[3] != job_type_id]
+        heapq.heapify(self._heap)
+
+    def job_type_ids(self) -> list[int]:
+        """The types not dropped that still have jobs."""
+        return [entry[3] for entry in self._heap if self._queue.count(entry[3])]

@@ -27,6 +27,9 @@ Call = Callable[[], Awaitable[object]]
 class BackgroundCalls:
     def __init__(self, workers: int = WORKERS) -> None:
         self._queue: deque[tuple[Call, str, Hashable | None]] = deque()
+        # Calls made before the others (ACCEPTs: placement waits for their answers, while an
+        # acknowledgement can wait, the master resending its update meanwhile).
+        self._first: deque[tuple[Call, str, Hashable | None]] = deque()
         self._keys: set[Hashable] = set()
         self._ready = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -37,26 +40,27 @@ class BackgroundCalls:
 
     def __len__(self) -> int:
         """Calls waiting or being made."""
-        return len(self._queue) + self._busy
+        return len(self._queue) + len(self._first) + self._busy
 
-    def spawn(self, call: Call, what: str, key: Hashable | None = None) -> None:
-        """Queue ``call()`` (made later by a worker); ``what`` names it in the log."""
+    def spawn(self, call: Call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
+        """Queue ``call()`` (made later by a worker; with ``first``, before every call queued
+        without it); ``what`` names it in the log."""
         if key is not None:
             if key in self._keys:
                 return
             self._keys.add(key)
-        self._queue.append((call, what, key))
+        (self._first if first else self._queue).append((call, what, key))
         self._ready.set()
         if not self._workers:
             self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._size)]
 
     async def _work(self) -> None:
         while True:
-            if not self._queue:
+            if not self._first and not self._queue:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
-            call, what, key = self._queue.popleft()
+            call, what, key = (self._first or self._queue).popleft()
             if key is not None:
                 self._keys.discard(key)
             self._busy += 1

@@ -33,6 +33,7 @@ from scheduler.core.inputs import (
     HandlersAlive,
     Input,
     JobsQueued,
+    LaunchAnswered,
     LaunchRefused,
     LaunchUnanswered,
     MasterProblems,
@@ -50,7 +51,7 @@ from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
 from scheduler.mesos.frameworks import ghost_frameworks
 from scheduler.runtime.call_pool import BackgroundCalls
-from scheduler.runtime.state_store import StateStore
+from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import RecordWriter
 from scheduler.status.core_view import ViewBuilder
 from scheduler.status.document import StatusBuilder
@@ -107,13 +108,14 @@ class Engine:
         self._inputs: deque[Input] = deque()
         self._input_ready = asyncio.Event()
         self.scheduling_pass = None  # a Prometheus histogram of the passes' durations, when one is attached
+        self.loop_lag = None  # a LoopLagMonitor, when one is attached: its problem goes in with each Tick
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.master_poll_error: str | None = None
         self._syncs = 0
-        self._max_job_id = 0
+        self._job_ids = NewJobIds()
         self._last_tick: float | None = None
         self._node_rows: dict[str, NodeRecord] = {}  # node rows to write, newest per hostname
         self._step_errors: dict[str, tuple[str, float]] = {}
@@ -166,6 +168,11 @@ class Engine:
                 self._wakeup.set()
             elif isinstance(item, Cycle):
                 self._mind_offers()
+                if len(self.state.offers) and self.state.launches.room():
+                    self._wakeup.set()  # offers kept when the pass's share ran out: the next pass now
+            elif isinstance(item, (LaunchAnswered, LaunchRefused, LaunchUnanswered, WriteDone)):
+                if len(self.state.offers) and self.state.launches.room():
+                    self._wakeup.set()  # room again for the offers kept
             elif isinstance(item, OfferRescinded):
                 self.held_offers.returned((item.offer_id,))
             elif isinstance(item, Disconnected):
@@ -204,7 +211,8 @@ class Engine:
         for tasks in actions.reconcile:
             self.calls.spawn(partial(driver.reconcile, tasks), "RECONCILE")
         for launch in actions.accept:
-            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}")
+            # Before the acknowledgements queued: tries wait for this answer (launches in flight).
+            self.calls.spawn(partial(self._launch, driver, launch), f"ACCEPT on agent {launch.agent_id}", first=True)
         if actions.launch or actions.acknowledge or actions.records:
             # Only a launch may be given up (its offers will not wait). The end of a try is written,
             # however long that takes, whether or not its update carries an acknowledgement.
@@ -276,21 +284,31 @@ class Engine:
             self.calls.spawn(partial(driver.acknowledge, status), f"ACKNOWLEDGE {status.task_id}", key=key)
 
     async def _launch(self, driver, launch: Launch) -> None:
+        """Make the ACCEPT; whatever happens, the core hears that it is over (it counts launches in
+        flight until then)."""
         try:
             await driver.launch(launch.offer_ids, [calls.task_info_of(spec) for spec in launch.tasks], self._refuse_s())
-        except CallError as exc:
-            if exc.status == 0:
-                # No answer: the master may or may not have the tasks. Ask it rather than guess.
-                log.warning(
-                    "ACCEPT on agent %s got no answer (%s); reconciling its %d tasks",
-                    launch.agent_id,
-                    exc.detail,
-                    len(launch.tasks),
-                )
-                self.post(LaunchUnanswered(launch))
-            else:
-                log.warning("ACCEPT on agent %s refused (%s): its tasks never ran", launch.agent_id, exc)
-                self.post(LaunchRefused(launch))
+        except BaseException as exc:
+            if not isinstance(exc, CallError):
+                self.post(LaunchUnanswered(launch))  # cancelled, or a bug: the master may have it
+                raise
+            self._launch_failed(launch, exc)
+        else:
+            self.post(LaunchAnswered(launch))
+
+    def _launch_failed(self, launch: Launch, exc: CallError) -> None:
+        if exc.status == 0:
+            # No answer: the master may or may not have the tasks. Ask it rather than guess.
+            log.warning(
+                "ACCEPT on agent %s got no answer (%s); reconciling its %d tasks",
+                launch.agent_id,
+                exc.detail,
+                len(launch.tasks),
+            )
+            self.post(LaunchUnanswered(launch))
+        else:
+            log.warning("ACCEPT on agent %s refused (%s): its tasks never ran", launch.agent_id, exc)
+            self.post(LaunchRefused(launch))
 
     # --- loops ---
 
@@ -377,7 +395,7 @@ class Engine:
         now = self.clock()
         if self._last_tick is None or now - self._last_tick >= TICK_INTERVAL_S:
             self._last_tick = now
-            self.post(Tick())
+            self.post(Tick(loop_lag=self.loop_lag.problem() if self.loop_lag is not None else None))
             self._check_held_offers(now)
         # No launch while its framework id or its records cannot be stored: a crash would orphan it.
         driver = self.driver
@@ -486,8 +504,11 @@ class Engine:
         self.apply_pending()
         if self.handlers is not None:
             self.handlers.resize(loaded.message_handlers)
-        self._max_job_id = max(
-            [job.job_id for job in loaded.queued] + [t.exe.job_id for t in loaded.running], default=0
+        # Reads go on from the highest id loaded. (A transaction open across the start that commits
+        # ids below it is not looked for: its jobs wait for the next start. Looking for every id
+        # missing below would read the whole queue again.)
+        self._job_ids = NewJobIds(
+            max([job.job_id for job in loaded.queued] + [t.exe.job_id for t in loaded.running], default=0)
         )
         log.info(
             "Loaded %d nodes, %d job types, %d queued jobs, %d running tries, %d recent ends; scheduler %s",
@@ -521,12 +542,11 @@ class Engine:
             self.post(HandlersAlive(self.handlers.alive_count()))
         if self._syncs % JOB_TYPES_EVERY_SYNCS == 0:
             self.post(await self.store.job_types())
-        # New jobs by id each round; every few rounds all of them, since ids from concurrent
-        # transactions can commit out of order.
-        after = 0 if self._syncs % JOB_TYPES_EVERY_SYNCS == 0 else self._max_job_id
-        queued = await self.store.queued_jobs(after)
+        # New jobs: ids above the highest read, and the gaps below it that a transaction still open
+        # may fill (ids commit out of order). Never the whole queue again: it is kept in the core.
+        queued = await self.store.queued_jobs(self._job_ids.highest, self._job_ids.ranges())
+        self._job_ids.read([job.job_id for job in queued.jobs], self.clock())
         if queued.jobs:
-            self._max_job_id = max(self._max_job_id, max(job.job_id for job in queued.jobs))
             self.post(queued)
         if self._syncs % FLAGS_EVERY_SYNCS == 0:
             await self.read_flags()

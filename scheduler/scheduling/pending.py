@@ -6,7 +6,7 @@ then the job type's, then this cycle's offers). Operators see the counts in the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -14,6 +14,9 @@ class PendingReason(StrEnum):
     NOT_SUBSCRIBED = "NOT_SUBSCRIBED"  # no subscription to the master: no offers can come
     SCHEDULER_PAUSED = "SCHEDULER_PAUSED"
     LAUNCHES_HELD = "LAUNCHES_HELD"  # the records a launch needs first cannot be written now
+    # As many launches as allowed wait for the master's answer (MAX_LAUNCHES_IN_FLIGHT), or the
+    # pass placed all it may at once: the job keeps its place for the next pass.
+    LAUNCHES_IN_FLIGHT = "LAUNCHES_IN_FLIGHT"
     WAITING_SYSTEM_TASKS = "WAITING_SYSTEM_TASKS"  # a system task waits for room: jobs wait behind it
     UNKNOWN_JOB_TYPE = "UNKNOWN_JOB_TYPE"
     NO_NODE_FITS = "NO_NODE_FITS"  # no node of the cluster could ever run it (INVALID_RESOURCES)
@@ -28,18 +31,11 @@ class PendingReason(StrEnum):
 PendingCounts = dict[int, dict[PendingReason, int]]  # job type id -> reason -> jobs
 
 
-def count_all(job_type_ids: Iterable[int], reason: PendingReason) -> PendingCounts:
-    """Every job given (by its type) waits for the same reason."""
-    counts: PendingCounts = {}
-    for job_type_id in job_type_ids:
-        by_reason = counts.setdefault(job_type_id, {})
-        by_reason[reason] = by_reason.get(reason, 0) + 1
-    return counts
-
-
-def add(counts: PendingCounts, job_type_id: int, reason: PendingReason) -> None:
+def add(counts: PendingCounts, job_type_id: int, reason: PendingReason, jobs: int = 1) -> None:
+    if jobs <= 0:
+        return
     by_reason = counts.setdefault(job_type_id, {})
-    by_reason[reason] = by_reason.get(reason, 0) + 1
+    by_reason[reason] = by_reason.get(reason, 0) + jobs
 
 
 def as_strings(by_reason: Mapping[PendingReason, int]) -> dict[str, int]:

@@ -10,26 +10,17 @@ from scheduler.status.view import NodeView, QueueTypeSummary, SnapshotView
 
 
 def _queue(state: CoreState) -> tuple[QueueTypeSummary, ...]:
-    summary: dict[int, list] = {}  # job type id -> [count, oldest queued_at, best priority]
-    for job in state.queue:
-        entry = summary.get(job.job_type_id)
-        if entry is None:
-            summary[job.job_type_id] = [1, job.queued_at, job.priority]
-        else:
-            entry[0] += 1
-            entry[1] = min(entry[1], job.queued_at)
-            entry[2] = min(entry[2], job.priority)
     result = []
-    for job_type_id, (count, oldest, priority) in sorted(summary.items()):
+    for job_type_id, summary in sorted(state.queue.summaries().items()):  # one look per job, no sort
         job_type = state.job_types.get(job_type_id)
         result.append(
             QueueTypeSummary(
                 job_type_id=job_type_id,
                 job_type_name=job_type.name if job_type else "",
                 job_type_version=job_type.version if job_type else "",
-                count=count,
-                longest_queued=oldest,
-                highest_priority=priority,
+                count=summary.count,
+                longest_queued=summary.oldest_queued_at,
+                highest_priority=summary.best_priority,
                 pending_reasons=as_strings(state.pending.get(job_type_id, {})),
             )
         )

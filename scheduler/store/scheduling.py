@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
@@ -25,14 +26,34 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
-def load_queued_jobs(connection: Connection, after_id: int = 0, limit: int = 50_000) -> list[QueuedJob]:
+QUEUED_PAGE = 50_000  # rows of one read: a burst is read over several rounds, each a bounded query
+
+
+def load_queued_jobs(
+    connection: Connection, after_id: int = 0, limit: int = QUEUED_PAGE, gaps: Sequence[tuple[int, int]] = ()
+) -> list[QueuedJob]:
+    """Queued jobs with an id above ``after_id`` or within one of the ``gaps`` (inclusive id
+    ranges), by id, at most ``limit``."""
+    ids = job_table.c.id > after_id
+    if gaps:
+        ids = or_(ids, *(job_table.c.id.between(low, high) for low, high in gaps))
     rows = connection.execute(
         select(job_table.c.id, job_table.c.job_type_id, job_table.c.priority, job_table.c.queued, job_table.c.num_exes)
-        .where(and_(job_table.c.status == JobStatus.QUEUED, job_table.c.id > after_id))
+        .where(and_(job_table.c.status == JobStatus.QUEUED, ids))
         .order_by(job_table.c.id)
         .limit(limit)
     )
     return [QueuedJob(r.id, r.job_type_id, r.priority, _epoch(r.queued), r.num_exes) for r in rows]
+
+
+def load_all_queued_jobs(connection: Connection, page: int = QUEUED_PAGE) -> list[QueuedJob]:
+    """Every queued job (at start), read in pages by id: no limit on the queue's length."""
+    jobs: list[QueuedJob] = []
+    while True:
+        batch = load_queued_jobs(connection, jobs[-1].job_id if jobs else 0, page)
+        jobs += batch
+        if len(batch) < page:
+            return jobs
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,7 @@ class InlineCalls:
     def __len__(self) -> int:
         return len(self.queue)
 
-    def spawn(self, call, what: str, key: Hashable | None = None) -> None:
+    def spawn(self, call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
         if key is not None and any(k == key for _, _, k in self.queue):
             return
         self.queue.append((call, what, key))
@@ -231,8 +231,11 @@ class MemoryStore:
             queued=tuple(self.queued),
         )
 
-    async def queued_jobs(self, after_id: int = 0) -> JobsQueued:
-        return JobsQueued(tuple(job for job in self.queued if job.job_id > after_id))
+    async def queued_jobs(self, after_id: int = 0, gaps=()) -> JobsQueued:
+        def wanted(job_id: int) -> bool:
+            return job_id > after_id or any(low <= job_id <= high for low, high in gaps)
+
+        return JobsQueued(tuple(job for job in self.queued if wanted(job.job_id)))
 
     async def job_types(self) -> JobTypesRead:
         return JobTypesRead(tuple(self.types))
@@ -262,7 +265,9 @@ class Harness:
         self.calls = InlineCalls()
         self.store = MemoryStore()
         settings = load_settings({}, overrides={"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"})
-        self.state = CoreState(hostname="scheduler", now=self.clock.now)
+        self.state = CoreState(
+            hostname="scheduler", now=self.clock.now, max_launches_in_flight=settings.max_launches_in_flight
+        )
         self.engine = Engine(
             settings,
             self.state,

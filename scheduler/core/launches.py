@@ -1,0 +1,63 @@
+"""Launches in flight: tasks placed whose ACCEPT the master has not answered yet.
+
+A pass places no more than the room left under the bound (``MAX_LAUNCHES_IN_FLIGHT``), and no more
+than ``per_pass`` at once (one pass's records are one write, which must commit well within the
+database timeout). A launch leaves the count when the master answers its ACCEPT, refuses it, leaves
+it unanswered (it is reconciled), or when it is never sent (records not written, or withdrawn).
+So placement waits for the master rather than queueing calls to it: ahead of a slow master, at
+most the bound of tries is recorded and not yet taken.
+
+Offers left when the room runs out are kept for the next pass (the engine runs one as soon as
+there is room again) for at most ``KEEP_OFFERS_S``, then declined (with the short filter, as work
+waits): no longer than a declined offer would take to come back, so no other framework waits more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DEFAULT_LIMIT = 1500
+DEFAULT_PER_PASS = 1000
+KEEP_OFFERS_S = 1.0
+
+
+class LaunchesInFlight:
+    def __init__(self, limit: int = DEFAULT_LIMIT, per_pass: int = DEFAULT_PER_PASS) -> None:
+        self.limit = limit
+        self.per_pass = per_pass
+        self._task_ids: set[str] = set()
+        self.most = 0  # the largest count seen (for the metrics and the tests)
+        self.kept: dict[str, float] = {}  # offer id -> since when it is kept for want of room
+
+    def __len__(self) -> int:
+        return len(self._task_ids)
+
+    def __contains__(self, task_id: str) -> bool:
+        return task_id in self._task_ids
+
+    def room(self) -> int:
+        """Tasks the next pass may place."""
+        return max(0, min(self.limit - len(self._task_ids), self.per_pass))
+
+    def placed(self, task_ids: Iterable[str]) -> None:
+        self._task_ids.update(task_ids)
+        self.most = max(self.most, len(self._task_ids))
+
+    def keep(self, offer_ids: Iterable[str], now: float) -> tuple[list[str], list[str]]:
+        """Offers left over because the room ran out: (those to keep, those kept long enough to decline)."""
+        kept: dict[str, float] = {}
+        declined = []
+        for offer_id in offer_ids:
+            since = self.kept.get(offer_id, now)
+            if now - since < KEEP_OFFERS_S:
+                kept[offer_id] = since
+            else:
+                declined.append(offer_id)
+        self.kept = kept
+        return list(kept), declined
+
+    def answered(self, task_ids: Iterable[str]) -> int:
+        """These tasks' launch is over, one way or another; how many were still counted."""
+        before = len(self._task_ids)
+        self._task_ids.difference_update(task_ids)
+        return before - len(self._task_ids)

@@ -1,0 +1,101 @@
+"""The queue kept per job type: running order across types, a pass that costs what it places."""
+
+from __future__ import annotations
+
+import random
+
+from scheduler.jobs.queue import JobQueue, QueuedJob
+
+
+def job(job_id: int, job_type_id: int = 1, priority: int = 100, queued_at: float | None = None) -> QueuedJob:
+    return QueuedJob(job_id, job_type_id, priority, float(job_id) if queued_at is None else queued_at)
+
+
+def test_iteration_is_scale_order_across_types_priority_then_age():
+    queue = JobQueue()
+    queue.add_many([job(1, 1, 100), job(2, 2, 5), job(3, 1, 5), job(4, 2, 100, queued_at=0.5)])
+    queue.add(job(5, 3, 5, queued_at=2.5))
+    assert [j.job_id for j in queue] == [2, 5, 3, 4, 1]
+    assert queue.counts() == {1: 2, 2: 2, 3: 1}
+    assert len(queue) == 5 and 4 in queue and 9 not in queue
+
+
+def test_heads_merge_in_order_and_follow_removals():
+    queue = JobQueue()
+    rng = random.Random(7)
+    jobs = [job(i, rng.randrange(4), rng.choice((5, 50, 100)), rng.random()) for i in range(1, 400)]
+    queue.add_many(jobs)
+    heads = queue.heads()
+    taken = []
+    while (head := heads.next()) is not None:
+        taken.append(head.job_id)
+        queue.remove(head.job_id)  # placed
+    assert taken == [j.job_id for j in sorted(jobs, key=lambda j: j.order)]
+    assert len(queue) == 0 and queue.counts() == {}
+
+
+def test_a_dropped_type_is_passed_over_whole_in_one_step():
+    queue = JobQueue()
+    queue.add_many([job(i, 1, 10) for i in range(1, 1001)] + [job(i, 2, 50) for i in range(1001, 1004)])
+    heads = queue.heads()
+    first = heads.next()
+    assert first.job_type_id == 1
+    heads.drop(1)  # no room for type 1 in this pass: its 1,000 jobs are not looked at
+    rest = []
+    while (head := heads.next()) is not None:
+        rest.append(head.job_id)
+        queue.remove(head.job_id)
+    assert rest == [1001, 1002, 1003]
+    assert queue.count(1) == 1000 and heads.job_type_ids() == []
+
+
+def test_types_left_when_a_pass_stops_early():
+    queue = JobQueue()
+    queue.add_many([job(1, 1), job(2, 2), job(3, 3)])
+    heads = queue.heads([1, 2])  # type 3 filtered out by the caller
+    queue.remove(heads.next().job_id)
+    assert sorted(heads.job_type_ids()) == [2]  # type 1 has nothing left; type 3 was never in
+
+
+def test_removed_from_the_middle_and_added_again_is_seen_once_in_its_new_place():
+    queue = JobQueue()
+    queue.add_many([job(1), job(2), job(3)])
+    assert queue.remove(2).job_id == 2
+    assert queue.remove(2) is None
+    queue.add(QueuedJob(2, 1, 1, 2.0, num_exes=1))  # back (a retry) at a better priority
+    assert queue.add(job(2)) is False  # already queued
+    assert [(j.job_id, j.num_exes) for j in queue] == [(2, 1), (1, 0), (3, 0)]
+    heads = queue.heads()
+    order = []
+    while (head := heads.next()) is not None:
+        order.append(head.job_id)
+        queue.remove(head.job_id)
+    assert order == [2, 1, 3]
+
+
+def test_a_better_job_added_during_a_pass_is_taken_in_order():
+    queue = JobQueue()
+    queue.add_many([job(1, 1, 100), job(2, 2, 100)])
+    heads = queue.heads()
+    queue.remove(heads.next().job_id)
+    queue.add(job(3, 2, 1))
+    assert heads.next().job_id == 3
+
+
+def test_stale_entries_do_not_pile_up():
+    queue = JobQueue()
+    queue.add_many([job(i) for i in range(1, 10_001)])
+    for i in range(2, 10_001, 2):
+        queue.remove(i)  # from the middle: their entries go stale
+    assert len(queue._heaps[1]) <= 2 * len(queue) + 64
+    assert [j.job_id for j in queue][:3] == [1, 3, 5]
+
+
+def test_summaries_per_type():
+    queue = JobQueue()
+    queue.add_many([job(1, 1, 100, 50.0), job(2, 1, 7, 60.0), job(3, 2, 30, 10.0)])
+    queue.remove(3)
+    queue.add(job(4, 2, 40, 20.0))
+    summaries = queue.summaries()
+    assert (summaries[1].count, summaries[1].oldest_queued_at, summaries[1].best_priority) == (2, 50.0, 7)
+    assert (summaries[2].count, summaries[2].oldest_queued_at, summaries[2].best_priority) == (1, 20.0, 40)

@@ -1,0 +1,32 @@
+"""ACCEPTs go before the acknowledgements queued in the call pool: tries wait for their answer."""
+
+import asyncio
+
+from scheduler.runtime.call_pool import BackgroundCalls
+
+
+async def test_a_call_queued_first_is_made_before_those_queued_earlier():
+    calls = BackgroundCalls(workers=1)
+    made: list[str] = []
+    gate = asyncio.Event()
+
+    async def blocking():
+        made.append("busy")
+        await gate.wait()
+
+    def call(name):
+        async def run():
+            made.append(name)
+
+        return run
+
+    calls.spawn(blocking, "busy")
+    await asyncio.sleep(0)  # the one worker is now busy
+    for name in ("ack-1", "ack-2"):
+        calls.spawn(call(name), name)
+    calls.spawn(call("accept-1"), "accept-1", first=True)
+    calls.spawn(call("accept-2"), "accept-2", first=True)
+    assert len(calls) == 5
+    gate.set()
+    assert await calls.drain(timeout_s=2.0)
+    assert made == ["busy", "accept-1", "accept-2", "ack-1", "ack-2"]
