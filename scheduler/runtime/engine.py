@@ -52,7 +52,7 @@ from scheduler.mesos.driver import CallError
 from scheduler.mesos.frameworks import ghost_frameworks
 from scheduler.runtime.call_pool import BackgroundCalls
 from scheduler.runtime.state_store import NewJobIds, StateStore
-from scheduler.runtime.writer import RecordWriter
+from scheduler.runtime.writer import MAX_RECORDS_PER_WRITE, RecordWriter
 from scheduler.status.core_view import ViewBuilder
 from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
@@ -67,7 +67,10 @@ DB_SYNC_INTERVAL_S = 1.0
 FLAGS_EVERY_SYNCS = 3  # pause flags and the handler count are re-read every few syncs
 JOB_TYPES_EVERY_SYNCS = 10
 BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
-WRITER_BACKLOG_LIMIT = 50  # record batches waiting: past this, new launches wait (and offers go back)
+# Records waiting to be written (ten writes' worth): past this, new launches wait (and offers go back).
+# Counted in records, not batches: each task update is a batch of one, so a burst of updates would
+# otherwise hold launches while the writer is nowhere near behind.
+WRITER_BACKLOG_RECORDS = 10 * MAX_RECORDS_PER_WRITE
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 # /master/frameworks lists every task of every framework: a large answer, built by the master's one
 # actor, so it is read less often than the agents.
@@ -403,7 +406,7 @@ class Engine:
             driver is None
             or not driver.framework_id_saved
             or self.writer.error is not None
-            or len(self.writer) > WRITER_BACKLOG_LIMIT
+            or self.writer.records_waiting() > WRITER_BACKLOG_RECORDS
         )
         self.post(Cycle(launches_held=held))
 

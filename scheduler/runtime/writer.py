@@ -49,6 +49,10 @@ class RecordWriter:
     def __len__(self) -> int:
         return len(self._batches)
 
+    def records_waiting(self) -> int:
+        """Records submitted and not yet taken to be written (a batch holds one or thousands)."""
+        return sum(len(batch.records) for batch in self._batches)
+
     def submit(self, records: list[Record], done: Callable[[bool], None], *, droppable: bool) -> None:
         self._batches.append(Batch(records, done, droppable))
         self._ready.set()

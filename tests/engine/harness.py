@@ -144,6 +144,9 @@ class RecordingWriter:
     def __len__(self) -> int:
         return len(self.pending)
 
+    def records_waiting(self) -> int:
+        return sum(len(batch.records) for batch in self.pending)
+
     def submit(self, records, done, *, droppable) -> None:
         self.pending.append(_Batch(list(records), done, droppable))
 
