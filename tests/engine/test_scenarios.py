@@ -154,3 +154,25 @@ async def test_a_master_restart_during_a_burst_reconciles_every_task_and_launche
     assert len(launched) == len(set(launched)) == 9
     assert {int(t.split("-")[2]) for t in launched} <= set(jobs)
     assert len(h.state.queue) == 3 and not set(launched[8:]) & set(running)
+
+
+async def test_launches_wait_on_records_waiting_not_on_how_many_batches_hold_them(h):
+    """Each task update is a batch of one record: hundreds of them are a few milliseconds of writing
+    and must not hold launches; thousands of records waiting do."""
+    from scheduler.runtime.engine import WRITER_BACKLOG_RECORDS
+
+    (job,) = h.queue_jobs(1)
+    await h.sync()
+    await h.offer_all()
+    for _ in range(200):  # waiting when the cycle decides (the harness writes only when run idle)
+        h.writer.submit([object()], lambda ok: None, droppable=False)
+    await h.cycle()
+    assert h.writer.launched() == [f"scale-job-{job}-1"]
+    (second,) = h.queue_jobs(1)
+    await h.sync()
+    await h.offer_all()
+    h.writer.submit([object()] * (WRITER_BACKLOG_RECORDS + 1), lambda ok: None, droppable=False)
+    await h.cycle()
+    assert f"scale-job-{second}-1" not in h.writer.launched()
+    (queue,) = h.view().queue
+    assert queue.pending_reasons == {"LAUNCHES_HELD": 1}
