@@ -31,6 +31,18 @@ async def until_members(kazoo, path, predicate, timeout_s=10.0) -> list[str]:
         await asyncio.sleep(0.05)
 
 
+async def until_registrations(registration, count: int, timeout_s=5.0) -> None:
+    """The znode is visible to other clients a moment before ``create`` returns to the registration
+    on its worker thread and the counter moves: wait for the counter, bounded."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while registration.registrations < count:
+        if loop.time() > deadline:
+            raise TimeoutError(f"registrations stayed at {registration.registrations}, expected {count}")
+        await asyncio.sleep(0.02)
+    assert registration.registrations == count
+
+
 async def test_registers_withdraws_while_down_and_comes_back_with_a_higher_sequence(zookeeper, kazoo):
     path = f"/mesos-{uuid.uuid4().hex[:8]}"
     sim = await serve_sim(SimConfig(agents=1), "127.0.0.1", 0)
@@ -47,7 +59,7 @@ async def test_registers_withdraws_while_down_and_comes_back_with_a_higher_seque
         await until_members(kazoo, path, lambda c: c == [], timeout_s=2.5)
         [second] = await until_members(kazoo, path, lambda c: len(c) == 1, timeout_s=5)
         assert member_sequence(second) > member_sequence(first)
-        assert registration.registrations == 2
+        await until_registrations(registration, 2)
 
         sim.master.set_leader("http://127.0.0.1:1")  # redirecting to another master: not a member
         await until_members(kazoo, path, lambda c: c == [])
@@ -100,7 +112,8 @@ async def test_an_expired_session_registers_again(zookeeper, kazoo):
         [first] = await until_members(kazoo, path, lambda c: len(c) == 1)
         await asyncio.to_thread(expire_session, zookeeper, registration._client)
         [second] = await until_members(kazoo, path, lambda c: len(c) == 1 and c[0] != first)
-        assert member_sequence(second) > member_sequence(first) and registration.registrations == 2
+        assert member_sequence(second) > member_sequence(first)
+        await until_registrations(registration, 2)
     finally:
         await registration.close()
         await sim.close()
