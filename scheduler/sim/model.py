@@ -208,6 +208,7 @@ class Task:
         "kill_requested",
         "launched_at",
         "unreachable_time",
+        "json_cache",
     )
 
     def __init__(
@@ -242,6 +243,9 @@ class Task:
         self.kill_requested = False
         self.launched_at = t
         self.unreachable_time: float | None = None
+        # (state, statuses seen) -> the task's JSON for the state endpoints: with 100,000 tasks
+        # ``/master/state`` would otherwise rebuild every entry on every read.
+        self.json_cache: tuple[tuple[str, int], dict] | None = None
 
     @property
     def terminal(self) -> bool:

@@ -59,7 +59,12 @@ def slaves(state: MasterState) -> dict:
 
 
 def _task_json(task: Task) -> dict:
-    return {
+    # Only the state and the statuses change once a task is made; readers only serialize the result.
+    key = (task.state, len(task.statuses))
+    cached = task.json_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    entry = {
         "id": task.id,
         "name": task.name,
         "framework_id": task.framework_id,
@@ -71,6 +76,8 @@ def _task_json(task: Task) -> dict:
         "statuses": [{"state": s, "timestamp": ts} for s, ts in task.statuses],
         "labels": list(task.labels),
     }
+    task.json_cache = (key, entry)
+    return entry
 
 
 def _framework_json(state: MasterState, fw: Framework) -> dict:
