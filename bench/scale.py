@@ -14,7 +14,8 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - status latency p50/p99 and the status' maximum age (now minus its ``timestamp``) as the client saw it;
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
 - launches in flight, at most: tries recorded RUNNING that the master neither runs nor lists as
-  completed, sampled every second;
+  completed, sampled every second (or, when one sample takes long, every two samples' time), and the
+  scheduler's own largest count (``scale_scheduler_launches_in_flight_most``);
 - with ``--kill-at``, a ``kill -9`` once that share of the jobs has ended, a restart, and the SYSTEM
   failures of tries started before the kill and ended after it; every job must end exactly once.
 
@@ -55,6 +56,7 @@ from scheduler.messaging.producer import CommandProducer
 LAG = "scale_scheduler_event_loop_lag_seconds"
 LAG_MAX = "scale_scheduler_event_loop_lag_recent_max_seconds"
 PASS = "scale_scheduler_scheduling_pass_seconds"
+IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 
 
 def ms(value: float | None) -> float | None:
@@ -171,6 +173,9 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     if not passes:
         report["scheduling_pass"]["missing"] = f"the scheduler does not feed {PASS}"
     report["launches_in_flight_max"] = max((s.in_flight for s in samples), default=None)
+    # The scheduler's own count (its largest since it started, per process), next to the sampled one.
+    own = [v for s in samples if s.metrics for v in [gauge(s.metrics, IN_FLIGHT_MOST)] if v is not None]
+    report["launches_in_flight_most_by_scheduler"] = int(max(own)) if own else None
     report["tries_recorded_running_max"] = max((s.recorded_running for s in samples), default=None)
     unrecorded = max((s.unrecorded_on_master for s in samples if s.unrecorded_on_master is not None), default=0)
     if unrecorded:

@@ -67,6 +67,21 @@ class SchedulerCollector:
             ("jobs_queued", "Jobs waiting to run", gauges.get("jobs_queued", 0)),
             ("tries_running", "Job executions launched and not ended", gauges.get("tries_running", 0)),
             ("tasks_tracked", "Tasks of this scheduler that Mesos may be running", gauges.get("tasks_tracked", 0)),
+            (
+                "launches_in_flight",
+                "Tasks placed and recorded whose ACCEPT the master has not answered yet",
+                gauges.get("launches_in_flight", 0),
+            ),
+            (
+                "launches_in_flight_most",
+                "The most launches in flight at once since this scheduler started",
+                gauges.get("launches_in_flight_most", 0),
+            ),
+            (
+                "launches_in_flight_limit",
+                "MAX_LAUNCHES_IN_FLIGHT: placement waits rather than go past it",
+                gauges.get("launches_in_flight_limit", 0),
+            ),
             ("paused", "1 while the scheduler is paused", gauges.get("paused", 0)),
             ("subscribed", "1 while subscribed to the Mesos master", int(self.sources.subscribed())),
             ("status_timestamp_seconds", "Time of the newest status snapshot", self.sources.snapshot_time() or 0),

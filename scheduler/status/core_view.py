@@ -79,6 +79,9 @@ class ViewBuilder:
                 "message_handlers_desired": state.messaging.desired_count,
                 "message_handlers_running": state.messaging.actual_count,
                 "launches_held": int(state.hold_launches),
+                "launches_in_flight": len(state.launches),
+                "launches_in_flight_most": state.launches.most,
+                "launches_in_flight_limit": state.launches.limit,
             },
         )
 

@@ -55,6 +55,8 @@ async def test_metrics_are_prometheus_text(client):
     assert "scale_scheduler_new_offers_total 1.0" in text
     assert 'scale_scheduler_nodes{state="INITIAL_CLEANUP"} 1.0' in text
     assert "scale_scheduler_offers_held 1.0" in text
+    assert "scale_scheduler_launches_in_flight 0.0" in text
+    assert "scale_scheduler_launches_in_flight_limit 1500.0" in text
     assert 'scale_scheduler_dependency_ok{dependency="silo"} 0.0' in text
     assert "# TYPE scale_scheduler_messages_rejected_total counter" in text
     assert "# TYPE scale_scheduler_messages_dead_lettered_total counter" in text

@@ -105,6 +105,12 @@ async def test_a_burst_never_has_more_in_flight_than_the_bound_and_resumes_as_an
     await h.cycle()
     assert len(h.writer.launched()) == 6 and len(recorded_unanswered(h, driver)) == 6
     assert len(h.state.launches) == 6
+    gauges = h.view().gauges  # what /metrics publishes
+    assert (gauges["launches_in_flight"], gauges["launches_in_flight_most"], gauges["launches_in_flight_limit"]) == (
+        6,
+        6,
+        6,
+    )
     (queue,) = h.view().queue
     assert queue.pending_reasons == {"LAUNCHES_IN_FLIGHT": 34}  # they keep their place
     used = {offer_id for _, offer_ids, _ in driver.waiting for offer_id in offer_ids}
@@ -134,6 +140,7 @@ async def test_a_burst_never_has_more_in_flight_than_the_bound_and_resumes_as_an
     assert peak == 6
     assert sorted(driver.accepted()) == sorted(f"scale-job-{job}-1" for job in jobs)  # each once
     assert len(h.state.launches) == 0 and h.state.launches.most == 6
+    assert h.view().gauges["launches_in_flight"] == 0 and h.view().gauges["launches_in_flight_most"] == 6
 
 
 async def test_one_pass_places_at_most_its_share_so_one_write_stays_small(h):
