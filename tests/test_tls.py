@@ -225,3 +225,25 @@ async def test_the_mesos_driver_uses_the_ca_file(certs, https_server):
     async with ClientSession(connector=TCPConnector(ssl=without.ssl)) as http:
         with pytest.raises(ClientConnectorCertificateError):
             await http.get(https_server + "/")
+
+
+async def test_the_mesos_call_client_verifies_the_master_with_the_ca_file(certs, https_server, https_elsewhere):
+    """Calls (on connections of their own, see scheduler.mesos.call_client) check the certificate
+    and the host name like the subscription does."""
+    from scheduler.daemon import driver_options
+    from scheduler.mesos.call_client import CallClient
+
+    options = driver_options(load_settings({"CA_FILE": certs[0], "MESOS_MASTER_URL": https_server}))
+    client = CallClient(https_server, ssl=options.ssl)
+    try:
+        status, _ = await client.post("/", b"{}", {}, 10.0)
+        assert status == 405  # an answer over TLS (the test server takes GETs only)
+    finally:
+        client.close()
+    for url, ssl_option in ((https_server, True), (https_elsewhere, options.ssl)):
+        client = CallClient(url, ssl=ssl_option)
+        try:
+            with pytest.raises(ssl.SSLCertVerificationError):
+                await client.post("/", b"{}", {}, 10.0)
+        finally:
+            client.close()

@@ -24,6 +24,7 @@ import orjson
 from scheduler.aio import wait_event
 from scheduler.backoff import Backoff
 from scheduler.mesos import calls
+from scheduler.mesos.call_client import CallClient
 from scheduler.mesos.calls import FrameworkSpec
 from scheduler.mesos.events import (
     Disconnected,
@@ -155,7 +156,8 @@ class MesosDriver:
         self.heartbeat_interval_s = DEFAULT_HEARTBEAT_S
         self.subscriptions = 0  # successful SUBSCRIBEDs, for tests and the status
         self.last_event_monotonic: float | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._session: aiohttp.ClientSession | None = None  # the subscription and GETs
+        self._calls: CallClient | None = None  # the calls (POSTs), pipelined
         self._stream_task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()  # ends a backoff pause: stop, or a new master from the detector
@@ -238,6 +240,9 @@ class MesosDriver:
                 self._save_retry_task.cancel()
             await self._session.close()
             self._session = None
+            if self._calls is not None:
+                self._calls.close()
+                self._calls = None
 
     async def _load_framework_id(self) -> None:
         # Subscribing without the stored id would orphan every running task, so wait for it.
@@ -439,29 +444,41 @@ class MesosDriver:
         if self._session is None or not self.subscribed:
             raise NotSubscribed(kind)
         body = orjson.dumps(call)
-        timeout = aiohttp.ClientTimeout(total=self.options.call_timeout_s)
         backoff = Backoff(self.options.backoff_base_s, 5.0, self._rng)
         for attempt in range(self.options.call_retries + 1):
             stream_id = self.stream_id
             if stream_id is None:
                 raise NotSubscribed(kind)
-            headers = {"Content-Type": "application/json", "Mesos-Stream-Id": stream_id}
             try:
-                async with self._session.post(
-                    self.master_url + SCHEDULER_PATH, data=body, headers=headers, timeout=timeout, allow_redirects=False
-                ) as resp:
-                    if resp.status in (200, 202):
-                        return
-                    detail = (await resp.text())[:300].strip()
-            except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                status, answer = await self._call_client().post(
+                    SCHEDULER_PATH, body, {"Mesos-Stream-Id": stream_id}, self.options.call_timeout_s
+                )
+            except (OSError, ValueError) as exc:  # no answer: refused, closed, timed out, unreadable
                 raise CallError(kind, 0, repr(exc)) from None
-            if resp.status == 503 and attempt < self.options.call_retries:
+            if status in (200, 202):
+                return
+            detail = answer[:300].decode("utf-8", "replace").strip()
+            if status == 503 and attempt < self.options.call_retries:
                 await asyncio.sleep(backoff.next())
                 continue
-            if resp.status in (307, 403):
+            if status in (307, 403):
                 # No longer the leader, or the master no longer sees our subscription.
-                self.resubscribe(f"{kind} answered {resp.status} {detail}")
-            raise CallError(kind, resp.status, detail)
+                self.resubscribe(f"{kind} answered {status} {detail}")
+            raise CallError(kind, status, detail)
+
+    def _call_client(self) -> CallClient:
+        """Calls go to the master we are subscribed to, on connections of their own (see call_client)."""
+        client = self._calls
+        if client is None or client.base_url != self.master_url:
+            if client is not None:
+                client.close()
+            client = self._calls = CallClient(
+                self.master_url,
+                ssl=self.options.ssl,
+                headers=auth_headers(self.options),
+                connect_timeout_s=self.options.connect_timeout_s,
+            )
+        return client
 
     def _framework(self, kind: str) -> str:
         if not self.framework_id or not self.subscribed:
