@@ -31,7 +31,6 @@ from scheduler.scheduling.pending import PendingCounts, PendingReason
 from scheduler.scheduling.planner import AgentCapacity, OfferPool, TaskDemand, capacity_of, needs_gpus
 from scheduler.scheduling.system_tasks import DB_UPDATE, MESSAGE_HANDLER
 from scheduler.tasks.registry import Task, TaskKind
-from scheduler.tasks.status import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +47,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     state.work_waits = _work_waits(state, now)
     actions.kill += [(task_id, _agent_of(state, task_id)) for task_id in state.messaging.surplus(now)]
     actions.extend(_kill_timed_out(state, now))
-    stale = [
-        (t.task_id, t.agent_id)
-        for t in state.tasks
-        if t.state is TaskState.STAGING and now - t.launched_at > STAGING_STALE_S
-    ]
+    stale = [(t.task_id, t.agent_id) for t in state.tasks.staging_since(now - STAGING_STALE_S)]
     actions.reconcile += state.reconciler.due(now, stale)
     held = state.offers.take_all()
     room = state.launches.room()

@@ -5,6 +5,7 @@ implicit pass (the master reports every task it knows) at subscribe and then per
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 BATCH = 1000  # tasks per explicit RECONCILE call
@@ -24,6 +25,9 @@ class Reconciler:
         self.implicit_every_s = implicit_every_s
         self.awaiting: dict[str, tuple[str | None, float, int]] = {}  # task id -> (agent, ask again at, asks)
         self._next_implicit_at: float | None = None
+        # No task in ``awaiting`` is due before this: after a restart it holds every task (100,000
+        # in a burst), which each pass would otherwise look through.
+        self._next_ask_at = math.inf
         # Tasks stuck in STAGING: answered (the master says STAGING too) but asked again, less often.
         self._stale: dict[str, tuple[float, int]] = {}  # task id -> (ask again at, asks)
 
@@ -31,6 +35,7 @@ class Reconciler:
         asked = []
         for task_id, agent_id in pairs:
             self.awaiting[task_id] = (agent_id, now + FIRST_RETRY_S, 1)
+            self._next_ask_at = min(self._next_ask_at, now + FIRST_RETRY_S)
             asked.append((task_id, agent_id))
         return asked
 
@@ -48,10 +53,15 @@ class Reconciler:
     def due(self, now: float, stale: Iterable[Pair] = ()) -> list[list[Pair]]:
         """Calls to make now: tasks still unanswered whose delay ran out, stale ones, the periodic pass."""
         ask = []
-        for task_id, (agent_id, ask_at, asks) in list(self.awaiting.items()):
-            if now >= ask_at:
-                self.awaiting[task_id] = (agent_id, now + min(FIRST_RETRY_S * 2**asks, MAX_RETRY_S), asks + 1)
-                ask.append((task_id, agent_id))
+        if self.awaiting and now >= self._next_ask_at:
+            next_ask_at = math.inf
+            for task_id, (agent_id, ask_at, asks) in list(self.awaiting.items()):
+                if now >= ask_at:
+                    ask_at = now + min(FIRST_RETRY_S * 2**asks, MAX_RETRY_S)
+                    self.awaiting[task_id] = (agent_id, ask_at, asks + 1)
+                    ask.append((task_id, agent_id))
+                next_ask_at = min(next_ask_at, ask_at)
+            self._next_ask_at = next_ask_at
         stale_now = {}
         for task_id, agent_id in stale:
             ask_at, asks = self._stale.get(task_id, (now, 0))

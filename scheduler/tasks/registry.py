@@ -34,6 +34,9 @@ class TaskRegistry:
         self.running_by_agent: dict[str, Cents] = {}
         self.version_by_agent: dict[str, int] = {}  # bumped when an agent's tasks change
         self.types_by_agent: dict[str, dict[tuple[TaskKind, str], int]] = {}  # live tasks per (kind, type)
+        # Tasks still STAGING: the few just launched, or stuck. Kept apart so that looking for stuck
+        # ones costs what they are, not all 100,000 tasks of a burst, on every pass.
+        self.staging: dict[str, Task] = {}
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -51,6 +54,8 @@ class TaskRegistry:
         if task.task_id in self._tasks:
             raise ValueError(f"task {task.task_id} is already tracked")
         self._tasks[task.task_id] = task
+        if task.state is TaskState.STAGING:
+            self.staging[task.task_id] = task
         add_cents(self.running_by_agent.setdefault(task.agent_id, {}), task.resources)
         counts = self.types_by_agent.setdefault(task.agent_id, {})
         counts[(task.kind, task.type)] = counts.get((task.kind, task.type), 0) + 1
@@ -62,6 +67,7 @@ class TaskRegistry:
     def remove(self, task_id: str) -> Task | None:
         task = self._tasks.pop(task_id, None)
         if task is not None:
+            self.staging.pop(task_id, None)
             self._changed(task.agent_id)
             counts = self.types_by_agent[task.agent_id]
             key = (task.kind, task.type)
@@ -83,9 +89,15 @@ class TaskRegistry:
         if task is None:
             return None
         task.state = status.state
+        if status.state is not TaskState.STAGING:
+            self.staging.pop(status.task_id, None)
         if status.state.is_terminal:
             self.remove(status.task_id)
         return task
+
+    def staging_since(self, before: float) -> list[Task]:
+        """Tasks still STAGING that were launched before ``before``."""
+        return [task for task in self.staging.values() if task.launched_at < before]
 
     def busy_agents(self) -> set[str]:
         return set(self.running_by_agent)
