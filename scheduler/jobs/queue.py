@@ -44,6 +44,9 @@ class JobQueue:
         self._jobs: dict[int, tuple[QueuedJob, int]] = {}  # job id -> (job, the number of its live entry)
         self._heaps: dict[int, list[_Entry]] = {}  # job type id -> its jobs' entries (some may be stale)
         self._counts: dict[int, int] = {}  # job type id -> its jobs queued
+        # job type id -> (queued at, job id, entry number) heaps: the oldest job of a type whatever its
+        # priority, for the status' summaries, without a walk of the queue (100,000 jobs) per status.
+        self._oldest: dict[int, list[tuple[float, int, int]]] = {}
         self._numbers = itertools.count()
 
     def __len__(self) -> int:
@@ -62,10 +65,16 @@ class JobQueue:
         current = self._jobs.get(entry[2])
         return current is not None and current[1] == entry[3]
 
+    def _live_number(self, job_id: int, number: int) -> bool:
+        current = self._jobs.get(job_id)
+        return current is not None and current[1] == number
+
     def add(self, job: QueuedJob) -> bool:
         if job.job_id in self._jobs:
             return False
-        heapq.heappush(self._heaps.setdefault(job.job_type_id, []), self._enter(job))
+        entry = self._enter(job)
+        heapq.heappush(self._heaps.setdefault(job.job_type_id, []), entry)
+        heapq.heappush(self._oldest.setdefault(job.job_type_id, []), (job.queued_at, job.job_id, entry[3]))
         return True
 
     def add_many(self, jobs: Iterable[QueuedJob]) -> int:
@@ -77,12 +86,18 @@ class JobQueue:
                 new.setdefault(job.job_type_id, []).append(self._enter(job))
         for job_type_id, entries in new.items():
             heap = self._heaps.setdefault(job_type_id, [])
+            oldest = self._oldest.setdefault(job_type_id, [])
+            by_age = [(entry[1], entry[2], entry[3]) for entry in entries]
             if len(entries) * max(1, len(heap).bit_length()) < len(heap):
                 for entry in entries:
                     heapq.heappush(heap, entry)
+                for entry in by_age:
+                    heapq.heappush(oldest, entry)
             else:
                 heap += entries
                 heapq.heapify(heap)
+                oldest += by_age
+                heapq.heapify(oldest)
         return sum(len(entries) for entries in new.values())
 
     def remove(self, job_id: int) -> QueuedJob | None:
@@ -92,7 +107,8 @@ class JobQueue:
         job = entry[0]
         count = self._counts[job.job_type_id] - 1
         if count == 0:
-            del self._counts[job.job_type_id], self._heaps[job.job_type_id]  # its stale entries go with it
+            # Its stale entries go with it.
+            del self._counts[job.job_type_id], self._heaps[job.job_type_id], self._oldest[job.job_type_id]
             return job
         self._counts[job.job_type_id] = count
         heap = self._heaps[job.job_type_id]
@@ -100,6 +116,10 @@ class JobQueue:
             # Mostly stale (many removed from the middle): rebuilt, so memory follows the queue.
             heap[:] = [e for e in heap if self._live(e)]
             heapq.heapify(heap)
+        oldest = self._oldest[job.job_type_id]
+        if len(oldest) > 2 * count + 64:
+            oldest[:] = [e for e in oldest if self._live_number(e[1], e[2])]
+            heapq.heapify(oldest)
         return job
 
     # --- per job type ---
@@ -124,12 +144,15 @@ class JobQueue:
         return heap[0][4] if heap else None
 
     def summaries(self) -> dict[int, TypeSummary]:
-        """Per job type: how many, queued since when, at the best priority (one look at each job,
-        no sort)."""
+        """Per job type: how many, queued since when, at the best priority (from the heads of the
+        type's two heaps: no walk of its jobs)."""
         result = {}
-        for job_type_id, heap in self._heaps.items():
-            live = [entry for entry in heap if self._live(entry)]
-            result[job_type_id] = TypeSummary(len(live), min(e[1] for e in live), min(e[0] for e in live))
+        for job_type_id, count in self._counts.items():
+            first = self.head(job_type_id)
+            oldest = self._oldest[job_type_id]
+            while not self._live_number(oldest[0][1], oldest[0][2]):
+                heapq.heappop(oldest)
+            result[job_type_id] = TypeSummary(count, oldest[0][0], first.priority)
         return result
 
     def heads(self, job_type_ids: Iterable[int] | None = None) -> Heads:

@@ -99,3 +99,30 @@ def test_summaries_per_type():
     summaries = queue.summaries()
     assert (summaries[1].count, summaries[1].oldest_queued_at, summaries[1].best_priority) == (2, 50.0, 7)
     assert (summaries[2].count, summaries[2].oldest_queued_at, summaries[2].best_priority) == (1, 20.0, 40)
+
+
+def test_summaries_match_a_walk_of_the_queue_through_random_adds_and_removes():
+    rng = random.Random(7)
+    queue = JobQueue()
+    queued: dict[int, QueuedJob] = {}
+    next_id = 1
+    for step in range(3000):
+        if queued and rng.random() < 0.45:
+            job_id = rng.choice(list(queued))
+            assert queue.remove(job_id) is queued.pop(job_id)
+        else:
+            batch = [
+                job(next_id + k, rng.randint(1, 4), rng.choice((10, 50, 100)), rng.uniform(0, 1000))
+                for k in range(rng.choice((1, 1, 40)))
+            ]
+            next_id += len(batch)
+            queue.add_many(batch) if len(batch) > 1 else queue.add(batch[0])
+            queued.update((j.job_id, j) for j in batch)
+        if step % 50 == 0:
+            expected = {}
+            for j in queued.values():
+                count, oldest, best = expected.get(j.job_type_id, (0, float("inf"), 10**9))
+                expected[j.job_type_id] = (count + 1, min(oldest, j.queued_at), min(best, j.priority))
+            got = {t: (s.count, s.oldest_queued_at, s.best_priority) for t, s in queue.summaries().items()}
+            assert got == expected
+    assert all(len(heap) <= 2 * queue.count(t) + 64 for t, heap in queue._oldest.items())
