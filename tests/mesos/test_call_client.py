@@ -182,7 +182,7 @@ async def test_a_master_that_refuses_connections_is_an_os_error():
         client.close()
 
 
-async def test_a_burst_against_an_aiohttp_server_uses_a_few_connections_and_loses_nothing():
+async def test_a_burst_pipelined_on_four_connections_to_an_aiohttp_server_loses_nothing():
     """Like the simulator (aiohttp answers pipelined requests in order): 2,000 calls at once."""
     seen: list[int] = []
     peers: set = set()
@@ -199,7 +199,7 @@ async def test_a_burst_against_an_aiohttp_server_uses_a_few_connections_and_lose
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    client = CallClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/")
+    client = CallClient(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/", connections=4)
     try:
         answers = await asyncio.gather(
             *(client.post("/api/v1/scheduler", b'{"n":%d}' % n, {"Mesos-Stream-Id": "s"}, 30) for n in range(2000))
