@@ -16,6 +16,7 @@ import logging
 
 from scheduler.core.actions import Actions, Launch
 from scheduler.core.clock import reset_nodes
+from scheduler.core.launches import KEEP_OFFERS_S
 from scheduler.core.records import ExeLaunched
 from scheduler.core.state import CoreState, job_task_id
 from scheduler.core.warnings import UNKNOWN_JOB_TYPE, WAITING_SYSTEM_TASKS
@@ -24,6 +25,7 @@ from scheduler.jobs.executions import RunningExe
 from scheduler.jobs.queue import QueuedJob
 from scheduler.nodes import states
 from scheduler.nodes.node import Node
+from scheduler.offers.book import HeldOffer
 from scheduler.offers.offer import Offer
 from scheduler.resources.accounting import to_cents
 from scheduler.scheduling import pending
@@ -49,14 +51,15 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     actions.extend(_kill_timed_out(state, now))
     stale = [(t.task_id, t.agent_id) for t in state.tasks.staging_since(now - STAGING_STALE_S)]
     actions.reconcile += state.reconciler.due(now, stale)
-    held = state.offers.take_all()
     room = state.launches.room()
-    if held and room == 0 and not (state.paused or launches_held):
-        # As many launches as allowed wait for the master: the offers wait a little for room.
-        actions.decline += _keep(state, held, now)
+    if room == 0 and len(state.offers) and not (state.paused or launches_held):
+        # As many launches as allowed wait for the master: the offers wait a little for room, left in
+        # the book as they are (a pass without room costs nothing per offer); those kept long go back.
+        actions.decline += [offer.id for offer in state.offers.keep_all(now, KEEP_OFFERS_S)]
         state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
         return actions
-    state.launches.kept.clear()
+    taken = state.offers.take_all_held()
+    held = [entry.offer for entry in taken]
     if state.paused or not held or launches_held:
         # Paused, or the runtime cannot write what a launch needs first: hand everything back.
         actions.decline += [offer.id for offer in held]
@@ -91,7 +94,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
     unused = [o for capacity in pool.unused() for o in capacity.offers]
     if any(PendingReason.LAUNCHES_IN_FLIGHT in by_reason for by_reason in unplaced.values()):
-        actions.decline += _keep(state, unused, now)  # the room ran out, not the work: the next pass uses them
+        actions.decline += _keep(state, taken, unused, now)  # the room ran out, not the work: the next pass uses them
     else:
         actions.decline += [o.id for o in unused]
     state.launches.placed(spec.task_id for launch in actions.launch for spec in launch.tasks)
@@ -103,12 +106,12 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
 # --- the filter ---
 
 
-def _keep(state: CoreState, offers: list[Offer], now: float) -> list[str]:
-    """Keep the offers in the book for the next pass, but not past ``KEEP_OFFERS_S``: the ids to decline."""
-    by_id = {offer.id: offer for offer in offers}
-    kept, declined = state.launches.keep(by_id, now)
-    state.offers.add((by_id[offer_id] for offer_id in kept), now)
-    return declined
+def _keep(state: CoreState, taken: list[HeldOffer], unused: list[Offer], now: float) -> list[str]:
+    """Put the unused offers back in the book for the next pass, but not when kept ``KEEP_OFFERS_S``
+    already: the ids to decline."""
+    unused_ids = {offer.id for offer in unused}
+    expired = state.offers.keep((entry for entry in taken if entry.offer.id in unused_ids), now, KEEP_OFFERS_S)
+    return [offer.id for offer in expired]
 
 
 def _all_waiting(state: CoreState, reason: PendingReason) -> PendingCounts:

@@ -7,9 +7,10 @@ it unanswered (it is reconciled), or when it is never sent (records not written,
 So placement waits for the master rather than queueing calls to it: ahead of a slow master, at
 most the bound of tries is recorded and not yet taken.
 
-Offers left when the room runs out are kept for the next pass (the engine runs one as soon as
-there is room again) for at most ``KEEP_OFFERS_S``, then declined (with the short filter, as work
-waits): no longer than a declined offer would take to come back, so no other framework waits more.
+Offers left when the room runs out are kept in the book for the next pass (the engine runs one as
+soon as there is room again) for at most ``KEEP_OFFERS_S`` after they came, then declined (with the
+short filter, as work waits): no longer than a declined offer would take to come back, so no other
+framework waits more. A pass without room leaves the book as it is.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class LaunchesInFlight:
         self.per_pass = per_pass
         self._task_ids: set[str] = set()
         self.most = 0  # the largest count seen (for the metrics and the tests)
-        self.kept: dict[str, float] = {}  # offer id -> since when it is kept for want of room
 
     def __len__(self) -> int:
         return len(self._task_ids)
@@ -42,19 +42,6 @@ class LaunchesInFlight:
     def placed(self, task_ids: Iterable[str]) -> None:
         self._task_ids.update(task_ids)
         self.most = max(self.most, len(self._task_ids))
-
-    def keep(self, offer_ids: Iterable[str], now: float) -> tuple[list[str], list[str]]:
-        """Offers left over because the room ran out: (those to keep, those kept long enough to decline)."""
-        kept: dict[str, float] = {}
-        declined = []
-        for offer_id in offer_ids:
-            since = self.kept.get(offer_id, now)
-            if now - since < KEEP_OFFERS_S:
-                kept[offer_id] = since
-            else:
-                declined.append(offer_id)
-        self.kept = kept
-        return list(kept), declined
 
     def answered(self, task_ids: Iterable[str]) -> int:
         """These tasks' launch is over, one way or another; how many were still counted."""

@@ -1,7 +1,8 @@
 """The offer book: offers held per agent, for at most one scheduling cycle.
 
 Scale hoarded offers (its issue #1516) and starved the cluster; here every offer is either used by
-the next cycle or handed back, so the book only ever holds what arrived since the last cycle.
+the next cycle or handed back, so the book only ever holds what arrived since the last cycle, or,
+while launches in flight are at their bound, offers kept for a while (``keep``) for want of room.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from scheduler.resources.accounting import Cents, add_cents, scalar_cents
 class HeldOffer:
     offer: Offer
     cents: Cents  # its scalar resources, in hundredths
+    # Since when a pass that could not use it (launches in flight at their bound) keeps it.
+    kept_since: float | None = None
 
 
 def offer_role_matches(offer: Offer, accepted_role: str) -> bool:
@@ -41,10 +44,27 @@ class OfferBook:
             if not offer_role_matches(offer, self.accepted_role):
                 refused.append(offer)
                 continue
-            held = self._by_id[offer.id] = HeldOffer(offer, scalar_cents(offer.resources))
-            self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
-            add_cents(self._cents_by_agent.setdefault(offer.agent_id, {}), held.cents)
+            self._hold(HeldOffer(offer, scalar_cents(offer.resources)))
         return refused
+
+    def _hold(self, held: HeldOffer) -> None:
+        offer = held.offer
+        self._by_id[offer.id] = held
+        self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
+        add_cents(self._cents_by_agent.setdefault(offer.agent_id, {}), held.cents)
+
+    def keep(self, held: Iterable[HeldOffer], now: float, keep_s: float) -> list[Offer]:
+        """Hold again offers a pass took and could not use (checked and summed once, as they were),
+        unless kept ``keep_s`` already: those are returned, to be declined."""
+        expired = []
+        for entry in held:
+            if entry.kept_since is None:
+                entry = HeldOffer(entry.offer, entry.cents, now)
+            elif now - entry.kept_since >= keep_s:
+                expired.append(entry.offer)
+                continue
+            self._hold(entry)
+        return expired
 
     def _forget(self, offer_id: str) -> HeldOffer:
         held = self._by_id.pop(offer_id)
@@ -75,12 +95,26 @@ class OfferBook:
         """Remove and return the agent's offers (to launch on them or decline them)."""
         return [self._forget(offer_id).offer for offer_id in list(self._ids_by_agent.get(agent_id, ()))]
 
-    def take_all(self) -> list[Offer]:
-        offers = [held.offer for held in self._by_id.values()]
+    def take_all_held(self) -> list[HeldOffer]:
+        held = list(self._by_id.values())
         self._by_id.clear()
         self._ids_by_agent.clear()
         self._cents_by_agent.clear()
-        return offers
+        return held
+
+    def take_all(self) -> list[Offer]:
+        return [held.offer for held in self.take_all_held()]
+
+    def keep_all(self, now: float, keep_s: float) -> list[Offer]:
+        """``keep`` every offer held, in place (a pass without room): the ones kept long enough are
+        removed and returned; the others stay as they are, the new ones kept from ``now``."""
+        expired = []
+        for offer_id, entry in list(self._by_id.items()):
+            if entry.kept_since is None:
+                self._by_id[offer_id] = HeldOffer(entry.offer, entry.cents, now)
+            elif now - entry.kept_since >= keep_s:
+                expired.append(self._forget(offer_id).offer)
+        return expired
 
     def clear(self) -> int:
         """Forget every offer (the subscription ended: Mesos has rescinded them all)."""

@@ -1,0 +1,34 @@
+"""Offers kept for want of room (launches in flight at their bound): held at most a while after a
+pass first could not use them, and a pass without room leaves the book as it is."""
+
+from __future__ import annotations
+
+from scheduler.offers.book import OfferBook
+from scheduler.offers.offer import Offer, Resource
+
+
+def offer(offer_id: str, agent: str = "S1") -> Offer:
+    return Offer(offer_id, agent, f"host-{agent}", (Resource("cpus", "SCALAR", scalar=4.0),))
+
+
+def test_a_pass_without_room_keeps_new_offers_from_now_and_gives_back_those_kept_long_enough():
+    book = OfferBook()
+    book.add([offer("O1"), offer("O2", "S2")], 0.0)
+    assert book.keep_all(10.0, 1.0) == []  # first kept now, though they came ten seconds ago
+    book.add([offer("O3")], 10.5)
+    assert book.keep_all(10.9, 1.0) == []
+    assert [o.id for o in book.keep_all(11.0, 1.0)] == ["O1", "O2"]
+    assert len(book) == 1 and book.count_for_agent("S1") == 1 and book.offered_cents("S1") == {"cpus": 400}
+    assert [o.id for o in book.keep_all(11.9, 1.0)] == ["O3"]
+    assert len(book) == 0 and book.offered_cents("S1") == {}
+
+
+def test_offers_taken_by_a_pass_and_kept_keep_their_time_across_passes():
+    book = OfferBook()
+    book.add([offer("O1"), offer("O2")], 0.0)
+    taken = book.take_all_held()
+    assert book.keep(taken, 1.0, 1.0) == [] and len(book) == 2  # kept from 1.0
+    taken = book.take_all_held()
+    assert book.keep(taken[:1], 1.5, 1.0) == []  # O2 was used by this pass
+    assert [o.id for o in book.keep(book.take_all_held(), 2.0, 1.0)] == ["O1"]  # a pass with room does not reset it
+    assert len(book) == 0
