@@ -42,6 +42,14 @@ class BackgroundCalls:
         """Calls waiting or being made."""
         return len(self._queue) + len(self._first) + self._busy
 
+    def waiting(self, key: Hashable) -> bool:
+        """Whether a call under ``key`` is queued and not yet being made."""
+        return key in self._keys
+
+    def backlog(self) -> int:
+        """Calls queued, not yet being made."""
+        return len(self._queue) + len(self._first)
+
     def spawn(self, call: Call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
         """Queue ``call()`` (made later by a worker; with ``first``, before every call queued
         without it); ``what`` names it in the log."""

@@ -26,7 +26,7 @@ from scheduler.aio import wait_event
 from scheduler.config import Settings
 from scheduler.core.actions import Actions, Launch
 from scheduler.core.apply import apply
-from scheduler.core.events import Disconnected, OfferRescinded, OffersReceived, Subscribed
+from scheduler.core.events import Disconnected, OfferRescinded, OffersReceived, Subscribed, TaskUpdate
 from scheduler.core.inputs import (
     AgentsListed,
     Cycle,
@@ -71,10 +71,21 @@ BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
 # Counted in records, not batches: each task update is a batch of one, so a burst of updates would
 # otherwise hold launches while the writer is nowhere near behind.
 WRITER_BACKLOG_RECORDS = 10 * MAX_RECORDS_PER_WRITE
+# Calls queued for the master (nearly all acknowledgements: three per task) past which new launches
+# wait. An update not acknowledged within 10 s is sent again by its agent, and again: a scheduler
+# that places faster than it acknowledges spends itself on the resends (at 100,000 tasks, more than
+# five times each) and its acknowledgements fall further behind. A few seconds of calls at most.
+CALLS_BACKLOG = 10_000
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 # /master/frameworks lists every task of every framework: a large answer, built by the master's one
 # actor, so it is read less often than the agents.
 GHOST_CHECK_INTERVAL_S = 30.0
+
+
+def acknowledgement_key(status) -> tuple:
+    # The uuid names the update; its state too, so that a master reusing a uuid cannot have a new
+    # state taken for a resend.
+    return ("ack", status.task_id, status.uuid, status.state)
 
 
 class Engine:
@@ -120,6 +131,8 @@ class Engine:
         self._syncs = 0
         self._job_ids = NewJobIds()
         self._last_tick: float | None = None
+        self.updates_resent_skipped = 0  # updates the master sent again while their acknowledgement waited
+        self.resent_skipped_counter = None  # a Prometheus counter of them, when one is attached
         self._node_rows: dict[str, NodeRecord] = {}  # node rows to write, newest per hostname
         self._step_errors: dict[str, tuple[str, float]] = {}
         self._secrets = settings.secret_values()
@@ -153,6 +166,11 @@ class Engine:
             item = self._inputs.popleft()
             if self._stopping.is_set() and isinstance(item, (Cycle, Tick)):
                 continue  # nothing new is planned while stopping
+            if isinstance(item, TaskUpdate) and self._acknowledgement_queued(item):
+                self.updates_resent_skipped += 1
+                if self.resent_skipped_counter is not None:
+                    self.resent_skipped_counter.inc()
+                continue
             if isinstance(item, OffersReceived):  # before: the unusable ones are declined at once
                 self.held_offers.received((offer.id for offer in item.offers), self.clock())
             started = time.perf_counter()
@@ -181,6 +199,12 @@ class Engine:
             elif isinstance(item, Disconnected):
                 self.held_offers.clear()  # Mesos rescinds every offer of a disconnected framework
         return applied
+
+    def _acknowledgement_queued(self, item: TaskUpdate) -> bool:
+        """The master sent this update again while our acknowledgement of it waits its turn: it was
+        applied already (an update with the same uuid is the same update), and it is acknowledged once."""
+        status = item.status
+        return bool(status.uuid) and self.calls.waiting(acknowledgement_key(status))
 
     async def _consume(self) -> None:
         while True:
@@ -283,7 +307,7 @@ class Engine:
             return  # only launch batches are given up; an update not acknowledged is resent
         for status in actions.acknowledge:
             # The master resends an update until it is acknowledged: one acknowledgement is enough.
-            key = ("ack", status.task_id, status.uuid)
+            key = acknowledgement_key(status)
             self.calls.spawn(partial(driver.acknowledge, status), f"ACKNOWLEDGE {status.task_id}", key=key)
 
     async def _launch(self, driver, launch: Launch) -> None:
@@ -407,6 +431,7 @@ class Engine:
             or not driver.framework_id_saved
             or self.writer.error is not None
             or self.writer.records_waiting() > WRITER_BACKLOG_RECORDS
+            or self.calls.backlog() > CALLS_BACKLOG
         )
         self.post(Cycle(launches_held=held))
 

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from scheduler.runtime.loop_lag import LoopLagMonitor
 
@@ -23,6 +23,12 @@ class RuntimeMetrics:
             "scale_scheduler_scheduling_pass_seconds",
             "Time of one scheduling pass on the event loop (offers in hand against the queue)",
             buckets=PASS_BUCKETS_S,
+            registry=self.registry,
+        )
+
+        self.updates_resent_skipped = Counter(
+            "scale_scheduler_task_updates_resent_skipped",
+            "Status updates the master sent again while their acknowledgement waited to be made (not applied twice)",
             registry=self.registry,
         )
 

@@ -13,7 +13,9 @@ from enum import StrEnum
 class PendingReason(StrEnum):
     NOT_SUBSCRIBED = "NOT_SUBSCRIBED"  # no subscription to the master: no offers can come
     SCHEDULER_PAUSED = "SCHEDULER_PAUSED"
-    LAUNCHES_HELD = "LAUNCHES_HELD"  # the records a launch needs first cannot be written now
+    # The records a launch needs first cannot be written now, or the writer or the calls to the
+    # master (acknowledgements) are too far behind to take more.
+    LAUNCHES_HELD = "LAUNCHES_HELD"
     # As many launches as allowed wait for the master's answer (MAX_LAUNCHES_IN_FLIGHT), or the
     # pass placed all it may at once: the job keeps its place for the next pass.
     LAUNCHES_IN_FLIGHT = "LAUNCHES_IN_FLIGHT"

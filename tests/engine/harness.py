@@ -192,8 +192,14 @@ class InlineCalls:
     def __len__(self) -> int:
         return len(self.queue)
 
+    def waiting(self, key: Hashable) -> bool:
+        return any(k == key for _, _, k in self.queue)
+
+    def backlog(self) -> int:
+        return len(self.queue)
+
     def spawn(self, call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
-        if key is not None and any(k == key for _, _, k in self.queue):
+        if key is not None and self.waiting(key):
             return
         self.queue.append((call, what, key))
 

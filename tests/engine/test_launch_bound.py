@@ -53,6 +53,12 @@ class TaskCalls:
     def __len__(self) -> int:
         return len(self.queue) + len(self.running)
 
+    def waiting(self, key) -> bool:
+        return False
+
+    def backlog(self) -> int:
+        return len(self.queue)
+
     def spawn(self, call, what: str, key=None, *, first: bool = False) -> None:
         self.queue.append(call)
 

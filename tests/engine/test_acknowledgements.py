@@ -1,0 +1,70 @@
+"""Acknowledgements under load: an update the master sends again while our acknowledgement of it
+waits is not applied twice, and launches wait while the calls to the master are far behind."""
+
+from __future__ import annotations
+
+import pytest
+from harness import Harness
+
+from scheduler.runtime import engine as engine_module
+from scheduler.tasks.status import TaskState
+
+
+@pytest.fixture
+async def h(tmp_path):
+    harness = Harness(tmp_path, agents=2)
+    await harness.start()
+    return harness
+
+
+def acknowledged(h: Harness, task_id: str) -> int:
+    return sum(task_id in call.task_ids for call in h.driver.of("ACKNOWLEDGE"))
+
+
+async def test_an_update_sent_again_while_its_acknowledgement_waits_is_skipped(h):
+    (job,) = h.queue_jobs(1)
+    await h.sync()
+    await h.offer_all()
+    await h.cycle()
+    task_id = f"scale-job-{job}-1"
+    update = h.update(task_id, TaskState.RUNNING)
+    h.post(update)
+    h.engine.apply_pending()
+    h.writer.flush()  # written: its acknowledgement is queued, not made yet
+    assert h.calls.waiting(("ack", task_id, update.status.uuid, TaskState.RUNNING))
+    h.post(update, update)  # the agent's resends, 10 s and 20 s later
+    h.engine.apply_pending()
+    assert h.engine.updates_resent_skipped == 2 and not h.writer.pending  # nothing applied or written again
+    await h.run_until_idle()
+    assert acknowledged(h, task_id) == 1
+    h.post(update)  # sent again after our acknowledgement went out (it crossed): applied, acknowledged again
+    await h.run_until_idle()
+    assert h.engine.updates_resent_skipped == 2 and acknowledged(h, task_id) == 2
+    h.post(h.update(task_id, TaskState.FINISHED))  # (the harness gives every update one uuid: the state counts too)
+    await h.run_until_idle()
+    assert task_id not in h.state.tasks and acknowledged(h, task_id) == 3
+
+
+async def test_launches_wait_while_the_calls_to_the_master_are_far_behind(h, monkeypatch):
+    monkeypatch.setattr(engine_module, "CALLS_BACKLOG", 3)
+    jobs = h.queue_jobs(4)
+    await h.sync()
+    await h.offer_all()
+    made = []
+    for n in range(4):
+        h.calls.spawn(lambda n=n: _made(made, n), f"ACKNOWLEDGE queued {n}", key=("ack", f"t{n}", "u", "x"))
+    h.clock.now += 1.0
+    h.engine.step_cycle()
+    h.engine.apply_pending()
+    assert not h.writer.pending and len(h.state.queue) == 4  # nothing placed
+    (queue,) = h.view().queue
+    assert queue.pending_reasons == {"LAUNCHES_HELD": 4}
+    await h.run_until_idle()  # the calls are made
+    assert made == [0, 1, 2, 3]
+    await h.offer_all()
+    await h.cycle()
+    assert sorted(h.driver.accepted()) == sorted(f"scale-job-{job}-1" for job in jobs)
+
+
+async def _made(made: list[int], n: int) -> None:
+    made.append(n)
