@@ -80,6 +80,10 @@ INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run o
 # /master/frameworks lists every task of every framework: a large answer, built by the master's one
 # actor, so it is read less often than the agents.
 GHOST_CHECK_INTERVAL_S = 30.0
+# The master builds these listings in its one actor (10,000 agents: megabytes each time), and every
+# call of every framework waits meanwhile: a listing is read again only after this many times the
+# time the last one took, even when the configured interval is shorter.
+MASTER_READ_SPACING = 20
 
 
 def acknowledgement_key(status) -> tuple:
@@ -144,6 +148,8 @@ class Engine:
         # Master problems: ghost frameworks, and the ZooKeeper detector (set by the daemon with zk://).
         self.detector: Any = None
         self._ghosts_read_at: float | None = None
+        self._ghosts_read_took_s = 0.0  # (times MASTER_READ_SPACING)
+        self._agents_read_not_before = 0.0
 
     def attach(self, driver) -> None:
         self.driver = driver
@@ -184,6 +190,7 @@ class Engine:
             elif isinstance(item, Subscribed):
                 self.etiquette.subscribed()
                 self._tell_offers_wanted()
+                self._agents_read_not_before = 0.0
                 self._poll_now.set()  # learn the agents' totals now, not a poll interval later
             elif isinstance(item, JobsQueued) and item.jobs:
                 self._wakeup.set()
@@ -475,8 +482,12 @@ class Engine:
     async def _poll_agents(self) -> None:
         if self.driver is None or not self.driver.subscribed:
             return
+        if self.clock() < self._agents_read_not_before:
+            return
+        started = self.clock()
         try:
             document = await self.driver.get_master_json("/master/slaves")
+            self._agents_read_not_before = started + MASTER_READ_SPACING * (self.clock() - started)
             reports = parse_agents(document)
         except (CallError, ValueError) as exc:
             if self.master_poll_error is None:
@@ -494,12 +505,13 @@ class Engine:
         driver, now = self.driver, self.clock()
         if driver is None or not driver.subscribed:
             return None
-        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s)
+        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s, self._ghosts_read_took_s)
         if self._ghosts_read_at is not None and now - self._ghosts_read_at < interval_s:
             return None
         self._ghosts_read_at = now
         try:
             document = await driver.get_master_json("/master/frameworks")
+            self._ghosts_read_took_s = MASTER_READ_SPACING * (self.clock() - now)
         except (CallError, ValueError) as exc:
             log.warning("Cannot read the master's frameworks (%s)", exc)
             return None

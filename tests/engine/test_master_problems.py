@@ -118,3 +118,31 @@ async def test_a_real_detector_not_connected_yet_is_shown(h):
     h.engine.detector = detector_for("zk://127.0.0.1:1/mesos", "http", lambda url: None)  # never started
     await poll(h, advance_s=5.0)
     assert "not connected to ZooKeeper" in scheduler_warnings(h)["MASTER_DETECTION"]
+
+
+async def test_a_slow_listing_is_read_again_only_after_twenty_times_what_it_took(h):
+    """10,000 agents: the master takes long to list them, and every call waits meanwhile."""
+    reads: list[str] = []
+    answer = h.driver.get_master_json
+
+    async def slow_master(path):
+        reads.append(path)
+        h.clock.now += 1.5 if path == "/master/slaves" else 2.0  # the time the answer took
+        return await answer(path)
+
+    h.driver.get_master_json = slow_master
+    h.driver.master_json["/master/slaves"] = {"slaves": [], "recovered_slaves": []}
+    h.driver.master_json["/master/frameworks"] = frameworks()
+    await poll(h)
+    assert reads == ["/master/slaves", "/master/frameworks"]
+    for _ in range(5):  # the configured interval (5 s) passes five times: 25 s, less than 20 x 1.5 s
+        await poll(h, advance_s=5.0)
+    assert reads.count("/master/slaves") == 1
+    await poll(h, advance_s=5.0)
+    assert reads.count("/master/slaves") == 2
+    # At the next poll the frameworks were read 38.5 s before (the reads' own time counts): past the
+    # ghost check's 30 s, short of 20 x 2 s; at the one after, 43.5 s.
+    await poll(h, advance_s=5.0)
+    assert reads.count("/master/frameworks") == 1
+    await poll(h, advance_s=5.0)
+    assert reads.count("/master/frameworks") == 2
