@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 
@@ -25,11 +26,12 @@ Call = Callable[[], Awaitable[object]]
 
 
 class BackgroundCalls:
-    def __init__(self, workers: int = WORKERS) -> None:
-        self._queue: deque[tuple[Call, str, Hashable | None]] = deque()
+    def __init__(self, workers: int = WORKERS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._queue: deque[tuple[Call, str, Hashable | None, float]] = deque()
         # Calls made before the others (ACCEPTs: placement waits for their answers, while an
         # acknowledgement can wait, the master resending its update meanwhile).
-        self._first: deque[tuple[Call, str, Hashable | None]] = deque()
+        self._first: deque[tuple[Call, str, Hashable | None, float]] = deque()
+        self._clock = clock
         self._keys: set[Hashable] = set()
         self._ready = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -46,9 +48,10 @@ class BackgroundCalls:
         """Whether a call under ``key`` is queued and not yet being made."""
         return key in self._keys
 
-    def backlog(self) -> int:
-        """Calls queued, not yet being made."""
-        return len(self._queue) + len(self._first)
+    def oldest_wait_s(self) -> float:
+        """How long the call queued longest (not yet being made) has waited; 0 with none queued."""
+        queued = [line[0][3] for line in (self._first, self._queue) if line]
+        return self._clock() - min(queued) if queued else 0.0
 
     def spawn(self, call: Call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
         """Queue ``call()`` (made later by a worker; with ``first``, before every call queued
@@ -57,7 +60,7 @@ class BackgroundCalls:
             if key in self._keys:
                 return
             self._keys.add(key)
-        (self._first if first else self._queue).append((call, what, key))
+        (self._first if first else self._queue).append((call, what, key, self._clock()))
         self._ready.set()
         if not self._workers:
             self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._size)]
@@ -68,7 +71,7 @@ class BackgroundCalls:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
-            call, what, key = (self._first or self._queue).popleft()
+            call, what, key, _queued_at = (self._first or self._queue).popleft()
             if key is not None:
                 self._keys.discard(key)
             self._busy += 1

@@ -71,11 +71,11 @@ BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
 # Counted in records, not batches: each task update is a batch of one, so a burst of updates would
 # otherwise hold launches while the writer is nowhere near behind.
 WRITER_BACKLOG_RECORDS = 10 * MAX_RECORDS_PER_WRITE
-# Calls queued for the master (nearly all acknowledgements: three per task) past which new launches
-# wait. An update not acknowledged within 10 s is sent again by its agent, and again: a scheduler
-# that places faster than it acknowledges spends itself on the resends (at 100,000 tasks, more than
-# five times each) and its acknowledgements fall further behind. A few seconds of calls at most.
-CALLS_BACKLOG = 10_000
+# New launches wait while the call queued longest for the master (nearly always an acknowledgement:
+# three per task) has waited this long. An update not acknowledged within 10 s is sent again by its
+# agent, and again: a scheduler that places faster than it acknowledges spends itself on the resends
+# (at 100,000 tasks they outnumbered the updates) and its acknowledgements fall further behind.
+CALLS_WAIT_HOLD_S = 3.0
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 # /master/frameworks lists every task of every framework: a large answer, built by the master's one
 # actor, so it is read less often than the agents.
@@ -438,7 +438,7 @@ class Engine:
             or not driver.framework_id_saved
             or self.writer.error is not None
             or self.writer.records_waiting() > WRITER_BACKLOG_RECORDS
-            or self.calls.backlog() > CALLS_BACKLOG
+            or self.calls.oldest_wait_s() > CALLS_WAIT_HOLD_S
         )
         self.post(Cycle(launches_held=held))
 

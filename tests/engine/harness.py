@@ -186,27 +186,28 @@ class RecordingWriter:
 class InlineCalls:
     """``BackgroundCalls`` made in order by ``flush``; failures are swallowed, as the workers do."""
 
-    def __init__(self) -> None:
-        self.queue: list[tuple[object, str, Hashable | None]] = []
+    def __init__(self, clock=None) -> None:
+        self.queue: list[tuple[object, str, Hashable | None, float]] = []
+        self.clock = clock or (lambda: 0.0)
 
     def __len__(self) -> int:
         return len(self.queue)
 
     def waiting(self, key: Hashable) -> bool:
-        return any(k == key for _, _, k in self.queue)
+        return any(k == key for _, _, k, _ in self.queue)
 
-    def backlog(self) -> int:
-        return len(self.queue)
+    def oldest_wait_s(self) -> float:
+        return self.clock() - min(at for *_, at in self.queue) if self.queue else 0.0
 
     def spawn(self, call, what: str, key: Hashable | None = None, *, first: bool = False) -> None:
         if key is not None and self.waiting(key):
             return
-        self.queue.append((call, what, key))
+        self.queue.append((call, what, key, self.clock()))
 
     async def flush(self) -> int:
         made = 0
         while self.queue:
-            call, _what, _key = self.queue.pop(0)
+            call, _what, _key, _at = self.queue.pop(0)
             try:
                 await call()
             except CallError:
@@ -271,7 +272,7 @@ class Harness:
         self.driver = RecordingDriver()
         self.driver.clock = self.clock
         self.writer = RecordingWriter()
-        self.calls = InlineCalls()
+        self.calls = InlineCalls(self.clock)
         self.store = MemoryStore()
         settings = load_settings({}, overrides={"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"})
         self.state = CoreState(

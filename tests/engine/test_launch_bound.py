@@ -56,8 +56,8 @@ class TaskCalls:
     def waiting(self, key) -> bool:
         return False
 
-    def backlog(self) -> int:
-        return len(self.queue)
+    def oldest_wait_s(self) -> float:
+        return 0.0  # the calls here wait for the master's answers, not in a queue
 
     def spawn(self, call, what: str, key=None, *, first: bool = False) -> None:
         self.queue.append(call)

@@ -30,3 +30,28 @@ async def test_a_call_queued_first_is_made_before_those_queued_earlier():
     gate.set()
     assert await calls.drain(timeout_s=2.0)
     assert made == ["busy", "accept-1", "accept-2", "ack-1", "ack-2"]
+
+
+async def test_the_oldest_wait_is_that_of_the_call_queued_longest_and_not_yet_made():
+    now = [100.0]
+    calls = BackgroundCalls(workers=1, clock=lambda: now[0])
+    gate = asyncio.Event()
+
+    async def blocking():
+        await gate.wait()
+
+    async def quick():
+        pass
+
+    assert calls.oldest_wait_s() == 0.0
+    calls.spawn(blocking, "busy")
+    await asyncio.sleep(0)  # being made: no longer waiting in the queue
+    assert calls.oldest_wait_s() == 0.0
+    calls.spawn(quick, "ack", key=("ack", "t1"))
+    now[0] += 2.0
+    calls.spawn(quick, "accept", first=True)  # made first, but the acknowledgement waited longer
+    now[0] += 1.5
+    assert calls.oldest_wait_s() == 3.5 and calls.waiting(("ack", "t1"))
+    gate.set()
+    assert await calls.drain(timeout_s=2.0)
+    assert calls.oldest_wait_s() == 0.0 and not calls.waiting(("ack", "t1"))
