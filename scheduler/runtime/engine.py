@@ -148,7 +148,7 @@ class Engine:
         # Master problems: ghost frameworks, and the ZooKeeper detector (set by the daemon with zk://).
         self.detector: Any = None
         self._ghosts_read_at: float | None = None
-        self._ghosts_read_took_s = 0.0  # (times MASTER_READ_SPACING)
+        self._ghosts_read_spacing_s = 0.0  # (times MASTER_READ_SPACING)
         self._agents_read_not_before = 0.0
 
     def attach(self, driver) -> None:
@@ -505,13 +505,13 @@ class Engine:
         driver, now = self.driver, self.clock()
         if driver is None or not driver.subscribed:
             return None
-        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s, self._ghosts_read_took_s)
+        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s, self._ghosts_read_spacing_s)
         if self._ghosts_read_at is not None and now - self._ghosts_read_at < interval_s:
             return None
         self._ghosts_read_at = now
         try:
             document = await driver.get_master_json("/master/frameworks")
-            self._ghosts_read_took_s = MASTER_READ_SPACING * (self.clock() - now)
+            self._ghosts_read_spacing_s = MASTER_READ_SPACING * (self.clock() - now)
         except (CallError, ValueError) as exc:
             log.warning("Cannot read the master's frameworks (%s)", exc)
             return None
