@@ -14,7 +14,7 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - status latency p50/p99 and the status' maximum age (now minus its ``timestamp``) as the client saw it;
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
 - launches in flight, at most: tries recorded RUNNING that the master neither runs nor lists as
-  completed, checked every 5 s (the master's whole state is read for it), and the scheduler's own
+  completed, checked every 5 s (the master's frameworks and tasks are read for it), and the scheduler's own
   largest count (``scale_scheduler_launches_in_flight_most``);
 - with ``--kill-at``, a ``kill -9`` once that share of the jobs has ended, a restart, and the SYSTEM
   failures of tries started before the kill and ended after it; every job must end exactly once.

@@ -205,7 +205,7 @@ class Sampler(threading.Thread):
 
 def master_job_tasks(sim_port: int) -> tuple[set[str], set[str]]:
     """Job task ids the master runs (or stages), and those it lists as completed (its last 1,000)."""
-    state = get_json(f"http://127.0.0.1:{sim_port}/master/state")
+    state = get_json(f"http://127.0.0.1:{sim_port}/master/frameworks")  # /master/state would add 10,000 agents
     live, completed = set(), set()
     for framework in state["frameworks"]:
         live.update(t["id"] for t in framework.get("tasks", []) if t["id"].startswith("scale-job-"))

@@ -8,6 +8,7 @@ three decimals; without it 0.1 + 0.2 would not fit into an offer of 0.3.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -169,14 +170,22 @@ class Resources:
         return sum(e - b + 1 for b, e in self.ports)
 
     def to_model(self) -> dict:
-        """The /master/slaves form: cpus, gpus, mem, disk always; ports when any."""
+        """The /master/slaves form: cpus, gpus, mem, disk always; ports when any. Shared between
+        equal resources (10,000 alike agents): for serializing, not to be changed."""
+        return _model(self)
+
+    def to_protobuf_list(self, allocation_role: str | None = None) -> list[dict]:
+        """The v1 `Resource` JSON list as found in offers (role "*", unreserved). Shared between
+        equal resources (every allocation offers 10,000 alike agents): for serializing, not to be changed."""
+        return _protobuf_list(self, allocation_role)
+
+    def _to_model(self) -> dict:
         out: dict = {"cpus": self.cpus, "disk": self.disk, "gpus": self.gpus, "mem": self.mem}
         if self.ports:
             out["ports"] = format_ranges(self.ports)
         return out
 
-    def to_protobuf_list(self, allocation_role: str | None = None) -> list[dict]:
-        """The v1 `Resource` JSON list as found in offers (role "*", unreserved)."""
+    def _to_protobuf_list(self, allocation_role: str | None) -> list[dict]:
         out = []
         for name in ("cpus", "mem", "disk", "gpus"):
             value = getattr(self, name)
@@ -267,3 +276,13 @@ def from_protobuf_list(items: list[dict]) -> tuple[Resources, list[str]]:
         else:
             foreign.append(name)
     return Resources(ports=ports, **scalars), foreign
+
+
+@functools.lru_cache(maxsize=4096)
+def _model(resources: Resources) -> dict:
+    return resources._to_model()
+
+
+@functools.lru_cache(maxsize=4096)
+def _protobuf_list(resources: Resources, allocation_role: str | None) -> list[dict]:
+    return resources._to_protobuf_list(allocation_role)
