@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers of one answer
 MAX_BODY_BYTES = 1024 * 1024  # an error text; a call's answer is otherwise empty
-# As many as the call pool has workers (runtime.call_pool.WORKERS): a master slow to answer each call
-# may answer one connection's calls one after another, so depth on one connection is no substitute.
+# A master slow to answer each call may answer one connection's calls one after another, so depth on
+# one connection is no substitute for connections (the call pool makes four times as many calls at once).
 DEFAULT_CONNECTIONS = 32
 PIPELINE_DEPTH = 256  # calls sent and not answered, per connection, before another connection opens
 

@@ -2,8 +2,11 @@
 
 A busy cluster asks for tens of thousands of calls in a burst (one ACKNOWLEDGE per status update:
 the v1 API has no batch form). One coroutine and one pending request per call would pile up
-timers, memory and event-loop work until the loop does nothing else; a queue drained by as many
-workers as the HTTP connection pool has connections keeps the cost per call flat. A call already
+timers, memory and event-loop work until the loop does nothing else; a queue drained by a fixed
+number of workers keeps the cost per call flat. The workers are four times the call client's
+connections, so each connection has a few calls pipelined: a master that stalls now and then (a
+large listing built in its one actor) answers them back to back when it is free again, where one
+call per connection left the acknowledgements trickling at a few hundred a second. A call already
 waiting under the same key (the master resending an update we have not acknowledged yet) is not
 queued twice.
 """
@@ -16,11 +19,12 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
 
+from scheduler.mesos.call_client import DEFAULT_CONNECTIONS
 from scheduler.mesos.driver import CallError
 
 log = logging.getLogger(__name__)
 
-WORKERS = 32  # as many as the driver's connection pool holds
+WORKERS = 4 * DEFAULT_CONNECTIONS  # calls being made at once (see above)
 
 Call = Callable[[], Awaitable[object]]
 
