@@ -26,6 +26,9 @@ class Actions:
 
     records: list[Record] = field(default_factory=list)
     decline: list[str] = field(default_factory=list)  # offer ids, declined with the refuse filter
+    # Offers left over while launches waited for room (in flight at their bound, or the pass's share
+    # placed): not needed for a while, declined with a longer filter than ``decline``'s.
+    decline_unneeded: list[str] = field(default_factory=list)
     launch: list[Launch] = field(default_factory=list)  # planned: their records are written first
     accept: list[Launch] = field(default_factory=list)  # records written: ACCEPT now
     acknowledge: list[TaskStatus] = field(default_factory=list)
@@ -37,6 +40,7 @@ class Actions:
         return bool(
             self.records
             or self.decline
+            or self.decline_unneeded
             or self.launch
             or self.accept
             or self.acknowledge
@@ -48,6 +52,7 @@ class Actions:
     def extend(self, other: Actions) -> Actions:
         self.records += other.records
         self.decline += other.decline
+        self.decline_unneeded += other.decline_unneeded
         self.launch += other.launch
         self.accept += other.accept
         self.acknowledge += other.acknowledge
@@ -60,6 +65,6 @@ class Actions:
         tasks = sum(len(launch.tasks) for launch in self.launch)
         return (
             f"launch {tasks} tasks on {len(self.launch)} agents, accept {len(self.accept)}, "
-            f"decline {len(self.decline)} offers, kill {len(self.kill)}, acknowledge {len(self.acknowledge)}, "
+            f"decline {len(self.decline) + len(self.decline_unneeded)} offers, kill {len(self.kill)}, acknowledge {len(self.acknowledge)}, "
             f"reconcile {len(self.reconcile)}, write {len(self.records)} records and {len(self.nodes)} nodes"
         )

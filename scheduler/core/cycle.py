@@ -55,7 +55,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     if room == 0 and len(state.offers) and not (state.paused or launches_held):
         # As many launches as allowed wait for the master: the offers wait a little for room, left in
         # the book as they are (a pass without room costs nothing per offer); those kept long go back.
-        actions.decline += [offer.id for offer in state.offers.keep_all(now, KEEP_OFFERS_S)]
+        actions.decline_unneeded += [offer.id for offer in state.offers.keep_all(now, KEEP_OFFERS_S)]
         state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
         return actions
     taken = state.offers.take_all_held()
@@ -94,7 +94,8 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
         actions.launch.append(Launch(capacity.agent_id, [o.id for o in capacity.offers], capacity.tasks))
     unused = [o for capacity in pool.unused() for o in capacity.offers]
     if any(PendingReason.LAUNCHES_IN_FLIGHT in by_reason for by_reason in unplaced.values()):
-        actions.decline += _keep(state, taken, unused, now)  # the room ran out, not the work: the next pass uses them
+        # The room ran out, not the work: the next pass uses them.
+        actions.decline_unneeded += _keep(state, taken, unused, now)
     else:
         actions.decline += [o.id for o in unused]
     state.launches.placed(spec.task_id for launch in actions.launch for spec in launch.tasks)
