@@ -7,6 +7,7 @@ while launches in flight are at their bound, offers kept for a while (``keep``) 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -101,6 +102,12 @@ class OfferBook:
         self._ids_by_agent.clear()
         self._cents_by_agent.clear()
         return held
+
+    def take_agents(self, count: int) -> list[HeldOffer]:
+        """Remove and return the offers of ``count`` agents, those whose offers came first (an offer
+        put back goes to the end: a pass after another looks at other agents)."""
+        agents = list(itertools.islice(self._ids_by_agent, count))
+        return [self._forget(offer_id) for agent_id in agents for offer_id in list(self._ids_by_agent[agent_id])]
 
     def take_all(self) -> list[Offer]:
         return [held.offer for held in self.take_all_held()]

@@ -32,3 +32,14 @@ def test_offers_taken_by_a_pass_and_kept_keep_their_time_across_passes():
     assert book.keep(taken[:1], 1.5, 1.0) == []  # O2 was used by this pass
     assert [o.id for o in book.keep(book.take_all_held(), 2.0, 1.0)] == ["O1"]  # a pass with room does not reset it
     assert len(book) == 0
+
+
+def test_a_pass_takes_the_agents_whose_offers_came_first_and_those_put_back_go_last():
+    book = OfferBook()
+    book.add([offer("O1", "S1"), offer("O2", "S2"), offer("O3", "S1"), offer("O4", "S3")], 0.0)
+    taken = book.take_agents(2)
+    assert sorted(entry.offer.id for entry in taken) == ["O1", "O2", "O3"]  # both of S1's, and S2's
+    assert len(book) == 1 and book.count_for_agent("S1") == 0
+    book.keep([entry for entry in taken if entry.offer.agent_id == "S1"], 1.0, 1.0)  # S1 unused, room ran out
+    assert [entry.offer.id for entry in book.take_agents(1)] == ["O4"]  # S3 came before S1 was put back
+    assert sorted(entry.offer.id for entry in book.take_agents(5)) == ["O1", "O3"]
