@@ -55,7 +55,7 @@ def plan_cycle(state: CoreState, now: float, *, launches_held: bool = False) -> 
     room = state.launches.room()
     if room == 0 and len(state.offers) and not (state.paused or launches_held):
         # As many launches as allowed wait for the master: the offers wait a little for room, left in
-        # the book as they are (a pass without room costs nothing per offer); those kept long go back.
+        # the book (a look at each, not a take and a re-add); those kept long go back.
         actions.decline_unneeded += [offer.id for offer in state.offers.keep_all(now, KEEP_OFFERS_S)]
         state.pending = _each_waiting(state, PendingReason.LAUNCHES_IN_FLIGHT)
         return actions

@@ -59,12 +59,11 @@ class OfferBook:
         unless kept ``keep_s`` already: those are returned, to be declined."""
         expired = []
         for entry in held:
-            if entry.kept_since is None:
-                entry = HeldOffer(entry.offer, entry.cents, now)
-            elif now - entry.kept_since >= keep_s:
+            kept = _kept(entry, now, keep_s)
+            if kept is None:
                 expired.append(entry.offer)
-                continue
-            self._hold(entry)
+            else:
+                self._hold(kept)
         return expired
 
     def _forget(self, offer_id: str) -> HeldOffer:
@@ -117,10 +116,11 @@ class OfferBook:
         removed and returned; the others stay as they are, the new ones kept from ``now``."""
         expired = []
         for offer_id, entry in list(self._by_id.items()):
-            if entry.kept_since is None:
-                self._by_id[offer_id] = HeldOffer(entry.offer, entry.cents, now)
-            elif now - entry.kept_since >= keep_s:
+            kept = _kept(entry, now, keep_s)
+            if kept is None:
                 expired.append(self._forget(offer_id).offer)
+            elif kept is not entry:
+                self._by_id[offer_id] = kept
         return expired
 
     def clear(self) -> int:
@@ -131,3 +131,10 @@ class OfferBook:
 
 
 _NOTHING: Cents = {}
+
+
+def _kept(entry: HeldOffer, now: float, keep_s: float) -> HeldOffer | None:
+    """The entry kept for want of room (from ``now`` if it was not yet), or None once kept ``keep_s``."""
+    if entry.kept_since is None:
+        return HeldOffer(entry.offer, entry.cents, now)
+    return entry if now - entry.kept_since < keep_s else None
