@@ -154,8 +154,8 @@ class Engine:
         self._offers_wanted: bool | None = None  # as last told to the core
         # Master problems: ghost frameworks, and the ZooKeeper detector (set by the daemon with zk://).
         self.detector: Any = None
-        self._ghosts_read_at: float | None = None
-        self._ghosts_read_spacing_s = 0.0  # (times MASTER_READ_SPACING)
+        # When the master's listings may be read again (see MASTER_READ_SPACING).
+        self._ghosts_read_not_before = 0.0
         self._agents_read_not_before = 0.0
 
     def attach(self, driver) -> None:
@@ -502,7 +502,7 @@ class Engine:
         started = self.clock()
         try:
             document = await self.driver.get_master_json("/master/slaves")
-            self._agents_read_not_before = started + MASTER_READ_SPACING * (self.clock() - started)
+            self._agents_read_not_before = self._read_again_at(started, 0.0)
             reports = parse_agents(document)
         except (CallError, ValueError) as exc:
             if self.master_poll_error is None:
@@ -514,19 +514,23 @@ class Engine:
         self.master_poll_error = None
         self.post(AgentsListed(tuple(reports)))
 
+    def _read_again_at(self, started: float, interval_s: float) -> float:
+        """When a listing whose read began at ``started`` and just ended may be read again."""
+        return started + max(interval_s, MASTER_READ_SPACING * (self.clock() - started))
+
     async def _read_ghosts(self) -> tuple[str, ...] | None:
         """Other frameworks with our name or principal (Scale #1900), read every
         ``GHOST_CHECK_INTERVAL_S``; None when not read this round (the last answer stands)."""
         driver, now = self.driver, self.clock()
         if driver is None or not driver.subscribed:
             return None
-        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s, self._ghosts_read_spacing_s)
-        if self._ghosts_read_at is not None and now - self._ghosts_read_at < interval_s:
+        if now < self._ghosts_read_not_before:
             return None
-        self._ghosts_read_at = now
+        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s)
+        self._ghosts_read_not_before = now + interval_s  # a failed read waits its turn too
         try:
             document = await driver.get_master_json("/master/frameworks")
-            self._ghosts_read_spacing_s = MASTER_READ_SPACING * (self.clock() - now)
+            self._ghosts_read_not_before = self._read_again_at(now, interval_s)
         except (CallError, ValueError) as exc:
             log.warning("Cannot read the master's frameworks (%s)", exc)
             return None
