@@ -173,10 +173,7 @@ class Sampler(threading.Thread):
         with r.db.connect() as connection:
             jobs = dict(connection.execute(text("SELECT status, count(*) FROM job GROUP BY status")).all())
             if time.monotonic() < self._master_due:
-                rss = hwm = None
-                pid = r.scheduler.pid if r.scheduler is not None and r.scheduler.poll() is None else None
-                if pid is not None:
-                    rss, hwm = memory_kb(pid)
+                pid, rss, hwm = scheduler_memory(r)
                 return Sample(time.time(), metrics, jobs, jobs.get("RUNNING", 0), None, None, rss, hwm, pid)
             self._master_due = time.monotonic() + self.master_every_s
             running = [
@@ -196,10 +193,7 @@ class Sampler(threading.Thread):
             known = connection.execute(
                 text("SELECT count(*) FROM job_exe WHERE task_id = ANY(:ids)"), {"ids": list(live)}
             ).scalar()
-        rss = hwm = None
-        pid = r.scheduler.pid if r.scheduler is not None and r.scheduler.poll() is None else None
-        if pid is not None:
-            rss, hwm = memory_kb(pid)
+        pid, rss, hwm = scheduler_memory(r)
         return Sample(time.time(), metrics, jobs, len(running), in_flight, len(live) - known, rss, hwm, pid)
 
 
@@ -211,6 +205,14 @@ def master_job_tasks(sim_port: int) -> tuple[set[str], set[str]]:
         live.update(t["id"] for t in framework.get("tasks", []) if t["id"].startswith("scale-job-"))
         completed.update(t["id"] for t in framework.get("completed_tasks", []) if t["id"].startswith("scale-job-"))
     return live, completed
+
+
+def scheduler_memory(r) -> tuple[int | None, int | None, int | None]:
+    """The running scheduler's pid, RSS and peak RSS (kB); all None while it is not running."""
+    pid = r.scheduler.pid if r.scheduler is not None and r.scheduler.poll() is None else None
+    if pid is None:
+        return None, None, None
+    return (pid, *memory_kb(pid))
 
 
 def memory_kb(pid: int) -> tuple[int | None, int | None]:
