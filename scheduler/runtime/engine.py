@@ -28,7 +28,6 @@ from scheduler.core.actions import Actions, Launch
 from scheduler.core.apply import apply
 from scheduler.core.events import Disconnected, OfferRescinded, OffersReceived, Subscribed, TaskUpdate
 from scheduler.core.inputs import (
-    AgentsListed,
     Cycle,
     HandlersAlive,
     Input,
@@ -36,7 +35,6 @@ from scheduler.core.inputs import (
     LaunchAnswered,
     LaunchRefused,
     LaunchUnanswered,
-    MasterProblems,
     OffersHeld,
     OffersWanted,
     Tick,
@@ -47,10 +45,9 @@ from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
 from scheduler.dependencies.database_probe import WriteHealth
 from scheduler.mesos import calls
-from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
-from scheduler.mesos.frameworks import ghost_frameworks
 from scheduler.runtime.call_pool import BackgroundCalls
+from scheduler.runtime.master_listings import MasterListings
 from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import MAX_RECORDS_PER_WRITE, RecordWriter
 from scheduler.status.core_view import ViewBuilder
@@ -84,13 +81,6 @@ INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run o
 # ... or this much time: 5,000 status updates take half a second, which every request and every
 # call waited out (the loop's lag is a goal of its own: p99 under 50 ms).
 TURN_BUDGET_S = 0.02
-# /master/frameworks lists every task of every framework: a large answer, built by the master's one
-# actor, so it is read less often than the agents.
-GHOST_CHECK_INTERVAL_S = 30.0
-# The master builds these listings in its one actor (10,000 agents: megabytes each time), and every
-# call of every framework waits meanwhile: a listing is read again only after this many times the
-# time the last one took, even when the configured interval is shorter.
-MASTER_READ_SPACING = 20
 
 
 def acknowledgement_key(status) -> tuple:
@@ -138,7 +128,6 @@ class Engine:
         self._poll_now = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
-        self.master_poll_error: str | None = None
         self._syncs = 0
         self._job_ids = NewJobIds()
         self._last_tick: float | None = None
@@ -152,11 +141,17 @@ class Engine:
         self.held_offers = HeldOffers()
         self._offers_held_warned = False
         self._offers_wanted: bool | None = None  # as last told to the core
-        # Master problems: ghost frameworks, and the ZooKeeper detector (set by the daemon with zk://).
-        self.detector: Any = None
-        # When the master's listings may be read again (see MASTER_READ_SPACING).
-        self._ghosts_read_not_before = 0.0
-        self._agents_read_not_before = 0.0
+        # The master's agents and frameworks, and the ZooKeeper detector's problem.
+        self.listings = MasterListings(settings, clock)
+
+    @property
+    def detector(self):
+        """The ZooKeeper detector (set by the daemon with zk://): its problem is a scheduler warning."""
+        return self.listings.detector
+
+    @detector.setter
+    def detector(self, detector) -> None:
+        self.listings.detector = detector
 
     def attach(self, driver) -> None:
         self.driver = driver
@@ -488,58 +483,8 @@ class Engine:
             log.warning("Building the status took %.3f s", snapshot.build_s)
 
     async def _poll_master(self) -> None:
-        await self._poll_agents()
-        # The master's problems (ghosts, ZooKeeper) after its agents: the frameworks' read is slower.
-        ghosts = await self._read_ghosts()
-        detector = self.detector
-        self.post(MasterProblems(ghosts, detector.problem() if detector is not None else None))
-
-    async def _poll_agents(self) -> None:
-        if self.driver is None or not self.driver.subscribed:
-            return
-        if self.clock() < self._agents_read_not_before:
-            return
-        started = self.clock()
-        try:
-            document = await self.driver.get_master_json("/master/slaves")
-            self._agents_read_not_before = self._read_again_at(started, 0.0)
-            reports = parse_agents(document)
-        except (CallError, ValueError) as exc:
-            if self.master_poll_error is None:
-                log.warning("Cannot read the master's agents (%s); using offers only", exc)
-            self.master_poll_error = str(exc)
-            return
-        if self.master_poll_error is not None:
-            log.info("Reading the master's agents again")
-        self.master_poll_error = None
-        self.post(AgentsListed(tuple(reports)))
-
-    def _read_again_at(self, started: float, interval_s: float) -> float:
-        """When a listing whose read began at ``started`` and just ended may be read again."""
-        return started + max(interval_s, MASTER_READ_SPACING * (self.clock() - started))
-
-    async def _read_ghosts(self) -> tuple[str, ...] | None:
-        """Other frameworks with our name or principal (Scale #1900), read every
-        ``GHOST_CHECK_INTERVAL_S``; None when not read this round (the last answer stands)."""
-        driver, now = self.driver, self.clock()
-        if driver is None or not driver.subscribed:
-            return None
-        if now < self._ghosts_read_not_before:
-            return None
-        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s)
-        self._ghosts_read_not_before = now + interval_s  # a failed read waits its turn too
-        try:
-            document = await driver.get_master_json("/master/frameworks")
-            self._ghosts_read_not_before = self._read_again_at(now, interval_s)
-        except (CallError, ValueError) as exc:
-            log.warning("Cannot read the master's frameworks (%s)", exc)
-            return None
-        our_id = self.state.framework_id or getattr(driver, "framework_id", None)
-        settings = self.settings
-        ghosts = ghost_frameworks(document, our_id, settings.framework_name, settings.mesos_principal)
-        if ghosts:
-            log.warning("The master lists other frameworks with our name or principal: %s", "; ".join(ghosts))
-        return tuple(ghosts)
+        for item in await self.listings.read(self.driver, self.state.framework_id):
+            self.post(item)
 
     # --- the database ---
 

@@ -267,14 +267,16 @@ class MemoryStore:
 
 
 class Harness:
-    def __init__(self, tmp_path, *, agents: int = 2, cpus: float = 4.0, mem: float = 4096.0) -> None:
+    def __init__(
+        self, tmp_path, *, agents: int = 2, cpus: float = 4.0, mem: float = 4096.0, settings: dict | None = None
+    ) -> None:
         self.clock = FakeClock()
         self.driver = RecordingDriver()
         self.driver.clock = self.clock
         self.writer = RecordingWriter()
         self.calls = InlineCalls(self.clock)
         self.store = MemoryStore()
-        settings = load_settings({}, overrides={"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db"})
+        settings = load_settings({}, overrides={"DATABASE_URL": f"sqlite:///{tmp_path}/unused.db", **(settings or {})})
         self.state = CoreState(
             hostname="scheduler", now=self.clock.now, max_launches_in_flight=settings.max_launches_in_flight
         )

@@ -10,7 +10,7 @@ from harness import Harness
 from scheduler.core.apply import apply
 from scheduler.core.inputs import MasterProblems
 from scheduler.core.state import CoreState
-from scheduler.runtime.engine import GHOST_CHECK_INTERVAL_S
+from scheduler.runtime.master_listings import GHOST_CHECK_INTERVAL_S
 
 
 @pytest.fixture
@@ -62,8 +62,7 @@ async def test_frameworks_are_read_every_ghost_check_interval_and_a_failed_read_
 
 
 async def test_a_framework_with_our_principal_is_a_ghost_too(tmp_path):
-    h = Harness(tmp_path, agents=1)
-    h.engine.settings = h.engine.settings.replace(mesos_principal="scale-principal")
+    h = Harness(tmp_path, agents=1, settings={"MESOS_PRINCIPAL": "scale-principal"})
     await h.start()
     other = {"id": "F-7", "name": "other-name", "principal": "scale-principal", "active": True}
     h.driver.master_json["/master/frameworks"] = frameworks(other)

@@ -1,0 +1,91 @@
+"""The master's listings the engine reads besides its event stream: the agents (``/master/slaves``),
+for resources and nodes the offers do not show, and the frameworks (``/master/frameworks``), for
+ghosts with our name (Scale issue 1900). Each read becomes an input for the core.
+
+The master builds these listings in its one actor (10,000 agents: megabytes each time) and every
+call of every framework waits meanwhile, so a listing is read again only after ``MASTER_READ_SPACING``
+times the time the last read took, even when the configured interval is shorter.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from scheduler.config import Settings
+from scheduler.core.inputs import AgentsListed, Input, MasterProblems
+from scheduler.mesos.agents import parse_agents
+from scheduler.mesos.driver import CallError
+from scheduler.mesos.frameworks import ghost_frameworks
+
+log = logging.getLogger(__name__)
+
+# /master/frameworks lists every task of every framework: a large answer, read less often than the agents.
+GHOST_CHECK_INTERVAL_S = 30.0
+MASTER_READ_SPACING = 20
+
+
+class MasterListings:
+    def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.detector: Any = None  # the ZooKeeper detector (set by the daemon with zk://)
+        self.error: str | None = None  # why the last agents' read failed, until one succeeds
+        self._agents_not_before = 0.0
+        self._ghosts_not_before = 0.0
+
+    async def read(self, driver, framework_id: str | None) -> list[Input]:
+        """The inputs from this round's reads: the agents when due, then the master's problems."""
+        inputs: list[Input] = []
+        agents = await self._read_agents(driver)
+        if agents is not None:
+            inputs.append(agents)
+        # The master's problems (ghosts, ZooKeeper) after its agents: the frameworks' read is slower.
+        ghosts = await self._read_ghosts(driver, framework_id)
+        detector = self.detector
+        inputs.append(MasterProblems(ghosts, detector.problem() if detector is not None else None))
+        return inputs
+
+    async def _read_agents(self, driver) -> AgentsListed | None:
+        if driver is None or not driver.subscribed or self.clock() < self._agents_not_before:
+            return None
+        started = self.clock()
+        try:
+            document = await driver.get_master_json("/master/slaves")
+            self._agents_not_before = self._again_at(started, 0.0)
+            reports = parse_agents(document)
+        except (CallError, ValueError) as exc:
+            if self.error is None:
+                log.warning("Cannot read the master's agents (%s); using offers only", exc)
+            self.error = str(exc)
+            return None
+        if self.error is not None:
+            log.info("Reading the master's agents again")
+        self.error = None
+        return AgentsListed(tuple(reports))
+
+    def _again_at(self, started: float, interval_s: float) -> float:
+        """When a listing whose read began at ``started`` and just ended may be read again."""
+        return started + max(interval_s, MASTER_READ_SPACING * (self.clock() - started))
+
+    async def _read_ghosts(self, driver, framework_id: str | None) -> tuple[str, ...] | None:
+        """Other frameworks with our name or principal, read every ``GHOST_CHECK_INTERVAL_S``;
+        None when not read this round (the last answer stands)."""
+        now = self.clock()
+        if driver is None or not driver.subscribed or now < self._ghosts_not_before:
+            return None
+        interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s)
+        self._ghosts_not_before = now + interval_s  # a failed read waits its turn too
+        try:
+            document = await driver.get_master_json("/master/frameworks")
+            self._ghosts_not_before = self._again_at(now, interval_s)
+        except (CallError, ValueError) as exc:
+            log.warning("Cannot read the master's frameworks (%s)", exc)
+            return None
+        our_id = framework_id or getattr(driver, "framework_id", None)
+        settings = self.settings
+        ghosts = ghost_frameworks(document, our_id, settings.framework_name, settings.mesos_principal)
+        if ghosts:
+            log.warning("The master lists other frameworks with our name or principal: %s", "; ".join(ghosts))
+        return tuple(ghosts)
