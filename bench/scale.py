@@ -11,6 +11,7 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - scheduling pass time p50/p99 while the queue held at least 90 % of the jobs, and over the burst
   (``scale_scheduler_scheduling_pass_seconds``; reported missing when the scheduler does not feed it);
 - event loop lag p50/p99 over the burst and its maximum (``scale_scheduler_event_loop_lag_*``);
+- the garbage collector's pauses per generation (count, total, how many over 100 ms);
 - status latency p50/p99 and the status' maximum age (now minus its ``timestamp``) as the client saw it;
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
 - launches in flight, at most: tries recorded RUNNING that the master neither runs nor lists as
@@ -46,6 +47,7 @@ from bench.scale_probes import (
     histogram,
     histogram_delta,
     histogram_quantile,
+    labelled_totals,
     quantile,
 )
 from bench.workload import JOB_TYPE, MAX_JOBS_PER_MESSAGE, Run, _Kept, cli, post_json
@@ -55,6 +57,7 @@ from scheduler.messaging.producer import CommandProducer
 
 LAG = "scale_scheduler_event_loop_lag_seconds"
 LAG_MAX = "scale_scheduler_event_loop_lag_recent_max_seconds"
+GC = "scale_scheduler_gc_pause_seconds"
 PASS = "scale_scheduler_scheduling_pass_seconds"
 IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 
@@ -160,6 +163,21 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     }
     if not lag_total:
         report["loop_lag"]["missing"] = f"the scheduler's /metrics has no {LAG}"
+    # The collector's pauses over the run, per generation: what part of the lag is Python's GC.
+    collected: dict[str, list[float]] = {}
+    for runs in by_pid.values():
+        first, last = (
+            labelled_totals(runs[0].metrics, GC, "generation", "0.1"),
+            labelled_totals(runs[-1].metrics, GC, "generation", "0.1"),
+        )
+        for generation, (count, total, slow) in last.items():
+            c0, t0, s0 = first.get(generation, (0.0, 0.0, 0.0))
+            entry = collected.setdefault(generation, [0.0, 0.0, 0.0])
+            entry[0], entry[1], entry[2] = entry[0] + count - c0, entry[1] + total - t0, entry[2] + slow - s0
+    report["gc_pauses"] = {
+        f"generation_{g}": {"collections": int(c), "total_s": round(t, 2), "over_100ms": int(s)}
+        for g, (c, t, s) in sorted(collected.items())
+    }
     passes = max(pass_total.values(), default=0)
     report["scheduling_pass"] = {
         "passes": int(passes),

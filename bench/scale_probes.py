@@ -52,6 +52,23 @@ def gauge(metrics_text: str, name: str) -> float | None:
     return None
 
 
+def labelled_totals(metrics_text: str, name: str, label: str, le: str) -> dict[str, tuple[float, float, float]]:
+    """Per value of ``label``: (count, sum, count above ``le``) of a labelled histogram."""
+    totals: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name != name:
+            continue
+        for sample in family.samples:
+            entry = totals.setdefault(sample.labels[label], [0.0, 0.0, 0.0])
+            if sample.name == f"{name}_count":
+                entry[0] = sample.value
+            elif sample.name == f"{name}_sum":
+                entry[1] = sample.value
+            elif sample.name == f"{name}_bucket" and sample.labels["le"] == le:
+                entry[2] = -sample.value  # the count above it once the total is known
+    return {key: (c, s, c + below) for key, (c, s, below) in totals.items()}
+
+
 def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
     return {le: after[le] - before.get(le, 0.0) for le in after}
 

@@ -1,4 +1,4 @@
-"""A running scheduler's /metrics carries the event loop lag and the scheduling pass histograms."""
+"""A running scheduler's /metrics carries the event loop lag, GC pause and scheduling pass histograms."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ async def test_metrics_show_loop_lag_and_pass_times(tmp_path):
                     found = counts(await resp.text())
                 lag = found.get("scale_scheduler_event_loop_lag_seconds_count", 0)
                 passes = found.get("scale_scheduler_scheduling_pass_seconds_count", 0)
-                if lag >= 5 and passes >= 2:
+                collections = found.get("scale_scheduler_gc_pause_seconds_count", 0)  # the last generation listed
+                if lag >= 5 and passes >= 2 and collections >= 1:
                     break
                 assert time.monotonic() < deadline, found
                 await asyncio.sleep(0.2)

@@ -1,5 +1,5 @@
-"""Prometheus metrics the runtime measures about itself: the event loop's lag and how long a
-scheduling pass takes. They live in their own registry, whose text is appended to ``/metrics``.
+"""Prometheus metrics the runtime measures about itself: the event loop's lag, the garbage
+collector's pauses and how long a scheduling pass takes. They live in their own registry, whose text is appended to ``/metrics``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from scheduler.runtime.gc_pauses import GcPauses
 from scheduler.runtime.loop_lag import LoopLagMonitor
 
 PASS_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -19,6 +20,7 @@ class RuntimeMetrics:
     def __init__(self, *, loop_lag_warn_ms: float) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.loop_lag = LoopLagMonitor(warn_ms=loop_lag_warn_ms, registry=self.registry)
+        self.gc_pauses = GcPauses(registry=self.registry)
         self.scheduling_pass = Histogram(
             "scale_scheduler_scheduling_pass_seconds",
             "Time of one scheduling pass on the event loop (offers in hand against the queue)",
@@ -41,7 +43,9 @@ class RuntimeMetrics:
 
         async def measuring(_app: web.Application) -> AsyncIterator[None]:
             task = asyncio.create_task(self.loop_lag.run(), name="loop-lag")
+            self.gc_pauses.install()
             yield
+            self.gc_pauses.uninstall()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
