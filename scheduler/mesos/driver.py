@@ -44,6 +44,9 @@ SCHEDULER_PATH = "/api/v1/scheduler"
 DEFAULT_HEARTBEAT_S = 15.0  # until SUBSCRIBED tells us the master's interval
 DECLINE_BATCH = 2000  # offer ids per DECLINE call, keeping each request small
 RECOVERING_RETRY_MAX_S = 2.0  # backoff cap while the master answers 503: it is there, just not ready
+# A read of the stream can hold thousands of events (the loop was busy; a burst of updates): they are
+# parsed and handed over in turns of this long, the loop's other work in between.
+DISPATCH_TURN_S = 0.02
 
 
 class FrameworkIdStore(Protocol):
@@ -356,7 +359,11 @@ class MesosDriver:
                 records = decoder.feed(chunk)
             except RecordIOError as exc:
                 raise _StreamEnded(f"the stream is not RecordIO: {exc}") from None
+            turn_started = loop.time()
             for record in records:
+                if loop.time() - turn_started > DISPATCH_TURN_S:
+                    await asyncio.sleep(0)  # the rest of a large read after the loop's other work
+                    turn_started = loop.time()
                 event = self._parse(record)
                 if event is None:
                     continue

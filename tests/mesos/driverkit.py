@@ -67,9 +67,10 @@ async def running_driver(
     missed_heartbeats: int = 3,
     call_timeout_s: float = 5,
     secret: str | None = None,
+    recorder: Recorder | None = None,
     **spec_overrides,
 ):
-    recorder = Recorder()
+    recorder = recorder if recorder is not None else Recorder()
     store = store or MemoryFrameworkIdStore()
     options = DriverOptions(
         master_url=master_url,

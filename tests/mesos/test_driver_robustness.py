@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
-from driverkit import running_driver
+from driverkit import Recorder, running_driver
 
 from scheduler.backoff import backoff_delay
 from scheduler.mesos.driver import resolve_location
@@ -163,4 +164,42 @@ async def test_a_recovering_master_is_asked_again_soon():
     finally:
         await driver.stop()
         await asyncio.wait_for(task, 5)
+        await runner.cleanup()
+
+
+class SlowRecorder(Recorder):
+    """Takes 1 ms of the loop per event; on the first heartbeat, asks the loop to note how many
+    events had been handed over by the time it got a turn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen_when_loop_ran: int | None = None
+
+    def __call__(self, event) -> None:
+        super().__call__(event)
+        if isinstance(event, Heartbeat) and len(self.of_type(Heartbeat)) == 1:
+            asyncio.get_running_loop().call_soon(self._loop_ran)
+        time.sleep(0.001)  # a handler's cost, on the loop
+
+    def _loop_ran(self) -> None:
+        self.seen_when_loop_ran = len(self.events)
+
+
+async def test_a_large_read_is_handed_over_in_turns_with_the_loop_running_in_between():
+    heartbeats = 300  # 300 ms of handling, in one read of the stream
+    app, _state = stream_master(
+        [encode(SUBSCRIBED) + b"".join(encode(b'{"type":"HEARTBEAT"}') for _ in range(heartbeats))]
+    )
+    runner, url = await serve(app)
+    try:
+        recorder = SlowRecorder()
+        async with running_driver(url, recorder=recorder, missed_heartbeats=100):
+            await recorder.wait_for(
+                lambda e: isinstance(e, Heartbeat) and len(recorder.of_type(Heartbeat)) == heartbeats
+            )
+        kinds = [type(e) for e in recorder.events[: heartbeats + 1]]  # (a Disconnected follows the stop)
+        assert kinds == [Subscribed] + [Heartbeat] * heartbeats  # in order, none lost
+        # Handed over in one piece, the loop would get its turn only after all 301 events.
+        assert recorder.seen_when_loop_ran is not None and recorder.seen_when_loop_ran < 100
+    finally:
         await runner.cleanup()
