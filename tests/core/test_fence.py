@@ -88,19 +88,36 @@ def test_the_source_check_catches_what_it_should():
 
 # Names under which the edges hold the core's state: nothing there may assign into it.
 CORE_HOLDERS = {"state", "core"}
+EDGE_PACKAGE_DIRS = ["runtime", "api", "dependencies", "mesos", "messaging", "store", "commands"]
 EDGE_FILES = [
-    *sorted(ROOT.joinpath("runtime").glob("*.py")),
-    *sorted(ROOT.joinpath("api").glob("*.py")),
-    *sorted(ROOT.joinpath("dependencies").glob("*.py")),
-    ROOT / "daemon.py",
-    ROOT / "devmode.py",
+    *(path for package in EDGE_PACKAGE_DIRS for path in sorted(ROOT.joinpath(package).rglob("*.py"))),
+    *(ROOT / name for name in ("daemon.py", "devmode.py", "apiserver.py", "cli.py", "aio.py")),
 ]
 
 
+def _chain(expression: ast.expr) -> list[str]:
+    """``self.engine.state.nodes[x].paused`` -> ["self", "engine", "state", "nodes", "paused"]."""
+    chain, part = [], expression
+    while isinstance(part, (ast.Attribute, ast.Subscript)):
+        if isinstance(part, ast.Attribute):
+            chain.append(part.attr)
+        part = part.value
+    if isinstance(part, ast.Name):
+        chain.append(part.id)
+    return chain[::-1]
+
+
 def _assignments_into_core(source: str) -> list[str]:
-    """Targets like ``state.paused = ...``, ``self.state.nodes[x] = ...`` or ``core.x += 1``."""
+    """Targets like ``state.paused = ...``, ``self.engine.state.nodes[x] = ...``, ``core.x += 1``,
+    or ``s.paused = ...`` after ``s = self.state`` (a local alias of the core or of a part of it)."""
+    tree = ast.parse(source)
+    aliases = set()
+    for node in ast.walk(tree):  # names bound to the core or to something inside it
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.Attribute, ast.Subscript, ast.Name)):
+            if any(name in CORE_HOLDERS for name in _chain(node.value)[1:]) or _chain(node.value)[:1] == ["state"]:
+                aliases |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         targets = (
             node.targets
             if isinstance(node, ast.Assign)
@@ -109,16 +126,9 @@ def _assignments_into_core(source: str) -> list[str]:
             else []
         )
         for target in targets:
-            chain, part = [], target
-            while isinstance(part, (ast.Attribute, ast.Subscript)):
-                if isinstance(part, ast.Attribute):
-                    chain.append(part.attr)
-                part = part.value
-            if isinstance(part, ast.Name):
-                chain.append(part.id)
-            chain.reverse()
-            rooted = chain[1:] if chain[:1] == ["self"] else chain
-            if len(rooted) >= 2 and rooted[0] in CORE_HOLDERS:
+            chain = _chain(target)
+            inside = chain[:-1]  # the holder must be passed through, not be what is (re)bound
+            if any(name in CORE_HOLDERS for name in inside) or (len(chain) >= 2 and chain[0] in aliases):
                 found.append(".".join(chain))
     return found
 
@@ -133,4 +143,7 @@ def test_the_assignment_check_catches_what_it_should():
     assert _assignments_into_core("self.state.paused = True") == ["self.state.paused"]
     assert _assignments_into_core("state.nodes['h'].is_paused = 1") == ["state.nodes.is_paused"]
     assert _assignments_into_core("core.messaging.desired_count += 2") == ["core.messaging.desired_count"]
-    assert _assignments_into_core("self.state = CoreState()\nx.state.y = 1") == []
+    assert _assignments_into_core("self.engine.state.paused = True") == ["self.engine.state.paused"]
+    assert _assignments_into_core("s = self.state\ns.paused = True") == ["s.paused"]
+    assert _assignments_into_core("nodes = engine.state.nodes\nnodes.x = 1") == ["nodes.x"]
+    assert _assignments_into_core("self.state = CoreState()\nstate = 1\nx = self.other\nx.y = 2") == []
