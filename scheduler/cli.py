@@ -232,8 +232,11 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
         return run_sim(sim_config, args.host, args.port, zk_url=args.zk)
     if command == "run":
         from scheduler.daemon import run_daemon
+        from scheduler.runtime import gc_tuning
 
-        return asyncio.run(run_daemon(settings))
+        # The process's collector, not a library's: tests that run daemons in their own process keep theirs.
+        gc_tuning.tune()
+        return asyncio.run(run_daemon(settings, on_started=lambda _daemon: gc_tuning.freeze_started()))
     if command == "dev":
         from scheduler.devmode import run_dev
 
