@@ -10,7 +10,7 @@ import pytest
 from harness import Harness
 
 from scheduler.core.events import Disconnected, Subscribed
-from scheduler.core.inputs import FlagsRead
+from scheduler.core.inputs import FlagsRead, NodeFlagsRead
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus, JobStatus
 from scheduler.tasks.status import TaskState
 
@@ -111,6 +111,7 @@ async def test_a_pause_that_arrives_while_a_launch_waits_for_its_write_stops_tha
     assert launched.task_id == withdrawn.task_id == f"scale-job-{job}-1"
     assert (withdrawn.status, withdrawn.job_status) == (ExeStatus.CANCELED, JobStatus.QUEUED)
     assert [j.job_id for j in h.state.queue] == [job]
+    assert len(h.state.launches) == 0  # a withdrawn launch holds no place among those in flight
     (queue,) = h.view().queue
     await h.cycle()
     assert h.view().queue[0].pending_reasons == {"SCHEDULER_PAUSED": 1}
@@ -120,6 +121,40 @@ async def test_a_pause_that_arrives_while_a_launch_waits_for_its_write_stops_tha
     await h.offer_all()
     await h.cycle()
     assert h.driver.accepted() == [f"scale-job-{job}-2"]
+
+
+async def test_a_node_paused_while_a_launch_waits_for_its_write_stops_that_launch_only(h):
+    first, second = h.queue_jobs(2)
+    await h.sync()
+    offers = await h.offer_all(agents=[1])
+    await h.cycle(write=False)  # both planned on host-1; their record is being written
+    assert len(h.writer.pending) == 1
+    h.post(NodeFlagsRead({"host-1": True}))
+    await h.run_until_idle()
+    assert not h.driver.of("ACCEPT")
+    assert set(offers) <= h.driver.declined()
+    assert sorted(j.job_id for j in h.state.queue) == [first, second]
+    assert len(h.state.launches) == 0
+    # The other node takes them; the paused one gets nothing more.
+    await h.offer_all()
+    await h.cycle()
+    assert sorted(h.driver.accepted()) == [f"scale-job-{first}-2", f"scale-job-{second}-2"]
+    agents = {i["agent_id"]["value"] for i in h.driver.task_infos if i["task_id"]["value"].startswith("scale-job-")}
+    assert agents == {"S2"}
+
+
+async def test_no_launch_while_the_framework_id_is_not_stored(h):
+    (job,) = h.queue_jobs(1)
+    await h.sync()
+    h.driver.framework_id_saved = False  # the database refused it: a crash now would orphan the task
+    await h.offer_all()
+    await h.cycle()
+    assert not h.writer.launched() and not h.driver.of("ACCEPT")
+    assert h.view().queue[0].pending_reasons == {"LAUNCHES_HELD": 1}
+    h.driver.framework_id_saved = True
+    await h.offer_all()
+    await h.cycle()
+    assert h.driver.accepted() == [f"scale-job-{job}-1"]
 
 
 async def test_a_master_restart_during_a_burst_reconciles_every_task_and_launches_nothing_twice(h):
