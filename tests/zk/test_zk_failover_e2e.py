@@ -4,7 +4,8 @@
   stops; within 10 s it is subscribed to the other under the same framework id;
 - no task lost: two masters over one shared model (what Mesos' replicated registry gives a new
   leader), jobs running through the leader change, every one finishes once, none rerun;
-- ZooKeeper stopped: the status stays fresh, the detector reports it, nothing re-subscribes.
+- ZooKeeper stopped: the status stays fresh and carries the MASTER_DETECTION warning, nothing
+  re-subscribes; the warning goes when ZooKeeper is back.
 """
 
 from __future__ import annotations
@@ -236,6 +237,7 @@ async def test_zookeeper_down_keeps_the_master_and_says_so(own_zookeeper, tmp_pa
 
             await asyncio.to_thread(own_zookeeper.stop)
             down_at = time.monotonic()
+            seen_in_status = False
             await until(lambda: detector.view().state is not ZkState.CONNECTED, 15, "disconnection seen")
             while time.monotonic() - down_at < ZK_DOWN_S:
                 async with http.get("/v6/status/") as resp:
@@ -245,10 +247,19 @@ async def test_zookeeper_down_keeps_the_master_and_says_so(own_zookeeper, tmp_pa
                 assert driver.subscribed and driver.subscriptions == subscriptions
                 problem = detector.problem()
                 assert problem is not None and "ZooKeeper" in problem and sim.url in problem
+                served = [w for w in document["scheduler"]["warnings"] if w["name"] == "MASTER_DETECTION"]
+                if served:
+                    seen_in_status = True
+                    assert "ZooKeeper" in served[0]["description"]
+                else:
+                    # The engine reads the detector every MASTER_POLL_INTERVAL (0.5 s here).
+                    assert not seen_in_status and time.monotonic() - down_at < 5.0, "no warning in the status"
                 await asyncio.sleep(0.5)
+            assert seen_in_status
 
             await asyncio.to_thread(own_zookeeper.start)
             await until(lambda: detector.problem() is None, 30, "ZooKeeper back")
+            await status_when(http, lambda d: all(w["name"] != "MASTER_DETECTION" for w in d["scheduler"]["warnings"]))
             assert registration.registrations == 1 and registration.znode  # its session survived
             await asyncio.sleep(1.0)
             assert driver.subscribed and driver.subscriptions == subscriptions  # nothing restarted
