@@ -1,5 +1,6 @@
-"""setup.py declares what the code needs: every package data glob matches a file, and every
-third-party module the package imports is an install requirement."""
+"""setup.py declares what the code needs: every package data glob matches a file, every
+third-party module the package imports is an install requirement, and every requirement's lower
+bound is a version the tests ran against (the pin in constraints.txt)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from distutils.core import run_setup
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,3 +52,32 @@ def test_every_imported_library_is_declared(distribution):
     }
     missing = {name for name in imported_top_level_modules() if DISTRIBUTION_OF.get(name, name).lower() not in declared}
     assert missing == set()
+
+
+# Lower bounds below the pin in constraints.txt, each also tested (cabb227: requests 2.31.0 and 2.34.2).
+TESTED_BELOW_THE_PIN = {"requests": "2.31"}
+
+
+def pinned_versions() -> dict[str, Version]:
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = Version(version)
+    return pins
+
+
+def test_every_lower_bound_is_a_tested_version(distribution):
+    """Issue 9: the bounds were far below anything tested (aiohttp>=3.9, kombu>=5.3, pytest>=8)."""
+    pins = pinned_versions()
+    requirements = [*distribution.install_requires, *distribution.extras_require["dev"]]
+    wrong = []
+    for text in requirements:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        lower = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
+        tested = Version(TESTED_BELOW_THE_PIN[name]) if name in TESTED_BELOW_THE_PIN else pins.get(name)
+        if len(lower) != 1 or tested is None or lower[0] != tested or pins[name] not in requirement.specifier:
+            wrong.append(f"{text} (pinned {pins.get(name)})")
+    assert wrong == []

@@ -3,6 +3,7 @@ DATABASE_SSLMODE reaches libpq. A CA and a server certificate for localhost are 
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import ssl
@@ -11,8 +12,10 @@ import threading
 
 import pytest
 from aiohttp import ClientConnectorCertificateError, ClientSession, TCPConnector, web
+from elastic_transport import TlsError
 
 from scheduler.config import load_settings
+from scheduler.dependencies.elastic_probe import read_cluster
 from scheduler.dependencies.vault_probe import read_vault
 from scheduler.messaging.producer import open_broker
 from scheduler.store.database import make_engine
@@ -109,6 +112,44 @@ async def test_vault_probe_uses_the_ca_file(certs, https_server):
     assert code == 200 and body["sealed"] is False
     with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
         await asyncio.to_thread(read_vault, https_server, None, 5.0, None)
+
+
+ES_MEDIA_TYPE = "application/vnd.elasticsearch+json;compatible-with=9"
+
+
+@pytest.fixture
+async def https_elasticsearch(certs):
+    """An HTTPS server for localhost answering the two reads of the Elasticsearch probe."""
+
+    def answer(body: dict) -> web.Response:
+        headers = {"X-Elastic-Product": "Elasticsearch", "Content-Type": ES_MEDIA_TYPE}
+        return web.Response(body=json.dumps(body), headers=headers)
+
+    async def info(_request):
+        return answer({"cluster_name": "tls", "version": {"number": "9.0.3"}, "tagline": "You Know, for Search"})
+
+    async def health(_request):
+        return answer({"cluster_name": "tls", "status": "green"})
+
+    app = web.Application()
+    app.router.add_get("/", info)
+    app.router.add_get("/_cluster/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context(certs))
+    await site.start()
+    yield f"https://localhost:{site._server.sockets[0].getsockname()[1]}"
+    await runner.cleanup()
+
+
+async def test_elasticsearch_probe_uses_the_ca_file(certs, https_elasticsearch):
+    import asyncio
+
+    info, status = await asyncio.to_thread(read_cluster, https_elasticsearch, 5.0, certs[0])
+    assert (info["tagline"], status) == ("You Know, for Search", "green")
+    with pytest.raises(TlsError) as refused:
+        await asyncio.to_thread(read_cluster, https_elasticsearch, 5.0, None)
+    assert "CERTIFICATE_VERIFY_FAILED" in repr(refused.value)
 
 
 class TlsListener:

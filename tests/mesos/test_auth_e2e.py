@@ -38,7 +38,7 @@ async def test_scheduler_authenticates_to_sim_with_credentials_and_never_logs_th
     creds.write_text(json.dumps({"credentials": [{"principal": "scale", "secret": SECRET}]}))
     secret_file = tmp_path / "mesos-secret"
     secret_file.write_text(SECRET + "\n")
-    port = _free_port()
+    port, api_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}"
     sim_log, daemon_log = tmp_path / "sim.log", tmp_path / "daemon.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MESOS_", "SCALE_"))}
@@ -56,7 +56,7 @@ async def test_scheduler_authenticates_to_sim_with_credentials_and_never_logs_th
                 "MESOS_PRINCIPAL": "scale",
                 "MESOS_SECRET_FILE": str(secret_file),
                 "DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
-                "PORT0": "0",
+                "PORT0": str(api_port),
                 "SCALE_API_HOST": "127.0.0.1",
                 "MASTER_POLL_INTERVAL": "0.5",
                 "LOG_LEVEL": "DEBUG",
@@ -96,11 +96,17 @@ async def test_scheduler_authenticates_to_sim_with_credentials_and_never_logs_th
                             del headers["Mesos-Stream-Id"]
                         async with session.post(url + "/api/v1/scheduler", json=call, headers=headers) as resp:
                             assert resp.status == 401
+                            assert resp.headers["WWW-Authenticate"] == 'Basic realm="mesos-master-scheduler"'
                 state = await _master_state(session, url)
             [after] = state["frameworks"]
             assert after["active"] and after["id"] == fid
             running = sorted(t["id"] for t in after["tasks"] if t["state"] == "TASK_RUNNING")
             assert set(tasks_before) <= set(running)
+            # The scheduler still leads on its one subscription: it never saw a failover or a teardown.
+            assert daemon.poll() is None, daemon_log.read_text()[-2000:]
+            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{api_port}/readyz") as resp:
+                assert resp.status == 200, await resp.text()
+            assert daemon_log.read_text().count("Subscribed to") == 1
         finally:
             for process in (daemon, sim):
                 if process is not None and process.poll() is None:
