@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from e2ekit import scheduler_against, status_when
 
 from scheduler import cli
 from scheduler.commands import status_summary
 from scheduler.commands.status_summary import Fetched, clean, render, status_command
 from scheduler.sim import SimConfig, serve_sim
 from scheduler.timefmt import parse_iso
-from tests.e2ekit import scheduler_against, status_when
 
 # Recorded from `scale-scheduler dev` after one of its three agents was removed in the simulator.
 RECORDED = json.loads((Path(__file__).parent / "data" / "status_dev_3_nodes.json").read_text())

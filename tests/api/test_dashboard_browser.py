@@ -13,9 +13,9 @@ import time
 
 import aiohttp
 import pytest
+from e2ekit import scheduler_against, status_when
 
 from scheduler.sim import SimConfig, serve_sim
-from tests.e2ekit import scheduler_against, status_when
 
 pytestmark = pytest.mark.slow
 
