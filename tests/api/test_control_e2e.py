@@ -89,5 +89,25 @@ async def test_pause_through_the_api(tmp_path):
                 timeout=3,
             )
             assert time.monotonic() - started < 3.0
+
+            # Nothing launches on the paused node: jobs queued after it shows PAUSED all run on the other.
+            async with http.patch(f"/v6/nodes/{node['id']}/", json={"is_paused": False}) as resp:
+                assert resp.status == 401
+            last_job = await daemon.database.run(lambda c: c.execute(text("SELECT max(id) FROM job")).scalar())
+            publish_queue_jobs(daemon.settings, build_queue_jobs_for("sleepy", "1", count=6))
+            deadline = time.monotonic() + 15
+            while True:
+                nodes_run_on = await daemon.database.run(
+                    lambda c: (
+                        c.execute(text("SELECT node_id FROM job_exe WHERE job_id > :last"), {"last": last_job})
+                        .scalars()
+                        .all()
+                    )
+                )
+                if len(nodes_run_on) >= 6:
+                    break
+                assert time.monotonic() < deadline, f"only {len(nodes_run_on)} of the 6 jobs launched"
+                await asyncio.sleep(0.1)
+            assert node["id"] not in nodes_run_on
     finally:
         await sim.close()
