@@ -3,6 +3,8 @@ DATABASE_SSLMODE reaches libpq. A CA and a server certificate for localhost are 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -51,6 +53,19 @@ def server_context(certs) -> ssl.SSLContext:
     return context
 
 
+@contextlib.asynccontextmanager
+async def tls_site(app: web.Application, host: str, certs):
+    """``app`` served over TLS with the test certificate at ``host``; yields the port."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0, ssl_context=server_context(certs))
+    await site.start()
+    try:
+        yield site._server.sockets[0].getsockname()[1]
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def https_server(certs):
     """An HTTPS server for localhost answering like Vault's health endpoint."""
@@ -79,12 +94,8 @@ async def https_elsewhere(certs):
 
     app = web.Application()
     app.router.add_get("/", answer)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.2", 0, ssl_context=server_context(certs))
-    await site.start()
-    yield f"https://127.0.0.2:{site._server.sockets[0].getsockname()[1]}"
-    await runner.cleanup()
+    async with tls_site(app, "127.0.0.2", certs) as port:
+        yield f"https://127.0.0.2:{port}"
 
 
 async def test_https_clients_trust_the_ca_file(certs, https_server):
@@ -134,17 +145,11 @@ async def https_elasticsearch(certs):
     app = web.Application()
     app.router.add_get("/", info)
     app.router.add_get("/_cluster/health", health)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context(certs))
-    await site.start()
-    yield f"https://localhost:{site._server.sockets[0].getsockname()[1]}"
-    await runner.cleanup()
+    async with tls_site(app, "127.0.0.1", certs) as port:
+        yield f"https://localhost:{port}"
 
 
 async def test_elasticsearch_probe_uses_the_ca_file(certs, https_elasticsearch):
-    import asyncio
-
     info, status = await asyncio.to_thread(read_cluster, https_elasticsearch, 5.0, certs[0])
     assert (info["tagline"], status) == ("You Know, for Search", "green")
     with pytest.raises(TlsError) as refused:
