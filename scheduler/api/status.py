@@ -46,7 +46,7 @@ class Compressed:
     A new snapshot comes every second; compressing it takes a thread 10-50 ms at 10,000 nodes. Until
     its bytes are ready the requests get the newest snapshot already compressed (its own ETag and
     timestamp: an older document, never a mixed one), so no request waits for a compression except
-    the very first, or one whose last compressed snapshot is too old to stand in (``STAND_IN_MAX_S``).
+    the very first, or one whose only compressed snapshot has gone stale.
     """
 
     def __init__(self) -> None:
