@@ -22,9 +22,6 @@ from scheduler.status.snapshot import StatusSnapshot
 
 MISSING = "Status is missing. Scheduler may be down."
 MIN_COMPRESS_BYTES = 1024  # below this, gzip's framing outweighs what it saves
-# A snapshot compressed earlier stands in for a newer one being compressed only if it is at most this
-# much older: a compression thread starved for longer makes its requests wait rather than age the status.
-STAND_IN_MAX_S = 2.0
 
 
 class StatusSource(Protocol):
@@ -111,9 +108,7 @@ def status_handler(source: StatusSource, clock: Callable[[], float] = time.time)
             return not_modified(snapshot.etag_for(coding))
         if coding is None:
             return await send(request, snapshot.body, etag=snapshot.etag, coding=None)
-        sent, body = await compressed.body_for(
-            snapshot, coding, lambda earlier: snapshot.generated_at - earlier.generated_at <= STAND_IN_MAX_S
-        )
+        sent, body = await compressed.body_for(snapshot, coding, fresh)
         if sent is not snapshot and unchanged(request, sent):
             return not_modified(sent.etag_for(coding))
         return await send(request, body, etag=sent.etag_for(coding), coding=coding)

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from scheduler.api import encodings
 from scheduler.api.app import create_app
-from scheduler.api.status import STAND_IN_MAX_S, Compressed
+from scheduler.api.status import Compressed
 from scheduler.status.snapshot import StatusSnapshot
 
 
@@ -232,25 +232,3 @@ async def test_api_prefix_serves_the_same(client_for, path):
     client = await client_for(FixedStatus(StatusSnapshot(time.time(), body)))
     resp = await client.get(path)
     assert resp.status == 200
-
-
-async def test_a_compressed_snapshot_much_older_than_the_newest_does_not_stand_in(client_for, monkeypatch):
-    gated = GatedCompression(encodings.compress)
-    gated.gate.set()
-    monkeypatch.setattr(encodings, "compress", gated)
-    first = StatusSnapshot(time.time() - 5, big_document(100))
-    status = FixedStatus(first)
-    client = await client_for(status)
-    gz = {"Accept-Encoding": "gzip"}
-    assert (await client.get("/v6/status/", headers=gz)).headers["ETag"] == first.etag_for("gzip")
-    gated.gate.clear()
-    later = StatusSnapshot(first.generated_at + STAND_IN_MAX_S + 1, big_document(200))
-    status.snapshot = later
-    request = asyncio.ensure_future(client.get("/v6/status/", headers=gz))
-    deadline = time.monotonic() + 5
-    while gated.calls < 2:  # the new snapshot's compression has begun
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.01)
-    gated.gate.set()
-    resp = await request  # had the first stood in, this would carry its tag
-    assert resp.headers["ETag"] == later.etag_for("gzip")
