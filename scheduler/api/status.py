@@ -1,8 +1,7 @@
 """GET /v6/status/: the newest snapshot's bytes, or Scale's 503 bodies when it is missing or stale.
 
-The body goes out as the snapshot holds it (plain, or gzip/brotli compressed once per snapshot, on a
-thread, as the client accepts), with a strong ``ETag`` per snapshot: a client that already has it gets
-304. While a new snapshot is being compressed, requests get the last one compressed (see ``Compressed``).
+The body goes out as the snapshot holds it (plain, or gzip/brotli compressed once per snapshot, as
+the client accepts), with a strong ``ETag`` per snapshot: a client that already has it gets 304.
 """
 
 from __future__ import annotations
@@ -37,80 +36,32 @@ def stale_message(freshness_s: float) -> str:
     return "Status is over %d seconds old" % freshness_s  # noqa: UP031 - Scale's exact formatting
 
 
-class Compressed:
-    """Each coding's newest snapshot whose compressed bytes are ready, and the compressions under way.
-
-    A new snapshot comes every second; compressing it takes a thread 10-50 ms at 10,000 nodes. Until
-    its bytes are ready the requests get the newest snapshot already compressed (its own ETag and
-    timestamp: an older document, never a mixed one), so no request waits for a compression except
-    the very first, or one whose only compressed snapshot has gone stale.
-    """
-
-    def __init__(self) -> None:
-        self.ready: dict[str, StatusSnapshot] = {}
-        self._making: dict[str, tuple[StatusSnapshot, asyncio.Task]] = {}
-
-    async def body_for(
-        self, snapshot: StatusSnapshot, coding: str, usable: Callable[[StatusSnapshot], bool]
-    ) -> tuple[StatusSnapshot, bytes]:
-        """The snapshot to send in ``coding`` and its bytes: ``snapshot`` once compressed; while it
-        is being compressed, the newest one that is, if ``usable``."""
-        body = snapshot.encoded_if_ready(coding)
-        if body is not None:
-            self._keep(coding, snapshot)
-            return snapshot, body
-        making = self._start(snapshot, coding)
-        previous = self.ready.get(coding)
-        if previous is not None and previous.generated_at < snapshot.generated_at and usable(previous):
-            return previous, previous.encoded_if_ready(coding)
-        return snapshot, await asyncio.shield(making)
-
-    def _start(self, snapshot: StatusSnapshot, coding: str) -> asyncio.Task:
-        under_way = self._making.get(coding)
-        if under_way is not None and under_way[0] is snapshot:
-            return under_way[1]
-        task = asyncio.create_task(self._compress(snapshot, coding), name=f"compress-{coding}")
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a waiting request gets it
-        self._making[coding] = (snapshot, task)
-        return task
-
-    async def _compress(self, snapshot: StatusSnapshot, coding: str) -> bytes:
-        body = await asyncio.get_running_loop().run_in_executor(None, encodings.encoded, snapshot, coding)
-        self._keep(coding, snapshot)
-        return body
-
-    def _keep(self, coding: str, snapshot: StatusSnapshot) -> None:
-        kept = self.ready.get(coding)
-        if kept is None or kept.generated_at < snapshot.generated_at:
-            self.ready[coding] = snapshot
+async def encoded(snapshot: StatusSnapshot, coding: str, lock: asyncio.Lock) -> bytes:
+    """The compressed body; the first request of a snapshot compresses it on a thread, once."""
+    ready = snapshot.encoded_if_ready(coding)
+    if ready is not None:
+        return ready
+    async with lock:  # requests arriving meanwhile wait for the same result instead of redoing it
+        return await asyncio.get_running_loop().run_in_executor(None, encodings.encoded, snapshot, coding)
 
 
 def status_handler(source: StatusSource, clock: Callable[[], float] = time.time):
-    compressed = Compressed()
-
-    def fresh(snapshot: StatusSnapshot) -> bool:
-        return clock() - snapshot.generated_at <= source.freshness_s
-
-    def unchanged(request: web.Request, snapshot: StatusSnapshot) -> bool:
-        tags = (snapshot.etag, *(snapshot.etag_for(c) for c in CODINGS))  # any form of this snapshot
-        return matches(request.headers.get("If-None-Match"), tags)
+    locks = {coding: asyncio.Lock() for coding in CODINGS}
 
     async def get_status(request: web.Request) -> web.StreamResponse:
         snapshot = source.current()
         if snapshot is None:
             return json_error(503, MISSING)
-        if not fresh(snapshot):
+        if clock() - snapshot.generated_at > source.freshness_s:
             return json_error(503, stale_message(source.freshness_s))
         coding = None
         if len(snapshot.body) >= MIN_COMPRESS_BYTES:
             coding = choose_coding(request.headers.get("Accept-Encoding"), CODINGS)
-        if unchanged(request, snapshot):
-            return not_modified(snapshot.etag_for(coding))
-        if coding is None:
-            return await send(request, snapshot.body, etag=snapshot.etag, coding=None)
-        sent, body = await compressed.body_for(snapshot, coding, fresh)
-        if sent is not snapshot and unchanged(request, sent):
-            return not_modified(sent.etag_for(coding))
-        return await send(request, body, etag=sent.etag_for(coding), coding=coding)
+        etag = snapshot.etag_for(coding)
+        tags = (snapshot.etag, *(snapshot.etag_for(c) for c in CODINGS))  # any form of this snapshot
+        if matches(request.headers.get("If-None-Match"), tags):
+            return not_modified(etag)
+        body = snapshot.body if coding is None else await encoded(snapshot, coding, locks[coding])
+        return await send(request, body, etag=etag, coding=coding)
 
     return get_status
