@@ -110,16 +110,7 @@ def measure_side_by_side(
             out, _ = proc.communicate(timeout=duration_s + 120)
             if round_number:
                 results[name].append(json.loads(out))
-    status_rps = sum(r["rps"] for r in results["status"]) / rounds
-    baseline_rps = sum(r["rps"] for r in results["baseline"]) / rounds
-    return {
-        "status_rps": status_rps,
-        "baseline_rps": baseline_rps,
-        "ratio": status_rps / baseline_rps,
-        "errors": sum(r["errors"] for rs in results.values() for r in rs),
-        "side_by_side": True,
-        "per_round": results,
-    }
+    return {**ratio_of(results), "side_by_side": True}
 
 
 def gzip_size(url: str) -> int:
@@ -156,8 +147,13 @@ def measure(pairs: dict[str, tuple[str, str]], *, rounds: int, duration_s: float
         for name in order:
             url, coding = pairs[name]
             results[name].append(loadgen(url, duration_s, concurrency, coding))
-    status_rps = sum(r["rps"] for r in results["status"]) / rounds
-    baseline_rps = sum(r["rps"] for r in results["baseline"]) / rounds
+    return ratio_of(results)
+
+
+def ratio_of(results: dict[str, list[dict]]) -> dict:
+    """Mean requests/s of each path over its rounds, and status over baseline."""
+    status_rps = sum(r["rps"] for r in results["status"]) / len(results["status"])
+    baseline_rps = sum(r["rps"] for r in results["baseline"]) / len(results["baseline"])
     return {
         "status_rps": status_rps,
         "baseline_rps": baseline_rps,
