@@ -162,6 +162,18 @@ async def test_an_offer_held_past_the_threshold_raises_a_warning_until_it_is_ans
     assert h.driver.accepted() and "OFFERS_HELD" not in warnings(h)
 
 
+async def test_offers_voided_by_a_disconnection_are_no_longer_counted_as_held(h):
+    h.queue_jobs(1)
+    await h.sync()
+    await h.offer_all()
+    await h.cycle(write=False)  # the launch's record is being written: its offer is in our hands
+    h.post(Disconnected("the master closed the stream"))  # Mesos rescinds every offer of the framework
+    for _ in range(12):
+        await h.cycle(write=False)
+    assert "NOT_SUBSCRIBED" in warnings(h)  # the ticks ran: the held offers were checked meanwhile
+    assert "OFFERS_HELD" not in warnings(h)
+
+
 async def test_nodes_stay_online_while_offers_are_suppressed_and_the_no_offer_rule_resumes_after(h):
     """Scale's rule takes a node silent for 5 minutes offline; silence we asked for (SUPPRESS, long
     filters) does not count, and once offers are expected again the rule counts from then."""
