@@ -164,19 +164,21 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     if not lag_total:
         report["loop_lag"]["missing"] = f"the scheduler's /metrics has no {LAG}"
     # The collector's pauses over the run, per generation: what part of the lag is Python's GC.
-    collected: dict[str, list[float]] = {}
+    collected: dict[str, Counter] = {}
     for runs in by_pid.values():
-        first, last = (
-            labelled_totals(runs[0].metrics, GC, "generation", "0.1"),
-            labelled_totals(runs[-1].metrics, GC, "generation", "0.1"),
-        )
-        for generation, (count, total, slow) in last.items():
-            c0, t0, s0 = first.get(generation, (0.0, 0.0, 0.0))
-            entry = collected.setdefault(generation, [0.0, 0.0, 0.0])
-            entry[0], entry[1], entry[2] = entry[0] + count - c0, entry[1] + total - t0, entry[2] + slow - s0
+        first = labelled_totals(runs[0].metrics, GC, "generation", "0.1")
+        for generation, (count, total, slow) in labelled_totals(runs[-1].metrics, GC, "generation", "0.1").items():
+            count0, total0, slow0 = first.get(generation, (0.0, 0.0, 0.0))
+            collected.setdefault(generation, Counter()).update(
+                collections=count - count0, total_s=total - total0, over_100ms=slow - slow0
+            )
     report["gc_pauses"] = {
-        f"generation_{g}": {"collections": int(c), "total_s": round(t, 2), "over_100ms": int(s)}
-        for g, (c, t, s) in sorted(collected.items())
+        f"generation_{g}": {
+            "collections": int(d["collections"]),
+            "total_s": round(d["total_s"], 2),
+            "over_100ms": int(d["over_100ms"]),
+        }
+        for g, d in sorted(collected.items())
     }
     passes = max(pass_total.values(), default=0)
     report["scheduling_pass"] = {

@@ -65,8 +65,8 @@ def labelled_totals(metrics_text: str, name: str, label: str, le: str) -> dict[s
             elif sample.name == f"{name}_sum":
                 entry[1] = sample.value
             elif sample.name == f"{name}_bucket" and sample.labels["le"] == le:
-                entry[2] = -sample.value  # the count above it once the total is known
-    return {key: (c, s, c + below) for key, (c, s, below) in totals.items()}
+                entry[2] = sample.value  # the count at or below ``le``
+    return {key: (count, total, count - at_most) for key, (count, total, at_most) in totals.items()}
 
 
 def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
