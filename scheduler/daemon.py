@@ -277,7 +277,7 @@ def build_daemon(
     )
     daemon = Daemon(settings, engine, driver, database, monitor, Leadership(database), status, stop, prepare)
     daemon.detector = detector_for(settings.mesos_master_url, settings.mesos_master_scheme, driver.set_master)
-    engine.detector = daemon.detector  # its problem() becomes the MASTER_DETECTION warning
+    engine.listings.detector = daemon.detector  # its problem() becomes the MASTER_DETECTION warning
     return daemon
 
 

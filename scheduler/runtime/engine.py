@@ -141,17 +141,9 @@ class Engine:
         self.held_offers = HeldOffers()
         self._offers_held_warned = False
         self._offers_wanted: bool | None = None  # as last told to the core
-        # The master's agents and frameworks, and the ZooKeeper detector's problem.
+        # The master's agents and frameworks, and the ZooKeeper detector's problem (its ``detector``
+        # is set by the daemon with zk://).
         self.listings = MasterListings(settings, clock)
-
-    @property
-    def detector(self):
-        """The ZooKeeper detector (set by the daemon with zk://): its problem is a scheduler warning."""
-        return self.listings.detector
-
-    @detector.setter
-    def detector(self, detector) -> None:
-        self.listings.detector = detector
 
     def attach(self, driver) -> None:
         self.driver = driver

@@ -80,7 +80,7 @@ class FakeDetector:
 
 async def test_the_detectors_problem_is_a_warning_while_it_lasts(h):
     detector = FakeDetector()
-    h.engine.detector = detector
+    h.engine.listings.detector = detector
     await poll(h, advance_s=5.0)
     assert "MASTER_DETECTION" not in scheduler_warnings(h)
     detector.text = "ZooKeeper zk://zk1:2181/mesos unreachable since 12:00:00 UTC; keeping master http://m1:5050"
@@ -114,7 +114,7 @@ def test_many_ghosts_are_listed_briefly():
 async def test_a_real_detector_not_connected_yet_is_shown(h):
     from scheduler.mesos.master_detector import detector_for
 
-    h.engine.detector = detector_for("zk://127.0.0.1:1/mesos", "http", lambda url: None)  # never started
+    h.engine.listings.detector = detector_for("zk://127.0.0.1:1/mesos", "http", lambda url: None)  # never started
     await poll(h, advance_s=5.0)
     assert "not connected to ZooKeeper" in scheduler_warnings(h)["MASTER_DETECTION"]
 
