@@ -2,15 +2,16 @@
 
 A pass places no more than the room left under the bound (``MAX_LAUNCHES_IN_FLIGHT``), and no more
 than ``per_pass`` at once: a pass runs on the event loop, about 90 µs per job placed at 100,000
-queued, so 250 keeps one near 25 ms (1,000 made passes of 200 ms under load at 10,000 agents). A launch leaves the count when the master answers its ACCEPT, refuses it, leaves
-it unanswered (it is reconciled), or when it is never sent (records not written, or withdrawn).
+queued, so 250 keeps one near 25 ms (1,000 made passes of 200 ms under load at 10,000 agents). A
+launch leaves the count when the master answers its ACCEPT, refuses it, leaves it unanswered (it is
+reconciled), or when it is never sent (records not written, or withdrawn).
 So placement waits for the master rather than queueing calls to it: ahead of a slow master, at
 most the bound of tries is recorded and not yet taken.
 
 Offers left when the room runs out are kept in the book for the next pass (the engine runs one as
-soon as there is room again) for at most ``KEEP_OFFERS_S``, then declined (with Mesos' default
-5 s filter: they are not needed for a while): no longer than a declined offer would take to come back, so no other
-framework waits more. A pass without room leaves the book as it is.
+soon as there is room again) for at most ``KEEP_OFFERS_S``, then declined (with Mesos' default 5 s
+filter: they are not needed for a while): no longer than a declined offer would take to come back,
+so no other framework waits more. A pass without room leaves the book as it is.
 """
 
 from __future__ import annotations
