@@ -392,7 +392,7 @@ async def leadership_step(app: web.Application) -> Any:
         if watch is not None:
             watch.cancel()  # watching the lock ends with the process, not by itself
             await asyncio.gather(watch, return_exceptions=True)
-        daemon.leadership.release()
+        await daemon.leadership.release()
 
 
 async def mesos_driver_step(app: web.Application) -> Any:

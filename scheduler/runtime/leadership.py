@@ -18,7 +18,10 @@ import asyncio
 import fcntl
 import logging
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
@@ -27,6 +30,8 @@ from scheduler.aio import wait_event
 from scheduler.store.database import Database
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 LOCK_KEY = 0x5CA1E5C4ED  # pg advisory lock key of the scheduler's leadership
 RETRY_S = 5.0  # a standby tries for the lock this often
@@ -51,6 +56,15 @@ class Leadership:
         self.retaken = 0  # times the lock was taken again after its session dropped
         self._connection: Connection | None = None  # PostgreSQL: the session that holds the lock
         self._file: int | None = None  # SQLite: the locked file
+        # The lock session's calls run on threads of their own, never the loop's default executor:
+        # a call stuck on a hung database must not hold the loop (closing a connection waits for the
+        # query running on it) nor the process's exit (asyncio.run joins the default executor).
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="leader-lock")
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        """``work`` on the lock's threads, given up after the database timeout."""
+        future = asyncio.get_running_loop().run_in_executor(self._executor, work)
+        return await asyncio.wait_for(future, self.database.timeout_s)
 
     # --- taking the lock ---
 
@@ -86,7 +100,7 @@ class Leadership:
         waiting_logged = False
         while not stop.is_set():
             try:
-                got = await asyncio.wait_for(asyncio.to_thread(self._try_lock), self.database.timeout_s)
+                got = await self._call(self._try_lock)
             except Exception as exc:
                 log.error("Cannot take the leader lock (%s); retrying in %.0f s", exc, RETRY_S)
                 got = False
@@ -113,7 +127,7 @@ class Leadership:
         while True:
             await asyncio.sleep(self.check_s)
             try:
-                await asyncio.wait_for(asyncio.to_thread(self._check), self.database.timeout_s)
+                await self._call(self._check)
                 continue
             except Exception as exc:
                 log.warning("The leader lock's database session failed (%s); taking the lock again", exc)
@@ -136,10 +150,13 @@ class Leadership:
 
     async def _retake(self) -> bool:
         """Take the lock on a new session, a few times; False if another instance has it or the database stays away."""
-        await asyncio.to_thread(self._drop_session)
+        try:
+            await self._call(self._drop_session)
+        except TimeoutError:
+            log.warning("Dropping the broken leader lock session timed out; taking the lock on a new one")
         for attempt in range(1, self.retake_tries + 1):
             try:
-                if await asyncio.wait_for(asyncio.to_thread(self._try_lock), self.database.timeout_s):
+                if await self._call(self._try_lock):
                     return True
                 why = "it is held (by another scheduler, or by the old session until the server ends it)"
             except Exception as exc:
@@ -149,7 +166,15 @@ class Leadership:
                 await asyncio.sleep(self.retake_delay_s)
         return False
 
-    def release(self) -> None:
+    async def release(self) -> None:
+        """Let the lock go; if its session hangs with the database, it ends with the process."""
+        try:
+            await self._call(self._release)
+        except TimeoutError:
+            log.warning("Closing the leader lock session timed out (the database hangs); it ends with the process")
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _release(self) -> None:
         if self._connection is not None:
             try:
                 # Invalidated, not returned to the pool: the session must end for the lock to go.

@@ -56,7 +56,7 @@ async def test_a_dropped_lock_session_is_taken_again(postgres_url):
         assert not await asyncio.to_thread(lock_is_free, postgres_url)  # held, by the leader's new session
     finally:
         watcher.cancel()
-        leader.release()
+        await leader.release()
         await database.close()
 
 
@@ -78,7 +78,7 @@ async def test_the_leader_stops_if_a_standby_took_the_lock_first(postgres_url):
         assert leader.retaken == 0
     finally:
         watcher.cancel()
-        leader.release()
-        standby.release()
+        await leader.release()
+        await standby.release()
         await database.close()
         await standby_database.close()
