@@ -40,6 +40,7 @@ from scheduler.core.inputs import (
     Tick,
     WriteDone,
 )
+from scheduler.core.launches import surplus_refuse_s
 from scheduler.core.offer_etiquette import SUPPRESS, HeldOffers, OfferEtiquette
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
@@ -64,10 +65,6 @@ DB_SYNC_INTERVAL_S = 1.0
 FLAGS_EVERY_SYNCS = 3  # pause flags and the handler count are re-read every few syncs
 JOB_TYPES_EVERY_SYNCS = 10
 BUSY_REFUSE_S = 1.0  # refuse filter while work waits for resources
-# Refuse filter of offers left over while launches wait for room: Mesos' own default. At 10,000
-# agents a pass uses a few agents' offers; declined for 1 s, the rest came back every second, and
-# parsing them was a tenth of the scheduler's time.
-UNNEEDED_REFUSE_S = 5.0
 # Records waiting to be written (ten writes' worth): past this, new launches wait (and offers go back).
 # Counted in records, not batches: each task update is a batch of one, so a burst of updates would
 # otherwise hold launches while the writer is nowhere near behind.
@@ -240,7 +237,11 @@ class Engine:
         if actions.decline:
             self.calls.spawn(partial(driver.decline, actions.decline, self._refuse_s()), "DECLINE")
         if actions.decline_unneeded:
-            refuse_s = max(self._refuse_s(), min(UNNEEDED_REFUSE_S, self.settings.offer_refuse_s))
+            # Not needed for a while (launches wait for room): at least Mesos' default filter, longer on a
+            # large cluster (``surplus_refuse_s``). Declined for 1 s at 10,000 agents, they came back
+            # every second, and parsing them was a tenth of the scheduler's time.
+            surplus_s = surplus_refuse_s(len(self.state.nodes))
+            refuse_s = max(self._refuse_s(), min(surplus_s, self.settings.offer_refuse_s))
             self.calls.spawn(partial(driver.decline, actions.decline_unneeded, refuse_s), "DECLINE")
         for task_id, agent_id in actions.kill:
             self.calls.spawn(partial(driver.kill, task_id, agent_id), f"KILL {task_id}", key=("kill", task_id))

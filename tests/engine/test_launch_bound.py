@@ -290,3 +290,21 @@ async def test_offers_at_the_bound_wait_a_second_at_most_and_are_used_as_soon_as
     h.clock.now += 0.5
     await h.cycle()  # kept 1.5 s by now: handed back
     assert event.offers[0].id in h.driver.declined() and not h.state.offers
+
+
+async def test_on_a_large_cluster_offers_without_room_go_back_for_longer(h):
+    """Declined for 5 s at 10,000 agents, the surplus came back at 2,000 offers a second; the filter
+    grows with the cluster (here 2,000 nodes: 10 s). Offers that merely did not fit keep 1 s."""
+    for number in range(1, 1991):  # nodes the database lists beside the harness's ten agents
+        h.state.nodes.load(10_000 + number, f"idle-{number:04d}", True, False, h.clock.now)
+    assert len(h.state.nodes) == 2000
+    h.state.launches.limit = 2
+    h.queue_jobs(5)
+    await h.sync()
+    slow(h)
+    await h.offer_all()
+    await h.cycle()
+    h.clock.now += 1.5
+    await h.cycle()  # the offers kept for want of room are handed back
+    assert h.driver.declined() and {call.refuse_seconds for call in h.driver.of("DECLINE")} == {10.0}
+    assert h.engine._refuse_s() == 1.0
