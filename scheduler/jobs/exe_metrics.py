@@ -13,6 +13,7 @@ import math
 from collections import Counter, deque
 from typing import Any
 
+from scheduler.change_log import ChangeLog
 from scheduler.jobs.definitions import ErrorCategory, ExeStatus
 
 BLOCK_S = 300.0
@@ -36,11 +37,16 @@ def bucket_of(status: ExeStatus, category: ErrorCategory | None) -> str | None:
     return None
 
 
-def _by_type(counts: Counter) -> dict[str, Any]:
+def _by_type(counts: dict[int, int]) -> dict[str, Any]:
+    if not counts:
+        return {"total": 0, "by_job_type": []}
     return {
         "total": sum(counts.values()),
         "by_job_type": [{"job_type_id": jt, "count": n} for jt, n in sorted(counts.items()) if n],
     }
+
+
+_NONE: dict = {}
 
 
 class JobExeMetrics:
@@ -48,10 +54,10 @@ class JobExeMetrics:
         self._running: dict[int, Counter] = {}  # node id -> job type id -> count
         self._blocks: deque[tuple[float, dict[tuple[int, str], Counter]]] = deque()  # (start, counts)
         self._finished: dict[int, dict[str, Counter]] = {}  # node id -> bucket -> job type id -> count
-        self.version_by_node: dict[int, int] = {}
+        self.changes = ChangeLog()  # node ids whose counts changed, for the status
 
     def _changed(self, node_id: int) -> None:
-        self.version_by_node[node_id] = self.version_by_node.get(node_id, 0) + 1
+        self.changes.touch(node_id)
 
     def started(self, node_id: int, job_type_id: int) -> None:
         self._running.setdefault(node_id, Counter())[job_type_id] += 1
@@ -109,13 +115,20 @@ class JobExeMetrics:
                 self._changed(node_id)
 
     def node_json(self, node_id: int | None) -> dict[str, Any]:
-        running = self._running.get(node_id, Counter()) if node_id is not None else Counter()
-        finished = self._finished.get(node_id, {}) if node_id is not None else {}
-        failed = {bucket: _by_type(finished.get(bucket, Counter())) for bucket in ("data", "algorithm", "system")}
+        running = self._running.get(node_id, _NONE)
+        finished = self._finished.get(node_id, _NONE)
+        data = _by_type(finished.get("data", _NONE))
+        algorithm = _by_type(finished.get("algorithm", _NONE))
+        system = _by_type(finished.get("system", _NONE))
         return {
             "running": _by_type(running),
-            "completed": _by_type(finished.get("completed", Counter())),
-            "failed": {"total": sum(part["total"] for part in failed.values()), **failed},
+            "completed": _by_type(finished.get("completed", _NONE)),
+            "failed": {
+                "total": data["total"] + algorithm["total"] + system["total"],
+                "data": data,
+                "algorithm": algorithm,
+                "system": system,
+            },
         }
 
     def counts(self, node_id: int) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scheduler.timefmt import iso
@@ -77,31 +78,37 @@ class Condition:
 class Conditions:
     """Active errors and warnings by name; raising one again keeps its start and refreshes the rest."""
 
-    __slots__ = ("errors", "warnings", "version")
+    __slots__ = ("errors", "warnings", "version", "_on_change")
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self.errors: dict[str, Condition] = {}
         self.warnings: dict[str, Condition] = {}
         self.version = 0  # bumped on every change, so the status can reuse an unchanged node's entry
+        self._on_change = on_change  # told of every change (the node's change log)
+
+    def _changed(self) -> None:
+        self.version += 1
+        if self._on_change is not None:
+            self._on_change()
 
     def raise_error(self, kind: ConditionKind, now: float, description: str | None = None) -> None:
         _raise(self.errors, kind.name, kind.title, description or kind.description, now)
-        self.version += 1
+        self._changed()
 
     def clear_errors(self, *kinds: ConditionKind) -> bool:
         cleared = [self.errors.pop(kind.name, None) is not None for kind in kinds]
         if any(cleared):
-            self.version += 1
+            self._changed()
         return any(cleared)
 
     def raise_warning(self, name: str, kind: ConditionKind, description: str, now: float) -> None:
         _raise(self.warnings, name, kind.title, description, now)
-        self.version += 1
+        self._changed()
 
     def clear_warning(self, name: str) -> bool:
         if self.warnings.pop(name, None) is None:
             return False
-        self.version += 1
+        self._changed()
         return True
 
     def drop_warnings_older_than(self, max_age_s: float, now: float, *, keep: tuple[str, ...] = ()) -> bool:
@@ -109,7 +116,7 @@ class Conditions:
         for name in old:
             del self.warnings[name]
         if old:
-            self.version += 1
+            self._changed()
         return bool(old)
 
 

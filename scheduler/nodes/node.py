@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from scheduler.change_log import ChangeLog
 from scheduler.nodes import states
 from scheduler.nodes.conditions import Conditions
 from scheduler.nodes.states import NodeState
 from scheduler.resources.accounting import NodeResources
+
+# The fields a node's status entry shows (with its conditions and resources, which note their own).
+_SHOWN = frozenset({"id", "agent_id", "is_active", "is_paused", "online", "initial_cleanup_done"})
 
 
 class Node:
@@ -23,6 +29,7 @@ class Node:
         "initial_cleanup_done",
         "resources",
         "conditions",
+        "_changes",
     )
 
     def __init__(
@@ -34,7 +41,10 @@ class Node:
         agent_id: str = "",
         is_active: bool = True,
         is_paused: bool = False,
+        changes: ChangeLog | None = None,
     ) -> None:
+        # Every change to what the node's status entry shows is noted here (the registry's log).
+        object.__setattr__(self, "_changes", changes if changes is not None else ChangeLog())
         self.hostname = hostname
         self.id = node_id  # database id; None until the row exists
         self.agent_id = agent_id
@@ -46,8 +56,14 @@ class Node:
         self.last_offer_at: float | None = None
         self.absent_polls = 0  # consecutive master listings without this node's agent
         self.initial_cleanup_done = False  # until the node's first cleanup task succeeds
-        self.resources = NodeResources()
-        self.conditions = Conditions()
+        touched = partial(self._changes.touch, hostname)
+        self.resources = NodeResources(on_change=touched)
+        self.conditions = Conditions(on_change=touched)
+
+    def __setattr__(self, name: str, value) -> None:
+        object.__setattr__(self, name, value)
+        if name in _SHOWN:
+            self._changes.touch(self.hostname)
 
     def state(self, scheduler_paused: bool) -> NodeState:
         if not self.is_active:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
+from scheduler.change_log import ChangeLog
 from scheduler.nodes.agent_report import AgentReport
 from scheduler.nodes.node import Node
 
@@ -32,6 +33,7 @@ class NodeRegistry:
         self._full_on_master: set[str] = set()  # hostnames the master lists active with nothing to offer
         self.dirty: set[str] = set()  # hostnames whose database row is out of date
         self._reset: set[str] = set()  # nodes that went offline or retired: their node tasks start over
+        self.changes = ChangeLog()  # hostnames whose status entry may have changed (see Node)
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self._by_hostname.values())
@@ -50,14 +52,14 @@ class NodeRegistry:
 
     def load(self, node_id: int, hostname: str, is_active: bool, is_paused: bool, now: float) -> Node:
         """A node known from the database: offline until its agent shows up."""
-        node = Node(hostname, now, node_id=node_id, is_active=is_active, is_paused=is_paused)
+        node = Node(hostname, now, node_id=node_id, is_active=is_active, is_paused=is_paused, changes=self.changes)
         self._by_hostname[hostname] = node
         return node
 
     def _node_for(self, agent_id: str, hostname: str, now: float) -> Node:
         node = self._by_hostname.get(hostname)
         if node is None:
-            node = self._by_hostname[hostname] = Node(hostname, now)
+            node = self._by_hostname[hostname] = Node(hostname, now, changes=self.changes)
             self.dirty.add(hostname)
         if node.agent_id != agent_id:
             if node.agent_id:

@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from scheduler.change_log import ChangeLog
 from scheduler.offers.offer import Offer
 from scheduler.resources.accounting import Cents, add_cents, scalar_cents
 
@@ -34,6 +35,7 @@ class OfferBook:
         self._by_id: dict[str, HeldOffer] = {}
         self._ids_by_agent: dict[str, set[str]] = {}
         self._cents_by_agent: dict[str, Cents] = {}  # sum of each agent's held offers, kept as they come and go
+        self.changes = ChangeLog()  # agents whose offers changed, for the status
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -53,6 +55,7 @@ class OfferBook:
         self._by_id[offer.id] = held
         self._ids_by_agent.setdefault(offer.agent_id, set()).add(offer.id)
         add_cents(self._cents_by_agent.setdefault(offer.agent_id, {}), held.cents)
+        self.changes.touch(offer.agent_id)
 
     def keep(self, held: Iterable[HeldOffer], now: float, keep_s: float) -> list[Offer]:
         """Hold again offers a pass took and could not use (checked and summed once, as they were),
@@ -76,6 +79,7 @@ class OfferBook:
         else:
             del self._ids_by_agent[agent_id]
             del self._cents_by_agent[agent_id]
+        self.changes.touch(agent_id)
         return held
 
     def rescind(self, offer_id: str) -> Offer | None:
@@ -97,6 +101,8 @@ class OfferBook:
 
     def take_all_held(self) -> list[HeldOffer]:
         held = list(self._by_id.values())
+        for agent_id in self._ids_by_agent:
+            self.changes.touch(agent_id)
         self._by_id.clear()
         self._ids_by_agent.clear()
         self._cents_by_agent.clear()

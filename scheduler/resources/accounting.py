@@ -7,7 +7,7 @@ has told us about an agent, Scale's watermark (the highest offered + running see
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from scheduler.offers.offer import Resource
@@ -79,16 +79,31 @@ def split(total: int, running: int, offered: int, unavailable: int) -> Breakdown
 class NodeResources:
     """What is known of one agent's resources besides our own offers and tasks."""
 
-    __slots__ = ("total", "others", "version", "_names", "_watermark", "_recent_watermark", "_watermark_reset_at")
+    __slots__ = (
+        "total",
+        "others",
+        "version",
+        "_names",
+        "_watermark",
+        "_recent_watermark",
+        "_watermark_reset_at",
+        "_on_change",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self.version = 0  # bumped when anything shown changes
+        self._on_change = on_change  # told of every such change (the node's change log)
         self._names: tuple[str, ...] = CORE_RESOURCES  # the names shown: the core four, then the master's others
         self.total: Cents | None = None  # from the master; None until it has reported the agent
         self.others: Cents = {}  # used by other frameworks or offered to them, per the master
         self._watermark: Cents = {}
         self._recent_watermark: Cents = {}
         self._watermark_reset_at: float | None = None
+
+    def _changed(self) -> None:
+        self.version += 1
+        if self._on_change is not None:
+            self._on_change()
 
     def update_from_master(self, total: Cents, used: Cents, our_running: Cents) -> None:
         """Take the master's view: what its ``used`` counts beyond our own tasks is someone else's.
@@ -105,19 +120,19 @@ class NodeResources:
         if total != self.total or others != self.others:
             self.total, self.others = dict(total), others
             self._names = CORE_RESOURCES + tuple(sorted(n for n in total if n not in CORE_RESOURCES))
-            self.version += 1
+            self._changed()
 
     def observe(self, running: Cents, offered: Cents, now: float) -> None:
         """Feed the watermark (only consulted while the master's totals are unknown)."""
         if self._watermark_reset_at is None or now - self._watermark_reset_at >= WATERMARK_RESET_S:
             self._watermark, self._recent_watermark = self._recent_watermark, {}
             self._watermark_reset_at = now
-            self.version += 1
+            self._changed()
         for name in set(running) | set(offered):
             seen = running.get(name, 0) + offered.get(name, 0)
             if seen > self._watermark.get(name, 0):
                 self._watermark[name] = seen
-                self.version += 1
+                self._changed()
             if seen > self._recent_watermark.get(name, 0):
                 self._recent_watermark[name] = seen
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from scheduler.change_log import ChangeLog
 from scheduler.resources.accounting import Cents, add_cents
 from scheduler.tasks.status import TaskState, TaskStatus
 
@@ -32,7 +33,7 @@ class TaskRegistry:
     def __init__(self) -> None:
         self._tasks: dict[str, Task] = {}
         self.running_by_agent: dict[str, Cents] = {}
-        self.version_by_agent: dict[str, int] = {}  # bumped when an agent's tasks change
+        self.changes = ChangeLog()  # agents whose tasks were added or removed, for the status
         self.types_by_agent: dict[str, dict[tuple[TaskKind, str], int]] = {}  # live tasks per (kind, type)
         # Tasks still STAGING: the few just launched, or stuck. Kept apart so that looking for stuck
         # ones costs what they are, not all 100,000 tasks of a burst, on every pass.
@@ -62,7 +63,7 @@ class TaskRegistry:
         self._changed(task.agent_id)
 
     def _changed(self, agent_id: str) -> None:
-        self.version_by_agent[agent_id] = self.version_by_agent.get(agent_id, 0) + 1
+        self.changes.touch(agent_id)
 
     def remove(self, task_id: str) -> Task | None:
         task = self._tasks.pop(task_id, None)

@@ -43,3 +43,33 @@ def test_a_pass_takes_the_agents_whose_offers_came_first_and_those_put_back_go_l
     book.keep([entry for entry in taken if entry.offer.agent_id == "S1"], 1.0, 1.0)  # S1 unused, room ran out
     assert [entry.offer.id for entry in book.take_agents(1)] == ["O4"]  # S3 came before S1 was put back
     assert sorted(entry.offer.id for entry in book.take_agents(5)) == ["O1", "O3"]
+
+
+def test_every_change_of_an_agent_s_offers_is_noted_for_the_status():
+    """The status looks at the agents in this log since its last build, and reuses a node's entry
+    while the agent's version is unchanged: every change gives a version never given before."""
+    book = OfferBook()
+    book.add([offer("O1"), offer("O2", "S2")], 0.0)
+    seen = book.changes.stamp
+    versions = {book.changes.version("S1"), book.changes.version("S2")}
+    book.add([offer("O3")], 0.0)
+    book.rescind("O1")
+    assert book.changes.since(seen) == ["S1"]
+    versions.add(book.changes.version("S1"))
+    seen = book.changes.stamp
+    book.take_agent("S1")
+    assert book.changes.since(seen) == ["S1"] and book.changes.version("S1") not in versions
+    seen = book.changes.stamp
+    book.keep_all(5.0, 1.0)  # kept in place: nothing the status shows changed
+    assert book.changes.since(seen) == []
+    book.take_all()
+    assert book.changes.since(seen) == ["S2"]
+
+
+def test_the_surplus_filter_grows_with_the_cluster_between_mesos_default_and_a_minute():
+    from scheduler.core.launches import surplus_refuse_s
+
+    assert surplus_refuse_s(3) == surplus_refuse_s(1000) == 5.0  # Mesos' default
+    assert surplus_refuse_s(2000) == 10.0
+    assert surplus_refuse_s(10_000) == 50.0  # 200 offers a second back at most
+    assert surplus_refuse_s(100_000) == 60.0

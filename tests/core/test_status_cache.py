@@ -127,7 +127,10 @@ def test_cluster_sums_exactly():
     assert first["resources"]["cpus"]["offered"] == 0.99 and first["resources"]["disk"]["total"] == 99.99
 
 
-@pytest.mark.parametrize("change", ["id", "agent_id", "is_active", "online", "node is_paused", "scheduler paused"])
+@pytest.mark.parametrize(
+    "change",
+    ["id", "agent_id", "is_active", "online", "node is_paused", "scheduler paused", "errors", "initial cleanup done"],
+)
 def test_the_view_builder_s_cached_node_views_follow_what_they_show(change):
     from scheduler.status.core_view import ViewBuilder, view_of
 

@@ -8,6 +8,7 @@ from scheduler.core.apply import apply
 from scheduler.core.events import OffersReceived, Subscribed
 from scheduler.core.inputs import AgentsListed, NodeIdsStored
 from scheduler.core.state import CoreState
+from scheduler.nodes import conditions
 from scheduler.nodes.agent_report import AgentReport
 from scheduler.offers.offer import Offer, Resource
 from scheduler.status.document import StatusBuilder
@@ -52,3 +53,43 @@ def test_what_changes_between_steps_is_in_the_document():
     for _ in steps:
         pass
     assert builder.build(core, 3.0) == StatusBuilder().build(core, 3.0)
+
+
+def test_parts_of_a_changed_node_are_serialized_again_only_when_their_inputs_changed():
+    """An offer that arrives and goes between two builds leaves the node's entry as it was; an
+    offer that stays changes only that node's resources, and the document equals a fresh one."""
+    core = cluster(6)
+    builder = StatusBuilder()
+
+    def nodes(document: bytes) -> bytes:
+        return document.partition(b',"nodes":[')[2]
+
+    first = nodes(builder.build(core, 2.0))
+    count = builder.serialized
+    apply(core, offers("A", range(0, 3)), 2.5)
+    for offer_id in ("A0", "A1", "A2"):
+        core.offers.rescind(offer_id)
+    assert nodes(builder.build(core, 3.0)) == first
+    assert builder.serialized == count  # versions moved, content did not: nothing serialized
+    apply(core, offers("B", range(4, 6)), 3.5)
+    assert builder.build(core, 4.0) == StatusBuilder().build(core, 4.0)
+    assert builder.serialized == count + 2
+
+
+def test_a_build_looks_only_at_the_nodes_that_changed_and_at_all_when_all_show_the_change():
+    """Scale read every node every cycle (and only the first 1,000); here a build costs what changed."""
+    core = cluster(300)
+    builder = StatusBuilder()
+    builder.build(core, 2.0)
+    looked = builder.looked_at
+    apply(core, offers("A", range(0, 300, 100)), 2.5)  # three agents' offers
+    core.exe_metrics.started(150, 1)  # a job started on a fourth node (by node id)
+    core.nodes.get("agent-007").conditions.raise_error(conditions.BAD_DAEMON, 2.5)  # a fifth
+    assert builder.build(core, 3.0) == StatusBuilder().build(core, 3.0)
+    assert builder.looked_at - looked == 5
+    looked = builder.looked_at
+    builder.build(core, 3.5)
+    assert builder.looked_at == looked  # nothing changed: nothing looked at
+    core.paused = True  # every node's state shows it
+    assert builder.build(core, 4.0) == StatusBuilder().build(core, 4.0)
+    assert builder.looked_at - looked == 300
