@@ -21,7 +21,11 @@ from scheduler.jobs.definitions import JobStatus
 from scheduler.jobs.messages import DEFAULT_PRIORITY, QueueJobsMessage
 from scheduler.redact import mask_text
 from scheduler.store.job_type_rows import job_type_ids
+from scheduler.store.multi_row import copy_rows
 from scheduler.store.tables import job_table, job_type_table, queue_message_table
+
+# What a new job's row holds; the other columns are NULL (error_category, started, ended).
+JOB_COLUMNS = ("job_type_id", "priority", "status", "inputs", "num_exes", "message_id", "queued", "last_modified")
 
 
 class UnknownJobTypes(ValueError):
@@ -88,23 +92,24 @@ def store_queue_jobs(connection: Connection, message: QueueJobsMessage) -> Store
     connection.execute(
         insert(queue_message_table).values(id=message.id, type=message.type, num_jobs=len(message.jobs), received=now)
     )
-    rows = [
-        {
-            "job_type_id": ids[(job.name, job.version)],
-            "priority": DEFAULT_PRIORITY if job.priority is None else job.priority,
-            "status": JobStatus.QUEUED.value,
-            "inputs": None if job.inputs is None else json.dumps(job.inputs, separators=(",", ":")),
-            "num_exes": 0,
-            "error_category": None,
-            "message_id": message.id,
-            "queued": now,
-            "started": None,
-            "ended": None,
-            "last_modified": now,
-        }
+    status = JobStatus.QUEUED.value
+    values = (
+        (
+            ids[(job.name, job.version)],
+            DEFAULT_PRIORITY if job.priority is None else job.priority,
+            status,
+            None if job.inputs is None else json.dumps(job.inputs, separators=(",", ":")),
+            0,
+            message.id,
+            now,
+            now,
+        )
         for job in message.jobs
-    ]
-    connection.execute(insert(job_table), rows)
+    )
+    if connection.dialect.name == "postgresql":
+        copy_rows(connection, job_table, JOB_COLUMNS, values)
+    else:
+        connection.execute(insert(job_table), [dict(zip(JOB_COLUMNS, row, strict=True)) for row in values])
     return StoreResult(message.id, len(message.jobs), duplicate=False)
 
 

@@ -1,16 +1,45 @@
 """Multi-row statements for SQLAlchemy Core: ``UPDATE ... FROM (VALUES ...)`` compiled once per shape,
-and the chunking that keeps any statement within the drivers' parameter limits."""
+the chunking that keeps any statement within the drivers' parameter limits, and ``COPY`` for large
+inserts on PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, cast, column, type_coerce, update, values
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 ROWS_PER_STATEMENT = 500  # at most 8 parameters a row: well under SQLite's 32,766 and PostgreSQL's 65,535
+
+
+def copy_rows(connection: Connection, table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Insert ``rows`` (values in ``columns``' order) with one ``COPY ... FROM STDIN`` (PostgreSQL),
+    inside the connection's transaction.
+
+    10,000 jobs took 1.3 s through SQLAlchemy's batched INSERT, nearly all of it Python building
+    parameters, on the thread of the message handler, which shares the interpreter with the event
+    loop. Values go as CSV: None is NULL (unquoted empty), everything else quoted as needed.
+    A refusal from the database is raised as SQLAlchemy raises it for a statement (``DataError``,
+    ``IntegrityError``), so callers tell refused values from an outage the same way.
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    buffer.seek(0)
+    quote = connection.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(map(quote, columns))}) FROM STDIN WITH (FORMAT csv)"
+    dbapi = connection.dialect.loaded_dbapi
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.copy_expert(statement, buffer)
+    except dbapi.Error as exc:
+        raise DBAPIError.instance(statement, None, exc, dbapi.Error, dialect=connection.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -357,3 +357,25 @@ def test_a_message_handed_back_during_an_outage_is_not_counted_as_a_delivery(
     wait_until(lambda: handler.counters["stored_messages"] == 1, what="the message stored")
     # Even at a limit of one delivery, the requeue of this handler's own was not counted.
     assert handler.counters["delivery_counted"] == 0 and handler.counters["dead_lettered"] == 0
+
+
+def test_inputs_with_what_csv_quotes_are_stored_exactly_and_in_order(postgres_url):
+    """Jobs go to PostgreSQL with COPY as CSV: commas, quotes, line ends, backslashes and text that
+    looks like NULL must come back as they were sent, in the message's order."""
+    from scheduler.jobs.messages import validate_message
+    from scheduler.store.ingest import store_queue_jobs
+
+    clean_postgres(postgres_url)
+    prepare_database(postgres_url)
+    awkward = [{"s": 'a,"b"\n\\N'}, {"s": ""}, {"s": "\\."}, {"n": None}, None, {"t": "\r\n,,"}]
+    requests = [JobRequest("alpha", "1.0", inputs=value, priority=index) for index, value in enumerate(awkward)]
+    message = validate_message(build_queue_jobs(requests, message_id="csv").body())
+    engine = make_engine(postgres_url)
+    try:
+        with engine.begin() as connection:
+            assert not store_queue_jobs(connection, message).duplicate
+    finally:
+        engine.dispose()
+    jobs = stored_jobs(postgres_url)
+    assert [None if j["inputs"] is None else json.loads(j["inputs"]) for j in jobs] == awkward
+    assert [j["priority"] for j in jobs] == list(range(len(awkward)))
