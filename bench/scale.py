@@ -142,6 +142,36 @@ def peak_rss_mb(samples: list, pid: int) -> float | None:
     return round(max(marks) / 1024, 1) if marks else None
 
 
+def timeline(by_pid: dict[int, list], every_s: float = 10.0) -> list[dict]:
+    """Per ``every_s`` of the run: jobs ended, loop timers over 50 ms and 200 ms late, and time in the
+    collector; where in a run the lag is (the burst's start, its end, the restart)."""
+    rows = []
+    for runs in by_pid.values():
+        start = runs[0]
+        for sample in runs[1:]:
+            if sample.at - start.at < every_s and sample is not runs[-1]:
+                continue
+            lag = histogram_delta(histogram(start.metrics, LAG), histogram(sample.metrics, LAG))
+            gc_before = labelled_totals(start.metrics, GC, "generation", "0.1")
+            gc_after = labelled_totals(sample.metrics, GC, "generation", "0.1")
+            total = lag.get(float("inf"), 0.0)
+            rows.append(
+                {
+                    "t_s": round(sample.at - by_pid_first(by_pid), 1),
+                    "ended": sum(sample.jobs.get(s, 0) for s in FINAL) - sum(start.jobs.get(s, 0) for s in FINAL),
+                    "lag_over_50ms": int(total - lag.get(0.05, 0.0)),
+                    "lag_over_200ms": int(total - lag.get(0.2, 0.0)),
+                    "gc_s": round(sum(v[1] for v in gc_after.values()) - sum(v[1] for v in gc_before.values()), 2),
+                }
+            )
+            start = sample
+    return rows
+
+
+def by_pid_first(by_pid: dict[int, list]) -> float:
+    return min(runs[0].at for runs in by_pid.values())
+
+
 def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str]) -> None:
     # Histograms restart with a restarted scheduler: deltas are taken per process.
     by_pid: dict[int, list] = {}
@@ -156,11 +186,17 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
         if len(full) >= 2:
             pass_full.update(histogram_delta(histogram(full[0].metrics, PASS), histogram(full[-1].metrics, PASS)))
     lag_max = [v for s in samples if s.metrics for v in [gauge(s.metrics, LAG_MAX)] if v is not None]
+    measured = lag_total.get(float("inf"), 0.0)
     report["loop_lag"] = {
         "p50_ms": ms(histogram_quantile(dict(lag_total), 0.5)),
         "p99_ms": ms(histogram_quantile(dict(lag_total), 0.99)),
         "max_ms": ms(max(lag_max, default=None)),
+        "samples": int(measured),
+        # Exact, as 50 ms and 200 ms are bucket bounds: the share of the loop's timers that late.
+        "over_50ms_pct": round(100 * (measured - lag_total.get(0.05, 0.0)) / measured, 2) if measured else None,
+        "over_200ms_pct": round(100 * (measured - lag_total.get(0.2, 0.0)) / measured, 2) if measured else None,
     }
+    report["timeline"] = timeline(by_pid)
     if not lag_total:
         report["loop_lag"]["missing"] = f"the scheduler's /metrics has no {LAG}"
     # The collector's pauses over the run, per generation: what part of the lag is Python's GC.
