@@ -47,6 +47,7 @@ from bench.scale_probes import (
     histogram,
     histogram_delta,
     histogram_quantile,
+    labelled_counts,
     labelled_totals,
     quantile,
 )
@@ -58,6 +59,7 @@ from scheduler.messaging.producer import CommandProducer
 LAG = "scale_scheduler_event_loop_lag_seconds"
 LAG_MAX = "scale_scheduler_event_loop_lag_recent_max_seconds"
 GC = "scale_scheduler_gc_pause_seconds"
+GC_COLLECTED = "scale_scheduler_gc_collected_objects"
 PASS = "scale_scheduler_scheduling_pass_seconds"
 IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 
@@ -208,11 +210,16 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
             collected.setdefault(generation, Counter()).update(
                 collections=count - count0, total_s=total - total0, over_100ms=slow - slow0
             )
+    freed: Counter = Counter()
+    for runs in by_pid.values():
+        before, after = labelled_counts(runs[0].metrics, GC_COLLECTED), labelled_counts(runs[-1].metrics, GC_COLLECTED)
+        freed.update({g: n - before.get(g, 0.0) for g, n in after.items()})
     report["gc_pauses"] = {
         f"generation_{g}": {
             "collections": int(d["collections"]),
             "total_s": round(d["total_s"], 2),
             "over_100ms": int(d["over_100ms"]),
+            "objects_freed": int(freed[g]),
         }
         for g, d in sorted(collected.items())
     }

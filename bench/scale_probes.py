@@ -69,6 +69,17 @@ def labelled_totals(metrics_text: str, name: str, label: str, le: str) -> dict[s
     return {key: (count, total, count - at_most) for key, (count, total, at_most) in totals.items()}
 
 
+def labelled_counts(metrics_text: str, name: str) -> dict[str, float]:
+    """A counter's value per value of its one label (``generation``); empty when absent."""
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        if family.name == name:
+            for sample in family.samples:
+                if sample.name == f"{name}_total":
+                    counts[next(iter(sample.labels.values()))] = sample.value
+    return counts
+
+
 def histogram_delta(before: dict[float, float], after: dict[float, float]) -> dict[float, float]:
     return {le: after[le] - before.get(le, 0.0) for le in after}
 

@@ -53,3 +53,20 @@ def test_a_stop_without_its_start_is_ignored():
     pauses = GcPauses(registry, clock=StepClock(1.0))
     pauses("stop", {"generation": 0})
     assert sample(registry, "_count", "0") is None
+
+
+def test_the_objects_a_collection_frees_are_counted_under_its_generation():
+    registry = CollectorRegistry()
+    pauses = GcPauses(registry)
+    gc.collect()
+    pauses.install()
+    try:
+        for _ in range(100):  # a hundred two-object cycles: only the collector frees them
+            first, second = [], []
+            first.append(second)
+            second.append(first)
+        del first, second
+        gc.collect(2)
+    finally:
+        pauses.uninstall()
+    assert registry.get_sample_value("scale_scheduler_gc_collected_objects_total", {"generation": "2"}) >= 200
