@@ -62,6 +62,7 @@ GC = "scale_scheduler_gc_pause_seconds"
 GC_COLLECTED = "scale_scheduler_gc_collected_objects"
 PASS = "scale_scheduler_scheduling_pass_seconds"
 IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
+HELD = "scale_scheduler_launches_held"
 
 
 def ms(value: float | None) -> float | None:
@@ -164,10 +165,17 @@ def timeline(by_pid: dict[int, list], every_s: float = 10.0) -> list[dict]:
                     "lag_over_50ms": int(total - lag.get(0.05, 0.0)),
                     "lag_over_200ms": int(total - lag.get(0.2, 0.0)),
                     "gc_s": round(sum(v[1] for v in gc_after.values()) - sum(v[1] for v in gc_before.values()), 2),
+                    "held_pct": held_pct([s for s in runs if start.at < s.at <= sample.at]),
                 }
             )
             start = sample
     return rows
+
+
+def held_pct(samples: list) -> float | None:
+    """The share of samples in which launches were held (records or acknowledgements behind)."""
+    held = [v for s in samples if s.metrics for v in [gauge(s.metrics, HELD)] if v is not None]
+    return round(100 * sum(1 for v in held if v) / len(held), 1) if held else None
 
 
 def by_pid_first(by_pid: dict[int, list]) -> float:
@@ -235,6 +243,7 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     }
     if not passes:
         report["scheduling_pass"]["missing"] = f"the scheduler does not feed {PASS}"
+    report["launches_held_pct"] = held_pct(samples)
     report["launches_in_flight_max"] = max((s.in_flight for s in samples if s.in_flight is not None), default=None)
     # The scheduler's own count (its largest since it started, per process), next to the sampled one.
     own = [v for s in samples if s.metrics for v in [gauge(s.metrics, IN_FLIGHT_MOST)] if v is not None]

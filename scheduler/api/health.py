@@ -82,6 +82,11 @@ class SchedulerCollector:
                 "MAX_LAUNCHES_IN_FLIGHT: placement waits rather than go past it",
                 gauges.get("launches_in_flight_limit", 0),
             ),
+            (
+                "launches_held",
+                "1 while new launches wait: records or acknowledgements behind, or the framework id unstored",
+                gauges.get("launches_held", 0),
+            ),
             ("paused", "1 while the scheduler is paused", gauges.get("paused", 0)),
             ("subscribed", "1 while subscribed to the Mesos master", int(self.sources.subscribed())),
             ("status_timestamp_seconds", "Time of the newest status snapshot", self.sources.snapshot_time() or 0),

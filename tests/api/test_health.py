@@ -57,9 +57,21 @@ async def test_metrics_are_prometheus_text(client):
     assert "scale_scheduler_offers_held 1.0" in text
     assert "scale_scheduler_launches_in_flight 0.0" in text
     assert "scale_scheduler_launches_in_flight_limit 1500.0" in text
+    assert "scale_scheduler_launches_held 0.0" in text
     assert 'scale_scheduler_dependency_ok{dependency="silo"} 0.0' in text
     assert "# TYPE scale_scheduler_messages_rejected_total counter" in text
     assert "# TYPE scale_scheduler_messages_dead_lettered_total counter" in text
+
+
+async def test_launches_held_shows_while_new_launches_wait(client, state):
+    """What an operator (and bench-scale) reads to tell a scheduler waiting on its records or on
+    acknowledgements from one without work."""
+    core = CoreState(hostname="h", now=time.time())
+    apply(core, Subscribed("F", 15.0), time.time())
+    core.hold_launches = True  # what a cycle with launches held leaves
+    state["view"] = view_of(core, time.time())
+    text = await (await client.get("/metrics")).text()
+    assert "scale_scheduler_launches_held 1.0" in text
 
 
 async def test_liveness_ignores_dependencies_but_not_a_wedged_loop(client, state):
