@@ -13,7 +13,7 @@ order follows the seed document, ``nodes`` last, so the document can be spliced 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -115,20 +115,21 @@ def _inner(part: JSON) -> bytes:
 
 @dataclass(slots=True)
 class _CachedNode:
-    """A node's serialized entry in four parts, each with what it depends on, and the whole."""
+    """A node's serialized entry in four parts, each with what it depends on, and the whole. A new
+    one holds nothing (keys None), so every part is serialized by the same path as a change."""
 
-    key: tuple  # the versions of everything the entry shows: an equal key means an identical entry
-    head_key: tuple
-    head: bytes
-    tasks_key: tuple  # the agent and the version of its tasks
-    tasks: bytes
-    resources_key: tuple  # the offers' content (not their version), the tasks, the node's resources
-    resources: bytes
-    breakdown: dict[str, Breakdown]
-    num_offers: int
-    exe_key: tuple  # the node id and the version of its execution counts
-    exe: bytes
-    counted: bool  # part of the cluster sums (active nodes only, as in Scale)
+    key: tuple | None = None  # the versions of everything the entry shows: an equal key means an identical entry
+    head_key: tuple | None = None
+    head: bytes = b""
+    tasks_key: tuple | None = None  # the agent and the version of its tasks
+    tasks: bytes = b""
+    resources_key: tuple | None = None  # the offers' content (not their version), the tasks, the node's resources
+    resources: bytes = b""
+    breakdown: dict[str, Breakdown] = field(default_factory=dict)
+    num_offers: int = 0
+    exe_key: tuple | None = None  # the node id and the version of its execution counts
+    exe: bytes = b""
+    counted: bool = False  # part of the cluster sums (active nodes only, as in Scale)
     fragment: bytes = b""
 
 
@@ -224,45 +225,29 @@ class StatusBuilder:
         num_offers = core.offers.count_for_agent(agent_id) if agent_id else 0
         resources_key = (num_offers, tuple(offered.items()), node.resources.version, tasks_key, node.online)
         if cached is None:
+            cached = self._nodes[node.hostname] = _CachedNode()
+        cached.key = key
+        changed = False
+        if cached.head_key != head_key:
+            cached.head_key, cached.head = head_key, _inner(node_head(core, node))
+            changed = True
+        if cached.tasks_key != tasks_key:
+            cached.tasks_key, cached.tasks = tasks_key, _inner(node_task_counts(core, node))
+            changed = True
+        if cached.resources_key != resources_key or cached.counted != node.is_active:
+            self._apply(cached.counted, cached.num_offers, cached.breakdown, -1)
             breakdown = node_breakdown(core, node, offered)
-            cached = self._nodes[node.hostname] = _CachedNode(
-                key,
-                head_key,
-                _inner(node_head(core, node)),
-                tasks_key,
-                _inner(node_task_counts(core, node)),
-                resources_key,
-                _inner(node_resources(num_offers, breakdown)),
-                breakdown,
-                num_offers,
-                exe_key,
-                _inner({"job_executions": core.exe_metrics.node_json(node.id)}),
-                node.is_active,
-            )
+            cached.resources_key, cached.breakdown, cached.num_offers = resources_key, breakdown, num_offers
+            cached.resources = _inner(node_resources(num_offers, breakdown))
+            cached.counted = node.is_active
             self._apply(cached.counted, num_offers, breakdown, +1)
-        else:
-            cached.key = key
-            changed = False
-            if cached.head_key != head_key:
-                cached.head_key, cached.head = head_key, _inner(node_head(core, node))
-                changed = True
-            if cached.tasks_key != tasks_key:
-                cached.tasks_key, cached.tasks = tasks_key, _inner(node_task_counts(core, node))
-                changed = True
-            if cached.resources_key != resources_key or cached.counted != node.is_active:
-                self._apply(cached.counted, cached.num_offers, cached.breakdown, -1)
-                breakdown = node_breakdown(core, node, offered)
-                cached.resources_key, cached.breakdown, cached.num_offers = resources_key, breakdown, num_offers
-                cached.resources = _inner(node_resources(num_offers, breakdown))
-                cached.counted = node.is_active
-                self._apply(cached.counted, num_offers, breakdown, +1)
-                changed = True
-            if cached.exe_key != exe_key:
-                cached.exe_key = exe_key
-                cached.exe = _inner({"job_executions": core.exe_metrics.node_json(node.id)})
-                changed = True
-            if not changed:
-                return
+            changed = True
+        if cached.exe_key != exe_key:
+            cached.exe_key = exe_key
+            cached.exe = _inner({"job_executions": core.exe_metrics.node_json(node.id)})
+            changed = True
+        if not changed:
+            return
         cached.fragment = b"{" + cached.head + b"," + cached.tasks + b"," + cached.resources + b"," + cached.exe + b"}"
         self.serialized += 1
         self._hostname_by_id[node.id] = node.hostname
