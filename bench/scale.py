@@ -146,29 +146,34 @@ def peak_rss_mb(samples: list, pid: int) -> float | None:
 
 
 def timeline(by_pid: dict[int, list], every_s: float = 10.0) -> list[dict]:
-    """Per ``every_s`` of the run: jobs ended, loop timers over 50 ms and 200 ms late, and time in the
-    collector; where in a run the lag is (the burst's start, its end, the restart)."""
+    """Per ``every_s`` of the run: jobs ended, loop timers over 50 ms and 200 ms late, time in the
+    collector and how often launches were held; where in a run the lag is (the burst's start, its end,
+    the restart)."""
+    first = min(runs[0].at for runs in by_pid.values())
     rows = []
     for runs in by_pid.values():
-        start = runs[0]
+        start, window = runs[0], []
+        lag_before = histogram(start.metrics, LAG)
+        gc_before = sum(v[1] for v in labelled_totals(start.metrics, GC, "generation", "0.1").values())
         for sample in runs[1:]:
+            window.append(sample)
             if sample.at - start.at < every_s and sample is not runs[-1]:
                 continue
-            lag = histogram_delta(histogram(start.metrics, LAG), histogram(sample.metrics, LAG))
-            gc_before = labelled_totals(start.metrics, GC, "generation", "0.1")
-            gc_after = labelled_totals(sample.metrics, GC, "generation", "0.1")
+            lag_after = histogram(sample.metrics, LAG)
+            gc_after = sum(v[1] for v in labelled_totals(sample.metrics, GC, "generation", "0.1").values())
+            lag = histogram_delta(lag_before, lag_after)
             total = lag.get(float("inf"), 0.0)
             rows.append(
                 {
-                    "t_s": round(sample.at - by_pid_first(by_pid), 1),
+                    "t_s": round(sample.at - first, 1),
                     "ended": sum(sample.jobs.get(s, 0) for s in FINAL) - sum(start.jobs.get(s, 0) for s in FINAL),
                     "lag_over_50ms": int(total - lag.get(0.05, 0.0)),
                     "lag_over_200ms": int(total - lag.get(0.2, 0.0)),
-                    "gc_s": round(sum(v[1] for v in gc_after.values()) - sum(v[1] for v in gc_before.values()), 2),
-                    "held_pct": held_pct([s for s in runs if start.at < s.at <= sample.at]),
+                    "gc_s": round(gc_after - gc_before, 2),
+                    "held_pct": held_pct(window),
                 }
             )
-            start = sample
+            start, window, lag_before, gc_before = sample, [], lag_after, gc_after
     return rows
 
 
@@ -176,10 +181,6 @@ def held_pct(samples: list) -> float | None:
     """The share of samples in which launches were held (records or acknowledgements behind)."""
     held = [v for s in samples if s.metrics for v in [gauge(s.metrics, HELD)] if v is not None]
     return round(100 * sum(1 for v in held if v) / len(held), 1) if held else None
-
-
-def by_pid_first(by_pid: dict[int, list]) -> float:
-    return min(runs[0].at for runs in by_pid.values())
 
 
 def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str]) -> None:
