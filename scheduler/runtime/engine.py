@@ -237,9 +237,8 @@ class Engine:
         if actions.decline:
             self.calls.spawn(partial(driver.decline, actions.decline, self._refuse_s()), "DECLINE")
         if actions.decline_unneeded:
-            # Not needed for a while (launches wait for room): at least Mesos' default filter, longer on a
-            # large cluster (``surplus_refuse_s``). Declined for 1 s at 10,000 agents, they came back
-            # every second, and parsing them was a tenth of the scheduler's time.
+            # Not needed for a while (launches wait for room): the filter grows with the cluster
+            # (``surplus_refuse_s`` says why), never below the busy one.
             surplus_s = surplus_refuse_s(len(self.state.nodes))
             refuse_s = max(self._refuse_s(), min(surplus_s, self.settings.offer_refuse_s))
             self.calls.spawn(partial(driver.decline, actions.decline_unneeded, refuse_s), "DECLINE")

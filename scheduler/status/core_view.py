@@ -33,14 +33,14 @@ class ViewBuilder:
     10,000 checks or new objects a second)."""
 
     def __init__(self) -> None:
-        self._nodes: dict[str, NodeView] = {}
         self._views: list[NodeView] = []  # in registry order
         self._position: dict[str, int] = {}
         self._seen: tuple[bool, int] | None = None  # (scheduler paused, the node log's stamp) last built
 
     def _node(self, node, paused: bool) -> NodeView:
         state = node.state(paused).name
-        cached = self._nodes.get(node.hostname)
+        position = self._position.get(node.hostname)
+        cached = self._views[position] if position is not None else None
         if (
             cached is not None
             and cached.state == state
@@ -50,7 +50,7 @@ class ViewBuilder:
             and cached.is_active == node.is_active
         ):
             return cached
-        view = self._nodes[node.hostname] = NodeView(
+        return NodeView(
             hostname=node.hostname,
             node_id=node.id,
             agent_id=node.agent_id or None,
@@ -58,7 +58,6 @@ class ViewBuilder:
             is_paused=node.is_paused,
             is_active=node.is_active,
         )
-        return view
 
     def _node_views(self, state: CoreState) -> tuple[NodeView, ...]:
         seen, paused = self._seen, state.paused
@@ -71,11 +70,9 @@ class ViewBuilder:
                 self._views[position] = self._node(node, paused)
             else:
                 return tuple(self._views)
-        self._views = [self._node(node, paused) for node in state.nodes]
-        self._position = {view.hostname: index for index, view in enumerate(self._views)}
-        if len(self._nodes) > len(self._views):  # nodes left the registry
-            self._nodes = {view.hostname: view for view in self._views}
-        return tuple(self._views)
+        views = [self._node(node, paused) for node in state.nodes]  # reusing the old ones where unchanged
+        self._views, self._position = views, {view.hostname: index for index, view in enumerate(views)}
+        return tuple(views)
 
     def build(self, state: CoreState, now: float) -> SnapshotView:
         nodes = self._node_views(state)
