@@ -14,6 +14,10 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - the garbage collector's pauses per generation (count, total, how many over 100 ms);
 - status latency p50/p99 and the status' maximum age (now minus its ``timestamp``) as the client saw it;
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
+- where the machine's CPU went over the burst: seconds and average cores of the scheduler, the
+  simulator, PostgreSQL, RabbitMQ and the bench itself, and the machine's busy share (from /proc);
+- scheduling cycles by why new launches waited (``scale_scheduler_scheduling_cycles``: records or
+  calls to the master behind), next to the share of samples with launches held;
 - launches in flight, at most: tries recorded RUNNING that the master neither runs nor lists as
   completed, checked every 5 s (the master's frameworks and tasks are read for it), and the scheduler's own
   largest count (``scale_scheduler_launches_in_flight_most``);
@@ -63,6 +67,7 @@ GC_COLLECTED = "scale_scheduler_gc_collected_objects"
 PASS = "scale_scheduler_scheduling_pass_seconds"
 IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 HELD = "scale_scheduler_launches_held"
+CYCLES = "scale_scheduler_scheduling_cycles"
 
 
 def ms(value: float | None) -> float | None:
@@ -177,6 +182,34 @@ def timeline(by_pid: dict[int, list], every_s: float = 10.0) -> list[dict]:
     return rows
 
 
+def cpu_use(samples: list) -> dict:
+    """Where the machine's CPU went between the first and the last sample: seconds per process (a
+    restarted scheduler is a second process) and the average cores each kept busy; the machine's busy share."""
+    with_cpu = [s for s in samples if s.cpu]
+    if len(with_cpu) < 2:
+        return {"missing": "fewer than two samples of /proc"}
+    first, last = with_cpu[0], with_cpu[-1]
+    wall = last.at - first.at
+    used: Counter = Counter()
+    for key in {k for s in with_cpu for k in s.cpu}:
+        values = [s.cpu[key] for s in with_cpu if key in s.cpu]
+        used[key.split(":")[0]] += values[-1] - values[0]
+    machine_total, machine_busy = used.pop("machine_total"), used.pop("machine_busy")
+    report = {name: {"cpu_s": round(v, 1), "cores": round(v / wall, 2)} for name, v in sorted(used.items())}
+    report["machine_busy_pct"] = round(100 * machine_busy / machine_total, 1) if machine_total else None
+    report["over_s"] = round(wall, 1)
+    return report
+
+
+def hold_reasons(by_pid: dict[int, list]) -> dict[str, int]:
+    """Scheduling cycles by why new launches waited (``none``: they did not), summed over processes."""
+    cycles: Counter = Counter()
+    for runs in by_pid.values():
+        before, after = labelled_counts(runs[0].metrics, CYCLES), labelled_counts(runs[-1].metrics, CYCLES)
+        cycles.update({reason: int(n - before.get(reason, 0.0)) for reason, n in after.items()})
+    return dict(cycles)
+
+
 def held_pct(samples: list) -> float | None:
     """The share of samples in which launches were held (records or acknowledgements behind)."""
     held = [v for s in samples if s.metrics for v in [gauge(s.metrics, HELD)] if v is not None]
@@ -245,6 +278,8 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     if not passes:
         report["scheduling_pass"]["missing"] = f"the scheduler does not feed {PASS}"
     report["launches_held_pct"] = held_pct(samples)
+    report["cycles_by_launch_hold"] = hold_reasons(by_pid)
+    report["cpu"] = cpu_use(samples)
     report["launches_in_flight_max"] = max((s.in_flight for s in samples if s.in_flight is not None), default=None)
     # The scheduler's own count (its largest since it started, per process), next to the sampled one.
     own = [v for s in samples if s.metrics for v in [gauge(s.metrics, IN_FLIGHT_MOST)] if v is not None]

@@ -4,13 +4,14 @@ database's counts, the master's tasks and the scheduler's memory."""
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
 import urllib.error
 import urllib.request
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -164,6 +165,7 @@ class Sample:
     rss_kb: int | None
     hwm_kb: int | None
     pid: int | None
+    cpu: dict[str, float] = field(default_factory=dict)  # cpu_seconds(): where the machine's time went
 
 
 class Sampler(threading.Thread):
@@ -202,7 +204,9 @@ class Sampler(threading.Thread):
             jobs = dict(connection.execute(text("SELECT status, count(*) FROM job GROUP BY status")).all())
             if time.monotonic() < self._master_due:
                 pid, rss, hwm = scheduler_memory(r)
-                return Sample(time.time(), metrics, jobs, jobs.get("RUNNING", 0), None, None, rss, hwm, pid)
+                return Sample(
+                    time.time(), metrics, jobs, jobs.get("RUNNING", 0), None, None, rss, hwm, pid, cpu_seconds(r)
+                )
             self._master_due = time.monotonic() + self.master_every_s
             running = [
                 row[0]
@@ -222,7 +226,9 @@ class Sampler(threading.Thread):
                 text("SELECT count(*) FROM job_exe WHERE task_id = ANY(:ids)"), {"ids": list(live)}
             ).scalar()
         pid, rss, hwm = scheduler_memory(r)
-        return Sample(time.time(), metrics, jobs, len(running), in_flight, len(live) - known, rss, hwm, pid)
+        return Sample(
+            time.time(), metrics, jobs, len(running), in_flight, len(live) - known, rss, hwm, pid, cpu_seconds(r)
+        )
 
 
 def master_job_tasks(sim_port: int) -> tuple[set[str], set[str]]:
@@ -233,6 +239,62 @@ def master_job_tasks(sim_port: int) -> tuple[set[str], set[str]]:
         live.update(t["id"] for t in framework.get("tasks", []) if t["id"].startswith("scale-job-"))
         completed.update(t["id"] for t in framework.get("completed_tasks", []) if t["id"].startswith("scale-job-"))
     return live, completed
+
+
+def cpu_seconds(r) -> dict[str, float]:
+    """CPU seconds used so far by the scheduler (keyed by its pid: a restart is a new process), the
+    simulator, PostgreSQL (the postmaster with the children it reaped, and its live children), RabbitMQ
+    and this bench; and the machine's busy and total CPU seconds (all cores), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for name, proc in (("scheduler", r.scheduler), ("simulator", r.sim)):
+        if proc is not None and proc.poll() is None:
+            times = _proc_times(proc.pid)
+            if times is not None:
+                used[name if name != "scheduler" else f"scheduler:{proc.pid}"] = sum(times[:2]) / tick
+    postgres = rabbitmq = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                text_ = stat.read()
+        except OSError:
+            continue
+        comm = text_[text_.index("(") + 1 : text_.rindex(")")]
+        fields = text_[text_.rindex(")") + 2 :].split()
+        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
+        if comm == "postgres":
+            # Only the postmaster (whose parent is not postgres) adds the time of the children it reaped.
+            postmaster = _comm(int(fields[1])) != "postgres"
+            postgres += utime + stime + ((cutime + cstime) if postmaster else 0)
+        elif comm in ("beam.smp", "erl_child_setup"):
+            rabbitmq += utime + stime
+    used["postgres"], used["rabbitmq"] = postgres / tick, rabbitmq / tick
+    me = os.times()
+    used["bench"] = me.user + me.system
+    with open("/proc/stat") as stat:
+        cpu = [int(v) for v in stat.readline().split()[1:]]
+    idle = cpu[3] + cpu[4]  # idle and iowait
+    used["machine_total"], used["machine_busy"] = sum(cpu[:8]) / tick, (sum(cpu[:8]) - idle) / tick
+    return used
+
+
+def _proc_times(pid: int) -> list[int] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text_ = stat.read()
+    except OSError:
+        return None
+    return [int(v) for v in text_[text_.rindex(")") + 2 :].split()[11:15]]
+
+
+def _comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return ""
 
 
 def scheduler_memory(r) -> tuple[int | None, int | None, int | None]:

@@ -325,6 +325,7 @@ async def api_step(app: web.Application) -> Any:
     runtime_metrics.install(api)
     daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
     daemon.engine.resent_skipped_counter = runtime_metrics.updates_resent_skipped
+    daemon.engine.cycles_counter = runtime_metrics.cycles
     daemon.engine.loop_lag = runtime_metrics.loop_lag  # its problem becomes the EVENT_LOOP_LAG warning
     try:
         runner, daemon.api_url = await start_api(

@@ -130,6 +130,7 @@ class Engine:
         self._last_tick: float | None = None
         self.updates_resent_skipped = 0  # updates the master sent again while their acknowledgement waited
         self.resent_skipped_counter = None  # a Prometheus counter of them, when one is attached
+        self.cycles_counter = None  # a Prometheus counter of cycles by launch hold reason, when attached
         self._node_rows: dict[str, NodeRecord] = {}  # node rows to write, newest per hostname
         self._step_errors: dict[str, tuple[str, float]] = {}
         self._secrets = settings.secret_values()
@@ -433,16 +434,24 @@ class Engine:
             self._last_tick = now
             self.post(Tick(loop_lag=self.loop_lag.problem() if self.loop_lag is not None else None))
             self._check_held_offers(now)
+        reason = self.launch_hold_reason()
+        if self.cycles_counter is not None:
+            self.cycles_counter.labels(reason or "none").inc()
+        self.post(Cycle(launches_held=reason is not None))
+
+    def launch_hold_reason(self) -> str | None:
+        """Why new launches must wait now, or None. The first reason that applies is named."""
         # No launch while its framework id or its records cannot be stored: a crash would orphan it.
         driver = self.driver
-        held = (
-            driver is None
-            or not driver.framework_id_saved
-            or self.writer.error is not None
-            or self.writer.records_waiting() > WRITER_BACKLOG_RECORDS
-            or self.calls.oldest_wait_s() > CALLS_WAIT_HOLD_S
-        )
-        self.post(Cycle(launches_held=held))
+        if driver is None or not driver.framework_id_saved:
+            return "framework_id"
+        if self.writer.error is not None:
+            return "records_failing"
+        if self.writer.records_waiting() > WRITER_BACKLOG_RECORDS:
+            return "records_behind"
+        if self.calls.oldest_wait_s() > CALLS_WAIT_HOLD_S:
+            return "calls_behind"
+        return None
 
     def build_snapshot(self) -> StatusSnapshot:
         """The status document and its view, read from the core between two inputs."""

@@ -28,6 +28,14 @@ class RuntimeMetrics:
             registry=self.registry,
         )
 
+        self.cycles = Counter(
+            "scale_scheduler_scheduling_cycles",
+            "Scheduling cycles, by why new launches waited (the first reason that applied): none,"
+            " framework_id (not stored yet), records_failing, records_behind (the writer's backlog),"
+            " calls_behind (a call to the master, nearly always an acknowledgement, queued too long)",
+            ["launch_hold"],
+            registry=self.registry,
+        )
         self.updates_resent_skipped = Counter(
             "scale_scheduler_task_updates_resent_skipped",
             "Status updates the master sent again while their acknowledgement waited to be made (not applied twice)",

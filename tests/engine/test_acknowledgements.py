@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from harness import Harness
+from prometheus_client import CollectorRegistry, Counter
 
 from scheduler.runtime import engine as engine_module
 from scheduler.tasks.status import TaskState
@@ -63,6 +64,32 @@ async def test_launches_wait_while_a_call_to_the_master_has_waited_long(h):
     await h.offer_all()
     await h.cycle()
     assert sorted(h.driver.accepted()) == sorted(f"scale-job-{job}-1" for job in jobs)
+
+
+async def test_each_cycle_is_counted_with_the_reason_its_launches_waited(h):
+    registry = CollectorRegistry()
+    h.engine.cycles_counter = Counter("cycles", "", ["launch_hold"], registry=registry)
+
+    def counts() -> dict[str, float]:
+        return {
+            sample.labels["launch_hold"]: sample.value
+            for sample in next(iter(registry.collect())).samples
+            if sample.name == "cycles_total"
+        }
+
+    h.engine.step_cycle()
+    assert counts() == {"none": 1}
+    backlog = [object()] * (engine_module.WRITER_BACKLOG_RECORDS + 1)
+    h.writer.submit(backlog, lambda ok: None, droppable=True)
+    h.calls.spawn(lambda: _made([], 0), "ACKNOWLEDGE queued", key=("ack", "t", "u", "x"))
+    h.clock.now += engine_module.CALLS_WAIT_HOLD_S + 0.5
+    h.engine.step_cycle()  # both apply: the first is named
+    h.writer.pending.clear()
+    h.engine.step_cycle()
+    assert counts() == {"none": 1, "records_behind": 1, "calls_behind": 1}
+    await h.run_until_idle()
+    h.engine.step_cycle()
+    assert counts() == {"none": 2, "records_behind": 1, "calls_behind": 1}
 
 
 async def _made(made: list[int], n: int) -> None:
