@@ -16,6 +16,7 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
 - where the machine's CPU went over the burst: seconds and average cores of the scheduler, the
   simulator, PostgreSQL, RabbitMQ and the bench itself, and the machine's busy share (from /proc);
+- calls to the master: how many, and p50/p99 of their wait for a worker and of their answer;
 - scheduling cycles by why new launches waited (``scale_scheduler_scheduling_cycles``: records or
   calls to the master behind), next to the share of samples with launches held;
 - launches in flight, at most: tries recorded RUNNING that the master neither runs nor lists as
@@ -68,6 +69,8 @@ PASS = "scale_scheduler_scheduling_pass_seconds"
 IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 HELD = "scale_scheduler_launches_held"
 CYCLES = "scale_scheduler_scheduling_cycles"
+CALL_QUEUED = "scale_scheduler_master_call_queued_seconds"
+CALL_ANSWERED = "scale_scheduler_master_call_seconds"
 
 
 def ms(value: float | None) -> float | None:
@@ -210,6 +213,27 @@ def hold_reasons(by_pid: dict[int, list]) -> dict[str, int]:
     return dict(cycles)
 
 
+def master_calls(by_pid: dict[int, list]) -> dict:
+    """Calls to the master over the run: how long they waited for a worker, and for their answer."""
+    queued, answered = Counter(), Counter()
+    for runs in by_pid.values():
+        queued.update(
+            histogram_delta(histogram(runs[0].metrics, CALL_QUEUED), histogram(runs[-1].metrics, CALL_QUEUED))
+        )
+        answered.update(
+            histogram_delta(histogram(runs[0].metrics, CALL_ANSWERED), histogram(runs[-1].metrics, CALL_ANSWERED))
+        )
+    if not answered:
+        return {"missing": f"the scheduler's /metrics has no {CALL_ANSWERED}"}
+    return {
+        "calls": int(answered.get(float("inf"), 0.0)),
+        "queued_p50_ms": ms(histogram_quantile(dict(queued), 0.5)),
+        "queued_p99_ms": ms(histogram_quantile(dict(queued), 0.99)),
+        "answered_p50_ms": ms(histogram_quantile(dict(answered), 0.5)),
+        "answered_p99_ms": ms(histogram_quantile(dict(answered), 0.99)),
+    }
+
+
 def held_pct(samples: list) -> float | None:
     """The share of samples in which launches were held (records or acknowledgements behind)."""
     held = [v for s in samples if s.metrics for v in [gauge(s.metrics, HELD)] if v is not None]
@@ -279,6 +303,7 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
         report["scheduling_pass"]["missing"] = f"the scheduler does not feed {PASS}"
     report["launches_held_pct"] = held_pct(samples)
     report["cycles_by_launch_hold"] = hold_reasons(by_pid)
+    report["master_calls"] = master_calls(by_pid)
     report["cpu"] = cpu_use(samples)
     report["launches_in_flight_max"] = max((s.in_flight for s in samples if s.in_flight is not None), default=None)
     # The scheduler's own count (its largest since it started, per process), next to the sampled one.

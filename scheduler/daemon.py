@@ -326,6 +326,7 @@ async def api_step(app: web.Application) -> Any:
     daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
     daemon.engine.resent_skipped_counter = runtime_metrics.updates_resent_skipped
     daemon.engine.cycles_counter = runtime_metrics.cycles
+    daemon.engine.calls.observe = runtime_metrics.observe_call
     daemon.engine.loop_lag = runtime_metrics.loop_lag  # its problem becomes the EVENT_LOOP_LAG warning
     try:
         runner, daemon.api_url = await start_api(

@@ -1,4 +1,5 @@
-"""A running scheduler's /metrics carries the event loop lag, GC pause and scheduling pass histograms."""
+"""A running scheduler's /metrics carries the event loop lag, GC pause, scheduling pass and master call
+histograms, and its cycles by launch hold."""
 
 from __future__ import annotations
 
@@ -33,12 +34,15 @@ async def test_metrics_show_loop_lag_and_pass_times(tmp_path):
                 lag = found.get("scale_scheduler_event_loop_lag_seconds_count", 0)
                 passes = found.get("scale_scheduler_scheduling_pass_seconds_count", 0)
                 collections = found.get("scale_scheduler_gc_pause_seconds_count", 0)  # the last generation listed
-                if lag >= 5 and passes >= 2 and collections >= 1:
+                calls = found.get("scale_scheduler_master_call_seconds_count", 0)  # declines at least
+                queued = found.get("scale_scheduler_master_call_queued_seconds_count", 0)
+                if lag >= 5 and passes >= 2 and collections >= 1 and calls >= 1 and queued == calls:
                     break
                 assert time.monotonic() < deadline, found
                 await asyncio.sleep(0.2)
             async with http.get("/metrics") as resp:
                 text = await resp.text()
             assert "scale_scheduler_offers_held" in text
+            assert 'scale_scheduler_scheduling_cycles_total{launch_hold="none"}' in text
     finally:
         await sim.close()

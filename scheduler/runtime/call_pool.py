@@ -43,6 +43,9 @@ class BackgroundCalls:
         self._busy = 0
         self.failures = 0
         self.done = 0
+        # Called with (seconds queued, seconds from sent to answered or failed) of each call made, when
+        # set: a master slow to answer and a pool too small for the rate of calls look alike otherwise.
+        self.observe: Callable[[float, float], None] | None = None
 
     def __len__(self) -> int:
         """Calls waiting or being made."""
@@ -75,10 +78,11 @@ class BackgroundCalls:
                 self._ready.clear()
                 await self._ready.wait()
                 continue
-            call, what, key, _queued_at = (self._first or self._queue).popleft()
+            call, what, key, queued_at = (self._first or self._queue).popleft()
             if key is not None:
                 self._keys.discard(key)
             self._busy += 1
+            sent_at = self._clock()
             try:
                 await call()
                 self.done += 1
@@ -92,6 +96,8 @@ class BackgroundCalls:
                 log.exception("%s failed", what)
             finally:
                 self._busy -= 1
+                if self.observe is not None:
+                    self.observe(sent_at - queued_at, self._clock() - sent_at)
 
     async def drain(self, timeout_s: float) -> bool:
         """Wait for the queued calls (on shutdown), then stop the workers; False if some were left."""

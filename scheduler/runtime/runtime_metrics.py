@@ -1,5 +1,5 @@
 """Prometheus metrics the runtime measures about itself: the event loop's lag, the garbage
-collector's pauses and how long a scheduling pass takes. They live in their own registry, whose text is appended to ``/metrics``.
+collector's pauses, how long a scheduling pass takes and how long calls to the master wait. They live in their own registry, whose text is appended to ``/metrics``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from scheduler.runtime.gc_pauses import GcPauses
 from scheduler.runtime.loop_lag import LoopLagMonitor
 
+CALL_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 3.0, 10.0)
 PASS_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -36,11 +37,28 @@ class RuntimeMetrics:
             ["launch_hold"],
             registry=self.registry,
         )
+        self.call_queued = Histogram(
+            "scale_scheduler_master_call_queued_seconds",
+            "Time a call to the master (acknowledgement, ACCEPT, DECLINE...) waited for one of the call pool's workers",
+            buckets=CALL_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.call_answered = Histogram(
+            "scale_scheduler_master_call_seconds",
+            "Time from a call to the master being sent to its answer (or its failure)",
+            buckets=CALL_BUCKETS_S,
+            registry=self.registry,
+        )
         self.updates_resent_skipped = Counter(
             "scale_scheduler_task_updates_resent_skipped",
             "Status updates the master sent again while their acknowledgement waited to be made (not applied twice)",
             registry=self.registry,
         )
+
+    def observe_call(self, queued_s: float, answered_s: float) -> None:
+        """For ``BackgroundCalls.observe``."""
+        self.call_queued.observe(queued_s)
+        self.call_answered.observe(answered_s)
 
     def text(self) -> bytes:
         return generate_latest(self.registry)

@@ -55,3 +55,23 @@ async def test_the_oldest_wait_is_that_of_the_call_queued_longest_and_not_yet_ma
     gate.set()
     assert await calls.drain(timeout_s=2.0)
     assert calls.oldest_wait_s() == 0.0 and not calls.waiting(("ack", "t1"))
+
+
+async def test_each_call_made_is_observed_with_its_wait_and_its_answer_time():
+    now = [100.0]
+    calls = BackgroundCalls(workers=1, clock=lambda: now[0])
+    seen: list[tuple[float, float]] = []
+    calls.observe = lambda queued, answered: seen.append((queued, answered))
+
+    async def slow():
+        now[0] += 0.25  # the master takes this long to answer
+
+    async def failing():
+        now[0] += 0.5
+        raise RuntimeError("no answer")
+
+    calls.spawn(slow, "first")
+    calls.spawn(failing, "second")
+    now[0] += 2.0  # both queued this long before a worker took the first
+    assert await calls.drain(timeout_s=2.0)
+    assert seen == [(2.0, 0.25), (2.25, 0.5)] and calls.failures == 1
