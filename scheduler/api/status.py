@@ -37,7 +37,9 @@ def stale_message(freshness_s: float) -> str:
 
 
 async def encoded(snapshot: StatusSnapshot, coding: str, lock: asyncio.Lock) -> bytes:
-    """The compressed body; the first request of a snapshot compresses it on a thread, once."""
+    """The compressed body; the first request of a snapshot compresses it on a thread, once (unless
+    it was made before the snapshot was published: the previous one was read in this coding)."""
+    snapshot.note_read(coding)
     ready = snapshot.encoded_if_ready(coding)
     if ready is not None:
         return ready

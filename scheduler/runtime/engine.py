@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from scheduler.aio import wait_event
+from scheduler.api import encodings
 from scheduler.config import Settings
 from scheduler.core.actions import Actions, Launch
 from scheduler.core.apply import apply
@@ -479,6 +480,11 @@ class Engine:
         for _ in self.status_builder.warm(self.state):
             await asyncio.sleep(0)  # the cold build in slices, other work in between
         snapshot = self.build_snapshot()
+        previous = self.snapshots.current
+        # Codings a client read the last snapshot in are made before this one is published, on a
+        # thread: no request waits for 10 MB to be compressed, and nobody reading means no work.
+        for coding in previous.codings_read() if previous is not None else ():
+            await asyncio.to_thread(encodings.encoded, snapshot, coding)
         self.snapshots.publish(snapshot)
         if snapshot.build_s > self.settings.status_interval_s / 2:
             log.warning("Building the status took %.3f s", snapshot.build_s)

@@ -1,8 +1,8 @@
 """The latest status, serialized once and shared by every request until the next one replaces it.
 
-A snapshot also keeps its compressed forms once the API has made them (``scheduler.api.encodings``:
-each at most once, on the first request that asks for it), so every later request sends the same
-bytes.
+A snapshot also keeps its compressed forms once made (``scheduler.api.encodings``: each at most once,
+on the first request that asks for it, or before it is published when a reader asked the previous
+snapshot for that form), so every later request sends the same bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class StatusSnapshot:
     view: SnapshotView | None = None  # the same moment, for the daemon's own readers
     # Compressed bodies by content coding, filled on first use; not part of the snapshot's identity.
     _encoded: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    _read_in: set[str] = field(default_factory=set, compare=False, repr=False)  # codings requests asked for
 
     @property
     def etag(self) -> str:
@@ -35,6 +36,16 @@ class StatusSnapshot:
 
     def encoded_if_ready(self, coding: str) -> bytes | None:
         return self._encoded.get(coding)
+
+    def codings_made(self) -> tuple[str, ...]:
+        return tuple(self._encoded)
+
+    def note_read(self, coding: str) -> None:
+        """A request asked for this snapshot in ``coding``."""
+        self._read_in.add(coding)
+
+    def codings_read(self) -> tuple[str, ...]:
+        return tuple(sorted(self._read_in))
 
     def keep_encoded(self, coding: str, body: bytes) -> None:
         self._encoded[coding] = body
