@@ -221,6 +221,18 @@ def _parse_offers(payload: dict[str, Any]) -> OffersReceived:
     return OffersReceived(tuple(good), tuple(unusable))
 
 
+def split_offers(data: Any, size: int) -> list[dict[str, Any]] | None:
+    """An OFFERS event of more than ``size`` offers as OFFERS events of at most ``size`` each, in
+    order; None for any other event (each offer is read and checked later, by ``parse_event``)."""
+    if not isinstance(data, dict) or data.get("type") != "OFFERS":
+        return None
+    payload = data.get("offers")
+    offers = payload.get("offers") if isinstance(payload, dict) else None
+    if not isinstance(offers, list) or len(offers) <= size:
+        return None
+    return [{"type": "OFFERS", "offers": {"offers": offers[i : i + size]}} for i in range(0, len(offers), size)]
+
+
 _IGNORED_TYPES = frozenset({"INVERSE_OFFERS", "RESCIND_INVERSE_OFFER", "UPDATE_OPERATION_STATUS"})
 
 

@@ -6,11 +6,12 @@ import asyncio
 import logging
 import time
 
+import orjson
 from aiohttp import web
 from driverkit import Recorder, running_driver
 
 from scheduler.backoff import backoff_delay
-from scheduler.mesos.driver import resolve_location
+from scheduler.mesos.driver import OFFERS_PER_SLICE, resolve_location
 from scheduler.mesos.events import Heartbeat, OffersReceived, Subscribed
 from scheduler.mesos.recordio import encode
 
@@ -201,5 +202,33 @@ async def test_a_large_read_is_handed_over_in_turns_with_the_loop_running_in_bet
         assert kinds == [Subscribed] + [Heartbeat] * heartbeats  # in order, none lost
         # Handed over in one piece, the loop would get its turn only after all 301 events.
         assert recorder.seen_when_loop_ran is not None and recorder.seen_when_loop_ran < 100
+    finally:
+        await runner.cleanup()
+
+
+def _offer(n: int) -> dict:
+    return {
+        "id": {"value": f"O{n}"},
+        "agent_id": {"value": f"S{n}"},
+        "hostname": f"h{n}",
+        "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 1}}],
+    }
+
+
+async def test_a_large_offers_event_is_handed_over_in_slices_in_order_with_nothing_lost():
+    offers = [_offer(n) for n in range(250)]
+    offers[120] = {"id": {"value": "O120"}, "hostname": "no agent id"}  # unusable: declined by id
+    big = orjson.dumps({"type": "OFFERS", "offers": {"offers": offers}})
+    app, _state = stream_master([encode(SUBSCRIBED), encode(big), encode(b'{"type":"HEARTBEAT"}')])
+    runner, url = await serve(app)
+    try:
+        async with running_driver(url) as (_driver, recorder):
+            await recorder.wait_for(lambda e: isinstance(e, Heartbeat))
+            kinds = [type(e) for e in recorder.events]
+            assert kinds == [Subscribed, OffersReceived, OffersReceived, OffersReceived, Heartbeat]
+            slices = recorder.of_type(OffersReceived)
+            assert [len(s.offers) + len(s.unusable_offer_ids) for s in slices] == [OFFERS_PER_SLICE, OFFERS_PER_SLICE, 50]
+            assert [o.id for s in slices for o in s.offers] == [f"O{n}" for n in range(250) if n != 120]
+            assert slices[1].unusable_offer_ids == ("O120",)
     finally:
         await runner.cleanup()

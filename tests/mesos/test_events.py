@@ -15,6 +15,7 @@ from scheduler.mesos.events import (
     TaskState,
     TaskUpdate,
     parse_event,
+    split_offers,
 )
 
 OFFER = {
@@ -143,3 +144,18 @@ def test_malformed_events_say_why(record, words):
 def test_an_offer_without_an_id_is_skipped_and_the_others_kept():
     event = parse_event({"type": "OFFERS", "offers": {"offers": [{"hostname": "h"}, OFFER]}})
     assert [o.id for o in event.offers] == ["M-O1"] and event.unusable_offer_ids == ()
+
+
+def test_only_an_offers_event_larger_than_the_slice_is_split_and_its_slices_keep_the_order():
+    offers = [{"id": {"value": f"O{n}"}} for n in range(5)]
+    event = {"type": "OFFERS", "offers": {"offers": offers}}
+    assert split_offers(event, 2) == [
+        {"type": "OFFERS", "offers": {"offers": offers[0:2]}},
+        {"type": "OFFERS", "offers": {"offers": offers[2:4]}},
+        {"type": "OFFERS", "offers": {"offers": offers[4:5]}},
+    ]
+    assert split_offers(event, 5) is None  # small enough as it is
+    assert split_offers({"type": "UPDATE", "update": {}}, 2) is None
+    # Shapes parse_event refuses are left to it, whole (it says why).
+    assert split_offers({"type": "OFFERS", "offers": offers}, 2) is None
+    assert split_offers(["not", "an", "event"], 2) is None
