@@ -227,7 +227,11 @@ async def test_a_large_offers_event_is_handed_over_in_slices_in_order_with_nothi
             kinds = [type(e) for e in recorder.events]
             assert kinds == [Subscribed, OffersReceived, OffersReceived, OffersReceived, Heartbeat]
             slices = recorder.of_type(OffersReceived)
-            assert [len(s.offers) + len(s.unusable_offer_ids) for s in slices] == [OFFERS_PER_SLICE, OFFERS_PER_SLICE, 50]
+            assert [len(s.offers) + len(s.unusable_offer_ids) for s in slices] == [
+                OFFERS_PER_SLICE,
+                OFFERS_PER_SLICE,
+                50,
+            ]
             assert [o.id for s in slices for o in s.offers] == [f"O{n}" for n in range(250) if n != 120]
             assert slices[1].unusable_offer_ids == ("O120",)
     finally:
