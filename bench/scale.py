@@ -16,6 +16,7 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
 - where the machine's CPU went over the burst: seconds and average cores of the scheduler, the
   simulator, PostgreSQL, RabbitMQ and the bench itself, and the machine's busy share (from /proc);
+- the status build's last, unbroken step on the loop (``scale_scheduler_status_build_seconds``) p50/p99;
 - calls to the master: how many, and p50/p99 of their wait for a worker and of their answer;
 - scheduling cycles by why new launches waited (``scale_scheduler_scheduling_cycles``: records or
   calls to the master behind), next to the share of samples with launches held;
@@ -70,6 +71,7 @@ IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 HELD = "scale_scheduler_launches_held"
 CYCLES = "scale_scheduler_scheduling_cycles"
 CALL_QUEUED = "scale_scheduler_master_call_queued_seconds"
+STATUS_BUILD = "scale_scheduler_status_build_seconds"
 CALL_ANSWERED = "scale_scheduler_master_call_seconds"
 
 
@@ -304,6 +306,16 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     report["launches_held_pct"] = held_pct(samples)
     report["cycles_by_launch_hold"] = hold_reasons(by_pid)
     report["master_calls"] = master_calls(by_pid)
+    builds = Counter()
+    for runs in by_pid.values():
+        builds.update(
+            histogram_delta(histogram(runs[0].metrics, STATUS_BUILD), histogram(runs[-1].metrics, STATUS_BUILD))
+        )
+    report["status_build"] = {
+        "builds": int(builds.get(float("inf"), 0.0)),
+        "p50_ms": ms(histogram_quantile(dict(builds), 0.5)),
+        "p99_ms": ms(histogram_quantile(dict(builds), 0.99)),
+    }
     report["cpu"] = cpu_use(samples)
     report["launches_in_flight_max"] = max((s.in_flight for s in samples if s.in_flight is not None), default=None)
     # The scheduler's own count (its largest since it started, per process), next to the sampled one.

@@ -324,6 +324,7 @@ async def api_step(app: web.Application) -> Any:
     runtime_metrics = RuntimeMetrics(loop_lag_warn_ms=settings.loop_lag_warn_ms)  # loop lag, pass time
     runtime_metrics.install(api)
     daemon.engine.scheduling_pass = runtime_metrics.scheduling_pass
+    daemon.engine.status_build = runtime_metrics.status_build
     daemon.engine.resent_skipped_counter = runtime_metrics.updates_resent_skipped
     daemon.engine.cycles_counter = runtime_metrics.cycles
     daemon.engine.calls.observe = runtime_metrics.observe_call

@@ -1,5 +1,5 @@
 """A running scheduler's /metrics carries the event loop lag, GC pause, scheduling pass and master call
-histograms, and its cycles by launch hold."""
+and status build histograms, and its cycles by launch hold."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ async def test_metrics_show_loop_lag_and_pass_times(tmp_path):
                 collections = found.get("scale_scheduler_gc_pause_seconds_count", 0)  # the last generation listed
                 calls = found.get("scale_scheduler_master_call_seconds_count", 0)  # declines at least
                 queued = found.get("scale_scheduler_master_call_queued_seconds_count", 0)
-                if lag >= 5 and passes >= 2 and collections >= 1 and calls >= 1 and queued == calls:
+                builds = found.get("scale_scheduler_status_build_seconds_count", 0)
+                if lag >= 5 and passes >= 2 and collections >= 1 and calls >= 1 and queued == calls and builds >= 2:
                     break
                 assert time.monotonic() < deadline, found
                 await asyncio.sleep(0.2)

@@ -121,6 +121,7 @@ class Engine:
         self._inputs: deque[Input] = deque()
         self._input_ready = asyncio.Event()
         self.scheduling_pass = None  # a Prometheus histogram of the passes' durations, when one is attached
+        self.status_build = None  # a Prometheus histogram of the snapshots' last, unbroken step, when attached
         self.loop_lag = None  # a LoopLagMonitor, when one is attached: its problem goes in with each Tick
         self._wakeup = asyncio.Event()
         self._poll_now = asyncio.Event()
@@ -480,6 +481,8 @@ class Engine:
         for _ in self.status_builder.warm(self.state):
             await asyncio.sleep(0)  # the cold build in slices, other work in between
         snapshot = self.build_snapshot()
+        if self.status_build is not None:
+            self.status_build.observe(snapshot.build_s)
         previous = self.snapshots.current
         # Codings a client read the last snapshot in are made before this one is published, on a
         # thread: no request waits for 10 MB to be compressed, and nobody reading means no work.

@@ -29,6 +29,13 @@ class RuntimeMetrics:
             registry=self.registry,
         )
 
+        self.status_build = Histogram(
+            "scale_scheduler_status_build_seconds",
+            "Time of a status snapshot's last step on the event loop (what changed since its warm-up, then"
+            " the document joined); the warm-up before it runs in slices",
+            buckets=PASS_BUCKETS_S,
+            registry=self.registry,
+        )
         self.cycles = Counter(
             "scale_scheduler_scheduling_cycles",
             "Scheduling cycles, by why new launches waited (the first reason that applied): none,"
