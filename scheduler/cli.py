@@ -232,10 +232,12 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
         return run_sim(sim_config, args.host, args.port, zk_url=args.zk)
     if command == "run":
         from scheduler.daemon import run_daemon
-        from scheduler.runtime import gc_tuning
+        from scheduler.runtime import gc_tuning, thread_switching
 
-        # The process's collector, not a library's: tests that run daemons in their own process keep theirs.
+        # The process's collector and thread switching, not a library's: tests that run daemons in their
+        # own process keep theirs.
         gc_tuning.tune()
+        thread_switching.switch_often()
         return asyncio.run(run_daemon(settings, on_started=lambda _daemon: gc_tuning.freeze_started()))
     if command == "dev":
         from scheduler.devmode import run_dev

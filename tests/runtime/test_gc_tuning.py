@@ -1,4 +1,5 @@
-"""`scale-scheduler run` sets the collector for a long-lived core and freezes what it holds once started."""
+"""`scale-scheduler run` sets the collector for a long-lived core and freezes what it holds once started,
+and has threads hand the interpreter back to the event loop sooner."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from scheduler.runtime import gc_tuning
+from scheduler.runtime import gc_tuning, thread_switching
 
 # The CLI's own `run` path, with the daemon replaced by one that reports the collector as it found it
 # before and after its start (a fresh interpreter: the test process keeps its own collector).
@@ -17,6 +18,7 @@ import scheduler.daemon
 seen = {}
 async def fake_run_daemon(settings, on_started=None, **_):
     seen["threshold"] = gc.get_threshold()
+    seen["switch_interval"] = sys.getswitchinterval()
     seen["frozen_before_start"] = gc.get_freeze_count()
     on_started(object())
     seen["frozen_after_start"] = gc.get_freeze_count()
@@ -41,5 +43,6 @@ def test_run_tunes_the_collector_and_freezes_once_started(tmp_path):
         gc_tuning.MIDDLE_THRESHOLD,
         gc_tuning.OLD_THRESHOLD,
     )
+    assert seen["switch_interval"] == thread_switching.SWITCH_INTERVAL_S != 0.005  # Python's default
     assert seen["frozen_before_start"] == 0
     assert seen["frozen_after_start"] > 10_000  # the modules and everything the start made
