@@ -12,6 +12,8 @@ import asyncio
 import pytest
 from harness import Call, Harness, MemoryStore, RecordingDriver
 
+from scheduler.core.inputs import JobsQueued
+from scheduler.runtime import engine as engine_module
 from scheduler.runtime.loop_lag import LoopLagMonitor
 from scheduler.runtime.state_store import GAP_WAIT_S
 
@@ -308,3 +310,17 @@ async def test_on_a_large_cluster_offers_without_room_go_back_for_longer(h):
     await h.cycle()  # the offers kept for want of room are handed back
     assert h.driver.declined() and {call.refuse_seconds for call in h.driver.of("DECLINE")} == {10.0}
     assert h.engine._refuse_s() == 1.0
+
+
+async def test_a_large_read_of_queued_jobs_is_handed_to_the_core_in_bounded_inputs(tmp_path, monkeypatch):
+    monkeypatch.setattr(engine_module, "JOBS_PER_INPUT", 4)
+    h = Harness(tmp_path, agents=2)
+    await h.start()
+    h.state.paused = True  # nothing placed: what is read stays queued
+    jobs = h.queue_jobs(10)
+    await h.engine.sync_database()
+    posted = [item for item in h.engine._inputs if isinstance(item, JobsQueued)]
+    assert [len(item.jobs) for item in posted] == [4, 4, 2]  # the consumer's turns can come between them
+    assert [job.job_id for item in posted for job in item.jobs] == sorted(jobs)
+    await h.run_until_idle()
+    assert sorted(job.job_id for job in h.state.queue) == sorted(jobs)
