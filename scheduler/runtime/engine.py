@@ -53,7 +53,7 @@ from scheduler.runtime.master_listings import MasterListings
 from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import MAX_RECORDS_PER_WRITE, RecordWriter
 from scheduler.status.core_view import ViewBuilder
-from scheduler.status.document import WARM_NODES_PER_STEP, StatusBuilder
+from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
@@ -75,7 +75,6 @@ WRITER_BACKLOG_RECORDS = 10 * MAX_RECORDS_PER_WRITE
 # agent, and again: a scheduler that places faster than it acknowledges spends itself on the resends
 # (at 100,000 tasks they outnumbered the updates) and its acknowledgements fall further behind.
 CALLS_WAIT_HOLD_S = 3.0
-WARM_ROUNDS = 3  # warm-ups of the status at most before its build (see _snapshot)
 JOBS_PER_INPUT = 5000  # new queued jobs per input (about 12 ms to queue on the reference machine)
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 # ... or this much time: 5,000 status updates take half a second, which every request and every
@@ -480,13 +479,8 @@ class Engine:
         return sections
 
     async def _snapshot(self) -> None:
-        for _ in range(WARM_ROUNDS):
-            for _ in self.status_builder.warm(self.state):
-                await asyncio.sleep(0)  # the cold build in slices, other work in between
-            # What changed while it warmed is taken in by the build, in one step: when all nodes change
-            # at once (a burst's start), warm again first, so that step stays small.
-            if self.status_builder.stale_entries(self.state) <= WARM_NODES_PER_STEP:
-                break
+        for _ in self.status_builder.warm(self.state):
+            await asyncio.sleep(0)  # the cold build in slices, other work in between
         snapshot = self.build_snapshot()
         if self.status_build is not None:
             self.status_build.observe(snapshot.build_s)

@@ -274,10 +274,6 @@ class StatusBuilder:
                 step_ends = self.serialized + per_step
         self._seen = stamps  # only once every node it listed was looked at: what changed since, build sees
 
-    def stale_entries(self, core: CoreState) -> int:
-        """How many node entries the next build (or warm-up) would look at again."""
-        return len(self._to_look_at(core, self._stamps(core)))
-
     def build(self, core: CoreState, now: float, sections: JSON | None = None) -> bytes:
         """The whole document as JSON bytes; ``sections`` adds top-level parts owned elsewhere."""
         stamps = self._stamps(core)

@@ -93,16 +93,3 @@ def test_a_build_looks_only_at_the_nodes_that_changed_and_at_all_when_all_show_t
     core.paused = True  # every node's state shows it
     assert builder.build(core, 4.0) == StatusBuilder().build(core, 4.0)
     assert builder.looked_at - looked == 300
-
-
-def test_stale_entries_counts_what_the_next_build_would_look_at():
-    core = cluster(30)
-    builder = StatusBuilder()
-    assert builder.stale_entries(core) == 30  # nothing cached yet
-    for _ in builder.warm(core, per_step=10):
-        pass
-    assert builder.stale_entries(core) == 0
-    apply(core, offers("O", range(0, 30, 2)), 2.0)  # 15 nodes change
-    assert builder.stale_entries(core) == 15
-    builder.build(core, 3.0)
-    assert builder.stale_entries(core) == 0

@@ -1,5 +1,4 @@
-"""A snapshot is compressed before it is published in the codings readers asked the previous one for,
-and warmed up again before its build while much changed during its warm-up."""
+"""A snapshot is compressed before it is published in the codings readers asked the previous one for."""
 
 from __future__ import annotations
 
@@ -11,8 +10,6 @@ import pytest
 from harness import Harness
 
 from scheduler.api import status
-from scheduler.runtime import engine as engine_module
-from scheduler.status.document import WARM_NODES_PER_STEP, StatusBuilder
 
 
 @pytest.fixture
@@ -38,35 +35,3 @@ async def test_a_coding_read_once_is_made_for_every_next_snapshot_before_it_is_p
     assert orjson.loads(gzip.decompress(body)) == orjson.loads(second.body)
     await h.engine._snapshot()  # nobody read the third: the fourth is not compressed ahead
     assert h.engine.snapshots.current.codings_made() == ()
-
-
-class ScriptedStale(StatusBuilder):
-    """The real builder, counting its warm-ups, with what is stale after each one scripted."""
-
-    def __init__(self, stale_after_each: list[int]) -> None:
-        super().__init__()
-        self.rounds = 0
-        self.script = list(stale_after_each)
-
-    def warm(self, core, per_step=WARM_NODES_PER_STEP):
-        self.rounds += 1
-        yield from super().warm(core, per_step)
-
-    def stale_entries(self, core) -> int:
-        return self.script.pop(0)
-
-
-@pytest.mark.parametrize(
-    ("stale_after_each", "rounds"),
-    [
-        ([0], 1),  # little changed while it warmed: the build takes it in
-        ([WARM_NODES_PER_STEP + 1, 3], 2),  # much changed (a burst's start): warmed again first
-        ([10_000] * 5, engine_module.WARM_ROUNDS),  # never more than a few rounds: the build takes the rest
-    ],
-)
-async def test_the_status_is_warmed_again_while_much_changed_during_its_warm_up(h, stale_after_each, rounds):
-    builder = ScriptedStale(stale_after_each)
-    h.engine.status_builder = builder
-    await h.engine._snapshot()
-    assert builder.rounds == rounds and builder.script == stale_after_each[rounds:]
-    assert h.engine.snapshots.current is not None  # then built and published
