@@ -21,6 +21,10 @@ async def scheduler_against(sim, tmp_path, **overrides):
         "SCALE_API_HOST": "127.0.0.1",
         "MASTER_POLL_INTERVAL": "0.5",
         "STATUS_PERSIST_INTERVAL": "0.5",
+        # The daemon shares the test process's loop and collector (default thresholds, a heap grown by
+        # a thousand tests): a 200 ms stall there would raise EVENT_LOOP_LAG for a minute in a test
+        # about something else. The warning has tests of its own (tests/engine, tests/runtime).
+        "LOOP_LAG_WARN_MS": "10000",
         **overrides,
     }
     stop = asyncio.Event()
@@ -48,4 +52,5 @@ async def status_when(http, predicate, timeout=15.0):
                 if predicate(document):
                     return document
         await asyncio.sleep(0.2)
-    raise AssertionError(f"status never matched; last: {document and document.get('nodes')}")
+    warnings = document and document.get("scheduler", {}).get("warnings")
+    raise AssertionError(f"status never matched; last: {document and document.get('nodes')}; warnings: {warnings}")
