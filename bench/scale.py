@@ -215,16 +215,17 @@ def hold_reasons(by_pid: dict[int, list]) -> dict[str, int]:
     return dict(cycles)
 
 
+def over_run(by_pid: dict[int, list], name: str) -> Counter:
+    """A histogram's buckets over the run: per process (a restart starts it again), first to last sample."""
+    total: Counter = Counter()
+    for runs in by_pid.values():
+        total.update(histogram_delta(histogram(runs[0].metrics, name), histogram(runs[-1].metrics, name)))
+    return total
+
+
 def master_calls(by_pid: dict[int, list]) -> dict:
     """Calls to the master over the run: how long they waited for a worker, and for their answer."""
-    queued, answered = Counter(), Counter()
-    for runs in by_pid.values():
-        queued.update(
-            histogram_delta(histogram(runs[0].metrics, CALL_QUEUED), histogram(runs[-1].metrics, CALL_QUEUED))
-        )
-        answered.update(
-            histogram_delta(histogram(runs[0].metrics, CALL_ANSWERED), histogram(runs[-1].metrics, CALL_ANSWERED))
-        )
+    queued, answered = over_run(by_pid, CALL_QUEUED), over_run(by_pid, CALL_ANSWERED)
     if not answered:
         return {"missing": f"the scheduler's /metrics has no {CALL_ANSWERED}"}
     return {
@@ -248,10 +249,8 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     for sample in samples:
         if sample.pid is not None and sample.metrics:
             by_pid.setdefault(sample.pid, []).append(sample)
-    lag_total, pass_total, pass_full = Counter(), Counter(), Counter()
+    lag_total, pass_total, pass_full = over_run(by_pid, LAG), over_run(by_pid, PASS), Counter()
     for runs in by_pid.values():
-        lag_total.update(histogram_delta(histogram(runs[0].metrics, LAG), histogram(runs[-1].metrics, LAG)))
-        pass_total.update(histogram_delta(histogram(runs[0].metrics, PASS), histogram(runs[-1].metrics, PASS)))
         full = [s for s in runs if s.jobs.get("QUEUED", 0) >= 0.9 * jobs]
         if len(full) >= 2:
             pass_full.update(histogram_delta(histogram(full[0].metrics, PASS), histogram(full[-1].metrics, PASS)))
@@ -306,11 +305,7 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     report["launches_held_pct"] = held_pct(samples)
     report["cycles_by_launch_hold"] = hold_reasons(by_pid)
     report["master_calls"] = master_calls(by_pid)
-    builds = Counter()
-    for runs in by_pid.values():
-        builds.update(
-            histogram_delta(histogram(runs[0].metrics, STATUS_BUILD), histogram(runs[-1].metrics, STATUS_BUILD))
-        )
+    builds = over_run(by_pid, STATUS_BUILD)
     report["status_build"] = {
         "builds": int(builds.get(float("inf"), 0.0)),
         "p50_ms": ms(histogram_quantile(dict(builds), 0.5)),

@@ -248,53 +248,50 @@ def cpu_seconds(r) -> dict[str, float]:
     tick = os.sysconf("SC_CLK_TCK")
     used: dict[str, float] = {}
     for name, proc in (("scheduler", r.scheduler), ("simulator", r.sim)):
-        if proc is not None and proc.poll() is None:
-            times = _proc_times(proc.pid)
-            if times is not None:
-                used[name if name != "scheduler" else f"scheduler:{proc.pid}"] = sum(times[:2]) / tick
-    postgres = rabbitmq = 0.0
+        stat = _proc_stat(proc.pid) if proc is not None and proc.poll() is None else None
+        if stat is not None:
+            used[name if name != "scheduler" else f"scheduler:{proc.pid}"] = (stat.utime + stat.stime) / tick
+    postgres = rabbitmq = 0
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        stat = _proc_stat(int(entry)) if entry.isdigit() else None
+        if stat is None:
             continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                text_ = stat.read()
-        except OSError:
-            continue
-        comm = text_[text_.index("(") + 1 : text_.rindex(")")]
-        fields = text_[text_.rindex(")") + 2 :].split()
-        utime, stime, cutime, cstime = (int(v) for v in fields[11:15])
-        if comm == "postgres":
+        if stat.comm == "postgres":
             # Only the postmaster (whose parent is not postgres) adds the time of the children it reaped.
-            postmaster = _comm(int(fields[1])) != "postgres"
-            postgres += utime + stime + ((cutime + cstime) if postmaster else 0)
-        elif comm in ("beam.smp", "erl_child_setup"):
-            rabbitmq += utime + stime
+            parent = _proc_stat(stat.ppid)
+            reaped = stat.cutime + stat.cstime if parent is None or parent.comm != "postgres" else 0
+            postgres += stat.utime + stat.stime + reaped
+        elif stat.comm in ("beam.smp", "erl_child_setup"):
+            rabbitmq += stat.utime + stat.stime
     used["postgres"], used["rabbitmq"] = postgres / tick, rabbitmq / tick
     me = os.times()
     used["bench"] = me.user + me.system
-    with open("/proc/stat") as stat:
-        cpu = [int(v) for v in stat.readline().split()[1:]]
+    with open("/proc/stat") as stat_file:
+        cpu = [int(v) for v in stat_file.readline().split()[1:]]
     idle = cpu[3] + cpu[4]  # idle and iowait
     used["machine_total"], used["machine_busy"] = sum(cpu[:8]) / tick, (sum(cpu[:8]) - idle) / tick
     return used
 
 
-def _proc_times(pid: int) -> list[int] | None:
+@dataclass(frozen=True, slots=True)
+class ProcStat:
+    comm: str
+    ppid: int
+    utime: int  # clock ticks
+    stime: int
+    cutime: int  # of the children it waited for
+    cstime: int
+
+
+def _proc_stat(pid: int) -> ProcStat | None:
+    """A process's name, parent and CPU times from /proc/PID/stat; None once it is gone."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            text_ = stat.read()
+        with open(f"/proc/{pid}/stat") as stat_file:
+            line = stat_file.read()
     except OSError:
         return None
-    return [int(v) for v in text_[text_.rindex(")") + 2 :].split()[11:15]]
-
-
-def _comm(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as comm:
-            return comm.read().strip()
-    except OSError:
-        return ""
+    fields = line[line.rindex(")") + 2 :].split()  # the name, in parentheses, may hold spaces
+    return ProcStat(line[line.index("(") + 1 : line.rindex(")")], int(fields[1]), *(int(v) for v in fields[11:15]))
 
 
 def scheduler_memory(r) -> tuple[int | None, int | None, int | None]:
