@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from scheduler.config import Settings
@@ -52,9 +53,8 @@ class MasterListings:
             return None
         started = self.clock()
         try:
-            document = await driver.get_master_json("/master/slaves")
+            reports = await driver.get_master_json("/master/slaves", read=parse_agents)
             self._agents_not_before = self._again_at(started, 0.0)
-            reports = parse_agents(document)
         except (CallError, ValueError) as exc:
             if self.error is None:
                 log.warning("Cannot read the master's agents (%s); using offers only", exc)
@@ -77,15 +77,17 @@ class MasterListings:
             return None
         interval_s = max(GHOST_CHECK_INTERVAL_S, self.settings.master_poll_interval_s)
         self._ghosts_not_before = now + interval_s  # a failed read waits its turn too
+        our_id = framework_id or getattr(driver, "framework_id", None)
+        settings = self.settings
+        read = partial(
+            ghost_frameworks, our_id=our_id, name=settings.framework_name, principal=settings.mesos_principal
+        )
         try:
-            document = await driver.get_master_json("/master/frameworks")
+            ghosts = await driver.get_master_json("/master/frameworks", read=read)
             self._ghosts_not_before = self._again_at(now, interval_s)
         except (CallError, ValueError) as exc:
             log.warning("Cannot read the master's frameworks (%s)", exc)
             return None
-        our_id = framework_id or getattr(driver, "framework_id", None)
-        settings = self.settings
-        ghosts = ghost_frameworks(document, our_id, settings.framework_name, settings.mesos_principal)
         if ghosts:
             log.warning("The master lists other frameworks with our name or principal: %s", "; ".join(ghosts))
         return tuple(ghosts)

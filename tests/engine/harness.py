@@ -103,11 +103,11 @@ class RecordingDriver:
     async def acknowledge(self, status) -> None:
         self.calls.append(Call("ACKNOWLEDGE", task_ids=(status.task_id,)))
 
-    async def get_master_json(self, path):
+    async def get_master_json(self, path, read=None):
         answer = self.master_json.get(path)
         if answer is None:
             raise CallError("GET " + path, 404, "not answered by the test")
-        return answer
+        return answer if read is None else read(answer)
 
     # --- what the scenarios look at ---
 

@@ -124,10 +124,10 @@ async def test_a_slow_listing_is_read_again_only_after_twenty_times_what_it_took
     reads: list[str] = []
     answer = h.driver.get_master_json
 
-    async def slow_master(path):
+    async def slow_master(path, read=None):
         reads.append(path)
         h.clock.now += 1.5 if path == "/master/slaves" else 2.0  # the time the answer took
-        return await answer(path)
+        return await answer(path, read)
 
     h.driver.get_master_json = slow_master
     h.driver.master_json["/master/slaves"] = {"slaves": [], "recovered_slaves": []}
