@@ -146,7 +146,7 @@ def _master_error(state: CoreState, event: MasterError, now: float) -> Actions:
 
 
 def _agents_listed(state: CoreState, item: AgentsListed, now: float) -> Actions:
-    state.nodes.apply_master(item.reports, now)
+    state.nodes.apply_master(item.reports, now, first=item.first, last=item.last)
     for report in item.reports:
         node = state.nodes.for_agent(report.agent_id)
         if node is None:
@@ -154,7 +154,8 @@ def _agents_listed(state: CoreState, item: AgentsListed, now: float) -> Actions:
         node.resources.update_from_master(
             to_cents(report.total), to_cents(report.used), state.tasks.running_by_agent.get(report.agent_id, {})
         )
-    state.master_agents_at = now
+    if item.last:
+        state.master_agents_at = now
     return Actions()
 
 

@@ -134,9 +134,23 @@ class LaunchUnanswered:
 
 @dataclass(frozen=True, slots=True)
 class AgentsListed:
-    """One complete listing of the master's agents."""
+    """One complete listing of the master's agents, or a part of one (``first``, ``last``): at 10,000
+    agents taking in a listing is 30-90 ms, so the engine hands it over in parts with other inputs
+    between them; agents the listing leaves out are counted absent once its last part is in."""
 
     reports: tuple[AgentReport, ...]
+    first: bool = True
+    last: bool = True
+
+    def parts(self, size: int) -> list[AgentsListed]:
+        """This listing as parts of at most ``size`` agents, in order (itself when that is one)."""
+        if len(self.reports) <= size:
+            return [self]
+        starts = range(0, len(self.reports), size)
+        return [
+            AgentsListed(self.reports[start : start + size], first=start == 0, last=start + size >= len(self.reports))
+            for start in starts
+        ]
 
 
 @dataclass(frozen=True, slots=True)

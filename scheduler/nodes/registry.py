@@ -31,6 +31,9 @@ class NodeRegistry:
         self._hostname_by_agent: dict[str, str] = {}
         self._online_since: dict[str, float] = {}
         self._full_on_master: set[str] = set()  # hostnames the master lists active with nothing to offer
+        # The listing being taken in, part by part: its agents, and those it shows with nothing to offer.
+        self._listing_agents: set[str] = set()
+        self._listing_full: set[str] = set()
         self.dirty: set[str] = set()  # hostnames whose database row is out of date
         self._reset: set[str] = set()  # nodes that went offline or retired: their node tasks start over
         self.changes = ChangeLog()  # hostnames whose status entry may have changed (see Node)
@@ -103,10 +106,14 @@ class NodeRegistry:
             self._take_offline(node, now, f"the master removed agent {agent_id}")
         return node
 
-    def apply_master(self, reports: Iterable[AgentReport], now: float) -> None:
-        """Apply one complete listing of the master's agents."""
-        listed = set()
-        self._full_on_master.clear()
+    def apply_master(
+        self, reports: Iterable[AgentReport], now: float, *, first: bool = True, last: bool = True
+    ) -> None:
+        """Apply one complete listing of the master's agents, or its parts in order (``first`` to
+        ``last``): what the listing leaves out, and which agents it shows full, count once it is all in."""
+        if first:
+            self._listing_agents, self._listing_full = set(), set()
+        listed, full = self._listing_agents, self._listing_full
         for report in reports:
             listed.add(report.agent_id)
             node = self._node_for(report.agent_id, report.hostname, now)
@@ -114,9 +121,13 @@ class NodeRegistry:
             if report.active:
                 self._bring_online(node, now)
                 if _nothing_to_offer(report):
-                    self._full_on_master.add(node.hostname)
+                    full.add(node.hostname)
             else:
                 self._take_offline(node, now, f"the master reports agent {report.agent_id} inactive")
+        if not last:
+            return
+        self._full_on_master = full
+        self._listing_agents, self._listing_full = set(), set()
         for node in self._by_hostname.values():
             if node.agent_id and node.agent_id not in listed:
                 node.absent_polls += 1

@@ -29,6 +29,7 @@ from scheduler.core.actions import Actions, Launch
 from scheduler.core.apply import apply
 from scheduler.core.events import Disconnected, OfferRescinded, OffersReceived, Subscribed, TaskUpdate
 from scheduler.core.inputs import (
+    AgentsListed,
     Cycle,
     HandlersAlive,
     Input,
@@ -75,6 +76,7 @@ WRITER_BACKLOG_RECORDS = 10 * MAX_RECORDS_PER_WRITE
 # agent, and again: a scheduler that places faster than it acknowledges spends itself on the resends
 # (at 100,000 tasks they outnumbered the updates) and its acknowledgements fall further behind.
 CALLS_WAIT_HOLD_S = 3.0
+AGENTS_PER_INPUT = 1000  # agents of a listing per input (about 3 ms to take in on the reference machine)
 JOBS_PER_INPUT = 5000  # new queued jobs per input (about 12 ms to queue on the reference machine)
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 # ... or this much time: 5,000 status updates take half a second, which every request and every
@@ -495,7 +497,8 @@ class Engine:
 
     async def _poll_master(self) -> None:
         for item in await self.listings.read(self.driver, self.state.framework_id):
-            self.post(item)
+            for part in item.parts(AGENTS_PER_INPUT) if isinstance(item, AgentsListed) else (item,):
+                self.post(part)
 
     # --- the database ---
 

@@ -118,3 +118,35 @@ def test_parse_agents_skips_malformed_entries():
         }
     )
     assert reports == [AgentReport("S1", "h1", True, {"cpus": 4.0}, {"cpus": 1.5}, {})]
+
+
+def test_a_listing_taken_in_parts_counts_what_it_leaves_out_and_who_is_full_once_it_is_all_in():
+    from scheduler.core.inputs import AgentsListed
+
+    nodes = NodeRegistry()
+    full = {"cpus": 4}
+    nodes.apply_master([report("S1", "h1", used=full), report("S2", "h2"), report("S3", "h3")], now=0)
+    assert nodes._full_on_master == {"h1"}
+    listing = AgentsListed((report("S2", "h2", used=full), report("S3", "h3")))  # S1 left out
+    first, second = listing.parts(1)
+    nodes.apply_master(first.reports, now=1, first=first.first, last=first.last)
+    # Between the parts nothing is counted absent, and the last complete listing's full agents stand.
+    assert [node.absent_polls for node in (nodes.get("h1"), nodes.get("h2"), nodes.get("h3"))] == [0, 0, 0]
+    assert nodes._full_on_master == {"h1"}
+    nodes.apply_master(second.reports, now=1, first=second.first, last=second.last)
+    assert [node.absent_polls for node in (nodes.get("h1"), nodes.get("h2"), nodes.get("h3"))] == [1, 0, 0]
+    assert nodes._full_on_master == {"h2"}
+    # The next listing, whole, leaves S1 out again: offline after two, as for whole listings.
+    nodes.apply_master([report("S2", "h2"), report("S3", "h3")], now=2)
+    assert not nodes.get("h1").online and nodes.get("h2").online and nodes._full_on_master == set()
+
+
+def test_a_listing_splits_into_parts_in_order_first_and_last_marked():
+    from scheduler.core.inputs import AgentsListed
+
+    listing = AgentsListed(tuple(report(f"S{i}", f"h{i}") for i in range(5)))
+    assert listing.parts(5) == [listing] and listing.parts(10) == [listing]
+    parts = listing.parts(2)
+    assert [[r.agent_id for r in part.reports] for part in parts] == [["S0", "S1"], ["S2", "S3"], ["S4"]]
+    assert [(part.first, part.last) for part in parts] == [(True, False), (False, False), (False, True)]
+    assert [(part.first, part.last) for part in listing.parts(4)] == [(True, False), (False, True)]
