@@ -56,6 +56,8 @@ class MasterListings:
             reports = await driver.get_master_json("/master/slaves", read=parse_agents)
             self._agents_not_before = self._again_at(started, 0.0)
         except (CallError, ValueError) as exc:
+            if not isinstance(exc, CallError):  # answered but unreadable: the master built it all the same
+                self._agents_not_before = self._again_at(started, 0.0)
             if self.error is None:
                 log.warning("Cannot read the master's agents (%s); using offers only", exc)
             self.error = str(exc)

@@ -168,3 +168,24 @@ async def test_a_large_listing_of_agents_is_handed_to_the_core_in_parts(h, monke
     await h.run_until_idle()
     assert all(h.state.nodes.get(f"part-{i}").online for i in range(5))
     assert h.state.master_agents_at == h.clock.now
+
+
+async def test_an_unreadable_listing_of_agents_is_read_again_as_late_as_a_readable_one(h):
+    """The master built it (and every call waited) whether or not we can read it."""
+    reads: list[str] = []
+    answer = h.driver.get_master_json
+
+    async def slow_master(path, read=None):
+        reads.append(path)
+        h.clock.now += 1.5  # the time the answer took
+        return await answer(path, read)
+
+    h.driver.get_master_json = slow_master
+    h.driver.master_json["/master/slaves"] = {"agents": []}  # no 'slaves' list
+    h.driver.master_json["/master/frameworks"] = frameworks()
+    await poll(h)
+    assert reads.count("/master/slaves") == 1 and h.engine.listings.error == "the answer has no 'slaves' list"
+    await poll(h, advance_s=25.0)  # 26.5 s after the read began: short of 20 x 1.5 s
+    assert reads.count("/master/slaves") == 1
+    await poll(h, advance_s=5.0)
+    assert reads.count("/master/slaves") == 2
