@@ -13,11 +13,11 @@ soon as there is room again) for at most ``KEEP_OFFERS_S``, then declined (with 
 default 5 s filter: they are not needed for a while): no longer than a declined offer would take to
 come back, so no other framework waits more. A pass without room leaves the book as it is.
 
-On a large cluster that filter grows with it (``surplus_refuse_s``): a pass uses a few agents'
-offers, and at 10,000 agents the rest, declined for 5 s, came back at 2,000 offers a second, which
-the scheduler spent more time reading than placing. The filter holds back only what was declined:
-an agent where a task ends offers its freed resources at once (Mesos' refuse filters hold back only
-resources within the refused ones).
+On a large cluster such offers come back spread out over up to a minute, about 200 a second
+(``scheduler.offers.surplus_returns`` says why): a pass uses a few agents' offers, and at 10,000 agents
+the rest, declined for 5 s, came back at 2,000 offers a second, which the scheduler spent more time
+reading than placing. A filter holds back only what was declined: an agent where a task ends offers
+its freed resources at once (Mesos' refuse filters hold back only resources within the refused ones).
 """
 
 from __future__ import annotations
@@ -27,15 +27,6 @@ from collections.abc import Iterable
 DEFAULT_LIMIT = 1500
 DEFAULT_PER_PASS = 250
 KEEP_OFFERS_S = 1.0
-SURPLUS_REFUSE_MIN_S = 5.0  # Mesos' default filter
-SURPLUS_REFUSE_MAX_S = 60.0
-SURPLUS_RETURNS_PER_S = 200  # declined surplus coming back, at most, in a cluster's steady state
-
-
-def surplus_refuse_s(agents: int) -> float:
-    """The filter of offers declined for want of room, for a cluster of ``agents``: such offers come
-    back at about ``SURPLUS_RETURNS_PER_S`` in all (more than a pass looks at), within 5 to 60 s."""
-    return min(SURPLUS_REFUSE_MAX_S, max(SURPLUS_REFUSE_MIN_S, agents / SURPLUS_RETURNS_PER_S))
 
 
 class LaunchesInFlight:

@@ -42,13 +42,15 @@ from scheduler.core.inputs import (
     Tick,
     WriteDone,
 )
-from scheduler.core.launches import surplus_refuse_s
 from scheduler.core.offer_etiquette import SUPPRESS, HeldOffers, OfferEtiquette
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
 from scheduler.dependencies.database_probe import WriteHealth
 from scheduler.mesos import calls
 from scheduler.mesos.driver import CallError
+from scheduler.offers.surplus_returns import MAX_S as SURPLUS_MAX_S
+from scheduler.offers.surplus_returns import MIN_S as SURPLUS_MIN_S
+from scheduler.offers.surplus_returns import SurplusReturns
 from scheduler.runtime.call_pool import BackgroundCalls
 from scheduler.runtime.master_listings import MasterListings
 from scheduler.runtime.state_store import NewJobIds, StateStore
@@ -142,6 +144,7 @@ class Engine:
         # Offer etiquette: SUPPRESS/REVIVE, and how long offers stay in our hands.
         self.etiquette = OfferEtiquette()
         self.held_offers = HeldOffers()
+        self.surplus_returns = SurplusReturns()
         self._offers_held_warned = False
         self._offers_wanted: bool | None = None  # as last told to the core
         # The master's agents and frameworks, and the ZooKeeper detector's problem (its ``detector``
@@ -243,11 +246,15 @@ class Engine:
         if actions.decline:
             self.calls.spawn(partial(driver.decline, actions.decline, self._refuse_s()), "DECLINE")
         if actions.decline_unneeded:
-            # Not needed for a while (launches wait for room): the filter grows with the cluster
-            # (``surplus_refuse_s`` says why), never below the busy one.
-            surplus_s = surplus_refuse_s(len(self.state.nodes))
-            refuse_s = max(self._refuse_s(), min(surplus_s, self.settings.offer_refuse_s))
-            self.calls.spawn(partial(driver.decline, actions.decline_unneeded, refuse_s), "DECLINE")
+            # Not needed for a while (launches wait for room): back spread out over up to a minute
+            # (``SurplusReturns`` says why), never sooner than the busy filter.
+            shortest_s = max(self._refuse_s(), min(SURPLUS_MIN_S, self.settings.offer_refuse_s))
+            longest_s = min(SURPLUS_MAX_S, self.settings.offer_refuse_s)
+            offer_ids, start = actions.decline_unneeded, 0
+            for refuse_s, count in self.surplus_returns.plan(len(offer_ids), self.clock(), shortest_s, longest_s):
+                batch = offer_ids[start : start + count]
+                start += count
+                self.calls.spawn(partial(driver.decline, batch, round(refuse_s, 3)), "DECLINE")
         for task_id, agent_id in actions.kill:
             self.calls.spawn(partial(driver.kill, task_id, agent_id), f"KILL {task_id}", key=("kill", task_id))
         for tasks in actions.reconcile:

@@ -66,10 +66,21 @@ def test_every_change_of_an_agent_s_offers_is_noted_for_the_status():
     assert book.changes.since(seen) == ["S2"]
 
 
-def test_the_surplus_filter_grows_with_the_cluster_between_mesos_default_and_a_minute():
-    from scheduler.core.launches import surplus_refuse_s
+def test_surplus_comes_back_spread_out_a_slot_of_offers_a_second_from_mesos_default_to_a_minute():
+    from scheduler.offers.surplus_returns import SurplusReturns
 
-    assert surplus_refuse_s(3) == surplus_refuse_s(1000) == 5.0  # Mesos' default
-    assert surplus_refuse_s(2000) == 10.0
-    assert surplus_refuse_s(10_000) == 50.0  # 200 offers a second back at most
-    assert surplus_refuse_s(100_000) == 60.0
+    returns = SurplusReturns(returns_per_s=200)
+    # A burst's first passes hand back 10,000 agents' offers: back over 50 s, 200 a second, not at once.
+    groups = returns.plan(10_000, 100.0)
+    assert [count for _, count in groups] == [200] * 50
+    assert [refuse for refuse, _ in groups] == [5.0 + second for second in range(50)]
+    # A second later, more go after them (the slots before are full); the filter is from now.
+    assert returns.plan(300, 101.0) == [(54.0, 200), (55.0, 100)]
+    # Past the longest filter the rest share the last slot (more than the rate, never longer).
+    assert returns.plan(1000, 101.0, 5.0, 57.0) == [(55.0, 100), (56.0, 200), (57.0, 700)]
+    # Once the slots are behind, a decline comes back after the shortest filter again.
+    assert returns.plan(3, 200.0) == [(5.0, 3)]
+    # A small cluster's few offers: all after Mesos' default, as one DECLINE.
+    assert SurplusReturns().plan(10, 0.0) == [(5.0, 10)]
+    # A shortest filter above the longest one wins (OFFER_REFUSE_SECONDS below the busy filter).
+    assert SurplusReturns(returns_per_s=2).plan(5, 0.0, 1.0, 0.5) == [(1.0, 5)]
