@@ -20,6 +20,8 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - calls to the master: how many, and p50/p99 of their wait for a worker and of their answer;
 - scheduling cycles by why new launches waited (``scale_scheduler_scheduling_cycles``: records or
   calls to the master behind), next to the share of samples with launches held;
+- while jobs are queued: the share of samples with an offer in hand, the share starved (no offer, no
+  launch in flight, none held: placement waits for offers alone), and the tries running on average;
 - launches in flight, at most: tries recorded RUNNING that the master neither runs nor lists as
   completed, checked every 5 s (the master's frameworks and tasks are read for it), and the scheduler's own
   largest count (``scale_scheduler_launches_in_flight_most``);
@@ -69,6 +71,9 @@ GC_COLLECTED = "scale_scheduler_gc_collected_objects"
 PASS = "scale_scheduler_scheduling_pass_seconds"
 IN_FLIGHT_MOST = "scale_scheduler_launches_in_flight_most"
 HELD = "scale_scheduler_launches_held"
+OFFERS_HELD = "scale_scheduler_offers_held"
+IN_FLIGHT = "scale_scheduler_launches_in_flight"
+TRIES_RUNNING = "scale_scheduler_tries_running"
 CYCLES = "scale_scheduler_scheduling_cycles"
 CALL_QUEUED = "scale_scheduler_master_call_queued_seconds"
 STATUS_BUILD = "scale_scheduler_status_build_seconds"
@@ -243,6 +248,30 @@ def held_pct(samples: list) -> float | None:
     return round(100 * sum(1 for v in held if v) / len(held), 1) if held else None
 
 
+def offers_while_queued(samples: list) -> dict:
+    """Over the samples with jobs queued: the share with an offer in hand, the share starved (no offer,
+    no launch in flight, none held: placement waits for offers alone), and the tries running on
+    average. A scheduler that declined nearly every agent at once idles so for the filter's length."""
+    rows = []
+    for sample in samples:
+        if not sample.metrics or not sample.jobs.get("QUEUED"):
+            continue
+        offers = gauge(sample.metrics, OFFERS_HELD)
+        in_flight = gauge(sample.metrics, IN_FLIGHT)
+        held = gauge(sample.metrics, HELD)
+        running = gauge(sample.metrics, TRIES_RUNNING)
+        if None not in (offers, in_flight, held, running):
+            rows.append((offers, in_flight, held, running))
+    if not rows:
+        return {"missing": "no sample with jobs queued and the scheduler's offer gauges"}
+    return {
+        "samples": len(rows),
+        "offer_in_hand_pct": round(100 * sum(1 for o, _, _, _ in rows if o) / len(rows), 1),
+        "starved_pct": round(100 * sum(1 for o, f, h, _ in rows if not (o or f or h)) / len(rows), 1),
+        "tries_running_mean": round(sum(r for _, _, _, r in rows) / len(rows)),
+    }
+
+
 def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str]) -> None:
     # Histograms restart with a restarted scheduler: deltas are taken per process.
     by_pid: dict[int, list] = {}
@@ -303,6 +332,7 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
     if not passes:
         report["scheduling_pass"]["missing"] = f"the scheduler does not feed {PASS}"
     report["launches_held_pct"] = held_pct(samples)
+    report["offers_while_queued"] = offers_while_queued(samples)
     report["cycles_by_launch_hold"] = hold_reasons(by_pid)
     report["master_calls"] = master_calls(by_pid)
     builds = over_run(by_pid, STATUS_BUILD)
