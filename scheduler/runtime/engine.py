@@ -56,7 +56,7 @@ from scheduler.runtime.master_listings import MasterListings
 from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import MAX_RECORDS_PER_WRITE, RecordWriter
 from scheduler.status.core_view import ViewBuilder
-from scheduler.status.document import StatusBuilder
+from scheduler.status.document import WARM_NODES_PER_STEP, StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
@@ -465,11 +465,12 @@ class Engine:
             return "calls_behind"
         return None
 
-    def build_snapshot(self) -> StatusSnapshot:
-        """The status document and its view, read from the core between two inputs."""
+    def build_snapshot(self, most: int | None = None) -> StatusSnapshot:
+        """The status document and its view, read from the core between two inputs; with ``most``,
+        at most that many changed node entries are brought up to date (``StatusBuilder.build``)."""
         now = self.clock()
         started = time.perf_counter()
-        body = self.status_builder.build(self.state, now, self._sections(now))
+        body = self.status_builder.build(self.state, now, self._sections(now), most=most)
         view = self.view_builder.build(self.state, now)
         return StatusSnapshot(now, body, time.perf_counter() - started, view=view)
 
@@ -490,7 +491,9 @@ class Engine:
     async def _snapshot(self) -> None:
         for _ in self.status_builder.warm(self.state):
             await asyncio.sleep(0)  # the cold build in slices, other work in between
-        snapshot = self.build_snapshot()
+        # What changed while the slices ran is left to the next round past a slice's worth: the
+        # last step stays as short as one slice.
+        snapshot = self.build_snapshot(most=WARM_NODES_PER_STEP)
         if self.status_build is not None:
             self.status_build.observe(snapshot.build_s)
         previous = self.snapshots.current

@@ -4,6 +4,8 @@ between the steps."""
 
 from __future__ import annotations
 
+import orjson
+
 from scheduler.core.apply import apply
 from scheduler.core.events import OffersReceived, Subscribed
 from scheduler.core.inputs import AgentsListed, NodeIdsStored
@@ -93,3 +95,39 @@ def test_a_build_looks_only_at_the_nodes_that_changed_and_at_all_when_all_show_t
     core.paused = True  # every node's state shows it
     assert builder.build(core, 4.0) == StatusBuilder().build(core, 4.0)
     assert builder.looked_at - looked == 300
+
+
+def test_a_bounded_build_leaves_the_rest_to_the_next_look_and_then_catches_up():
+    """During a burst every node changes while the warm-up's slices run: the last, unbroken step
+    brings at most ``most`` entries up to date, the others show the look before (one snapshot
+    behind, the cluster sums those of the entries shown), and the next round does them first."""
+    core = cluster(30)
+    builder = StatusBuilder()
+    for _ in builder.warm(core):
+        pass
+    before = builder.build(core, 2.0)
+    apply(core, offers("A", range(0, 30)), 2.5)  # every node changes
+    looked = builder.looked_at
+    bounded = orjson.loads(builder.build(core, 3.0, most=10))
+    assert builder.looked_at - looked == 10
+    fresh = orjson.loads(StatusBuilder().build(core, 3.0))
+    shown = {node["hostname"]: node["num_offers"] for node in bounded["nodes"]}
+    assert sorted(shown.values()) == [0] * 20 + [1] * 10  # ten brought up to date, twenty as before
+    assert bounded["num_offers"] == 10  # the sums are those of the entries shown
+    old = {node["hostname"]: node for node in orjson.loads(before)["nodes"]}
+    for node in bounded["nodes"]:
+        assert node == (
+            old[node["hostname"]]
+            if shown[node["hostname"]] == 0
+            else next(n for n in fresh["nodes"] if n["hostname"] == node["hostname"])
+        )
+    assert sum(1 for _ in builder.warm(core, per_step=5)) == 4  # the twenty left are the next look's
+    assert builder.build(core, 3.5, most=10) == StatusBuilder().build(core, 3.5)
+
+
+def test_a_bounded_build_still_shows_a_node_it_never_serialized():
+    core = cluster(12)
+    builder = StatusBuilder()
+    document = orjson.loads(builder.build(core, 2.0, most=5))  # no warm-up: nothing cached
+    assert len(document["nodes"]) == 12
+    assert builder.build(core, 2.5, most=5) == StatusBuilder().build(core, 2.5)
