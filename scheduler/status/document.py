@@ -13,7 +13,7 @@ order follows the seed document, ``nodes`` last, so the document can be spliced 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
