@@ -3,6 +3,7 @@ thread (10,000 agents: about 60 ms the event loop would otherwise wait out in tw
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import aiohttp
@@ -11,17 +12,20 @@ from driverkit import running_driver, sim_config
 from test_driver import first_offers
 
 from scheduler.mesos.agents import parse_agents
+from scheduler.mesos.driver import _parse_and_read_uncollected
 from scheduler.sim.server import serve_sim
 
 
-async def agents_read(agents: int) -> tuple[int, list, int]:
-    """(the listing's size in bytes, the reports read from it, the thread that read them) from a
-    simulator of ``agents`` agents."""
+async def agents_read(agents: int) -> tuple[int, list, int, bool]:
+    """(the listing's size in bytes, the reports read from it, the thread that read them, whether the
+    garbage collector ran meanwhile) from a simulator of ``agents`` agents."""
     handle = await serve_sim(sim_config(agents=agents), "127.0.0.1", 0)
     read_in: list[int] = []
+    collecting: list[bool] = []
 
     def read(document):
         read_in.append(threading.get_ident())
+        collecting.append(gc.isenabled())
         return parse_agents(document)
 
     try:
@@ -32,19 +36,33 @@ async def agents_read(agents: int) -> tuple[int, list, int]:
             reports = await driver.get_master_json("/master/slaves", read=read)
     finally:
         await handle.close()
-    return size, reports, read_in[0]
+    return size, reports, read_in[0], collecting[0]
 
 
-async def test_a_large_listing_is_parsed_and_read_off_the_event_loop():
-    size, reports, read_in = await agents_read(2000)
+async def test_a_large_listing_is_parsed_and_read_off_the_event_loop_with_the_collector_paused():
+    assert gc.isenabled()
+    size, reports, read_in, collecting = await agents_read(2000)
     assert size > 1_000_000  # a listing this large goes to a thread
     assert len(reports) == 2000 and len({report.agent_id for report in reports}) == 2000
     assert read_in != threading.get_ident()
+    assert not collecting and gc.isenabled()  # paused for the read, on again after
+
+
+def test_a_paused_read_leaves_a_collector_paused_elsewhere_paused():
+    gc.disable()
+    try:
+        assert _parse_and_read_uncollected(b'{"slaves": []}', parse_agents) == []
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError):
+        _parse_and_read_uncollected(b"{}", parse_agents)
+    assert gc.isenabled()  # back on after a read that failed
 
 
 async def test_a_small_listing_is_read_on_the_loop_and_a_read_that_fails_says_so():
-    size, reports, read_in = await agents_read(2)
-    assert size < 1_000_000 and len(reports) == 2 and read_in == threading.get_ident()
+    size, reports, read_in, collecting = await agents_read(2)
+    assert size < 1_000_000 and len(reports) == 2 and read_in == threading.get_ident() and collecting
     handle = await serve_sim(sim_config(), "127.0.0.1", 0)
     try:
         async with running_driver(handle.url) as (driver, recorder):
