@@ -13,6 +13,7 @@ from scheduler.core.warnings import SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.nodes.conditions import ConditionKind
 from scheduler.nodes.registry import NodeRegistry
+from scheduler.resources.accounting import Cents
 
 MISSING = "Cluster does not have one or more of the following resources: %s."
 TOO_BIG = "No node has enough of this resource for the job type: %s."
@@ -23,19 +24,57 @@ def _names(names: list[str]) -> str:
 
 
 class ResourceCheck:
+    """Keeps the most of each resource any one node has up to date from the nodes' change log (every
+    field it reads is shown in the status, so logged): a check costs the nodes that changed since
+    the last, not a walk of 10,000 nodes every second (20-50 ms on a slow 2-core VM). Only a node
+    that held a largest value and now has less makes it look at every node again."""
+
     def __init__(self) -> None:
         self._failing: dict[int, str] = {}  # job type id -> warning name
+        self._totals: dict[str, Cents] = {}  # hostname -> what the node counts for (active and online)
+        self._largest: Cents = {}  # resource -> the most any one node has, in hundredths
+        self._seen: tuple[int, int] | None = None  # (the registry, the log's stamp) last looked at
+        self.looked_at = 0  # nodes looked at since made (for the tests)
 
     def failing(self) -> set[int]:
         return set(self._failing)
 
-    def update(self, nodes: NodeRegistry, job_types: Iterable[JobType], warnings: SchedulerWarnings, now: float):
-        largest: dict[str, int] = {}  # resource -> the most any one node has, in hundredths
-        for node in nodes:
-            if node.is_active and node.online:
-                for name, value in node.resources.known_total().items():
+    def _follow(self, nodes: NodeRegistry) -> Cents:
+        """The most of each resource any one active, online node has, brought up to date."""
+        seen = self._seen
+        registry = id(nodes.changes)
+        if seen is None or seen[0] != registry:
+            hostnames = [node.hostname for node in nodes]
+            self._totals.clear()
+        else:
+            hostnames = nodes.changes.since(seen[1])
+        self._seen = (registry, nodes.changes.stamp)
+        largest, totals, again = self._largest, self._totals, seen is None or seen[0] != registry
+        self.looked_at += len(hostnames)
+        for hostname in hostnames:
+            node = nodes.get(hostname)
+            total = node.resources.known_total() if node is not None and node.is_active and node.online else {}
+            before = totals.pop(hostname, None)
+            if total:
+                totals[hostname] = dict(total)
+            if before and any(
+                value >= largest.get(name, 0) and total.get(name, 0) < value for name, value in before.items()
+            ):
+                again = True  # it held a largest value and has less now: only a look at all says what is
+            for name, value in total.items():
+                if value > largest.get(name, 0):
+                    largest[name] = value
+        if again:
+            self.looked_at += len(totals)
+            largest.clear()
+            for total in totals.values():
+                for name, value in total.items():
                     if value > largest.get(name, 0):
                         largest[name] = value
+        return largest
+
+    def update(self, nodes: NodeRegistry, job_types: Iterable[JobType], warnings: SchedulerWarnings, now: float):
+        largest = self._follow(nodes)
         if not largest:
             return  # nothing known about the cluster yet: no verdict
         checked = set()
