@@ -56,7 +56,7 @@ from scheduler.runtime.master_listings import MasterListings
 from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import MAX_RECORDS_PER_WRITE, RecordWriter
 from scheduler.status.core_view import ViewBuilder
-from scheduler.status.document import WARM_NODES_PER_STEP, StatusBuilder
+from scheduler.status.document import StatusBuilder
 from scheduler.status.snapshot import SnapshotHolder, StatusSnapshot
 from scheduler.store.database import Database
 from scheduler.store.ingest import describe_database_error
@@ -489,11 +489,11 @@ class Engine:
         return sections
 
     async def _snapshot(self) -> None:
-        for _ in self.status_builder.warm(self.state):
+        for _ in self.status_builder.warm(self.state, budget_s=TURN_BUDGET_S):
             await asyncio.sleep(0)  # the cold build in slices, other work in between
         # What changed while the slices ran is left to the next round past a slice's worth: the
         # last step stays as short as one slice.
-        snapshot = self.build_snapshot(most=WARM_NODES_PER_STEP)
+        snapshot = self.build_snapshot(most=self.status_builder.slice_entries)
         if self.status_build is not None:
             self.status_build.observe(snapshot.build_s)
         previous = self.snapshots.current

@@ -131,3 +131,19 @@ def test_a_bounded_build_still_shows_a_node_it_never_serialized():
     document = orjson.loads(builder.build(core, 2.0, most=5))  # no warm-up: nothing cached
     assert len(document["nodes"]) == 12
     assert builder.build(core, 2.5, most=5) == StatusBuilder().build(core, 2.5)
+
+
+def test_a_step_ends_when_its_time_budget_is_spent_and_says_how_many_entries_fit():
+    core = cluster(40)
+    builder = StatusBuilder()
+    ticks = iter(range(10_000))
+
+    def clock() -> float:  # a millisecond passes at each look at the clock
+        return next(ticks) / 1000
+
+    assert sum(1 for _ in builder.warm(core, per_step=100, budget_s=0.012, clock=clock)) == 3  # after 12, 24, 36
+    assert builder.slice_entries == 12
+    assert builder.build(core, 2.0) == StatusBuilder().build(core, 2.0)
+    apply(core, offers("A", range(0, 40)), 2.5)
+    assert sum(1 for _ in builder.warm(core, per_step=20)) == 2  # no budget: whole steps
+    assert builder.slice_entries == 20
