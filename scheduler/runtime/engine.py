@@ -489,7 +489,7 @@ class Engine:
         return sections
 
     async def _snapshot(self) -> None:
-        for _ in self.status_builder.warm(self.state, budget_s=TURN_BUDGET_S):
+        for _ in self.status_builder.warm(self.state, budget_s=TURN_BUDGET_S, clock=time.perf_counter):
             await asyncio.sleep(0)  # the cold build in slices, other work in between
         # What changed while the slices ran is left to the next round past a slice's worth: the
         # last step stays as short as one slice.
