@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from scheduler.change_log import ChangeLog
 from scheduler.core.warnings import SchedulerWarnings
 from scheduler.jobs.definitions import JobType
 from scheduler.nodes.conditions import ConditionKind
@@ -33,7 +34,8 @@ class ResourceCheck:
         self._failing: dict[int, str] = {}  # job type id -> warning name
         self._totals: dict[str, Cents] = {}  # hostname -> what the node counts for (active and online)
         self._largest: Cents = {}  # resource -> the most any one node has, in hundredths
-        self._seen: tuple[int, int] | None = None  # (the registry, the log's stamp) last looked at
+        self._log: ChangeLog | None = None  # the registry's change log last looked at (a new registry: all again)
+        self._stamp = 0  # and its stamp then
         self.looked_at = 0  # nodes looked at since made (for the tests)
 
     def failing(self) -> set[int]:
@@ -41,15 +43,14 @@ class ResourceCheck:
 
     def _follow(self, nodes: NodeRegistry) -> Cents:
         """The most of each resource any one active, online node has, brought up to date."""
-        seen = self._seen
-        registry = id(nodes.changes)
-        if seen is None or seen[0] != registry:
+        again = self._log is not nodes.changes
+        if again:
             hostnames = [node.hostname for node in nodes]
             self._totals.clear()
         else:
-            hostnames = nodes.changes.since(seen[1])
-        self._seen = (registry, nodes.changes.stamp)
-        largest, totals, again = self._largest, self._totals, seen is None or seen[0] != registry
+            hostnames = nodes.changes.since(self._stamp)
+        self._log, self._stamp = nodes.changes, nodes.changes.stamp
+        largest, totals = self._largest, self._totals
         self.looked_at += len(hostnames)
         for hostname in hostnames:
             node = nodes.get(hostname)

@@ -61,3 +61,13 @@ def test_a_check_with_nothing_changed_looks_at_no_node_and_a_new_largest_is_seen
     nodes.get("h7").online = False  # the only node that could: all looked at again
     check.update(nodes, [big], warnings, 4.0)
     assert check.failing() == {1} and check.looked_at == looked + 2 + 499
+
+
+def test_a_new_registry_is_looked_at_whole():
+    check = ResourceCheck()
+    first = NodeRegistry()
+    first.saw_offer("S1", "h1", 0.0).resources.update_from_master({"cpus": 1600}, {}, {})
+    assert check._follow(first) == {"cpus": 1600}
+    second = NodeRegistry()  # its change log starts again from stamp 0
+    second.saw_offer("S2", "h2", 0.0).resources.update_from_master({"cpus": 400}, {}, {})
+    assert check._follow(second) == {"cpus": 400}
