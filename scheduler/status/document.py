@@ -195,8 +195,7 @@ class StatusBuilder:
         if seen is None or seen[0] != stamps[0]:
             self._left.clear()
             return [node for node in core.nodes if node.id is not None]
-        hostnames = set(self._left)
-        self._left.clear()
+        hostnames = set(self._left)  # each leaves it once brought up to date (``_refresh``)
         hostnames.update(core.nodes.changes.since(seen[1]))
         for agent_id in core.tasks.changes.since(seen[2]) + core.offers.changes.since(seen[3]):
             node = core.nodes.for_agent(agent_id)
@@ -212,6 +211,7 @@ class StatusBuilder:
     def _refresh(self, core: CoreState, node: Node) -> None:
         """Bring the node's cached entry up to date (``serialized`` counts those that were not)."""
         self.looked_at += 1
+        self._left.discard(node.hostname)
         agent_id = node.agent_id
         tasks_key = (agent_id, core.tasks.changes.version(agent_id))
         exe_key = (node.id, core.exe_metrics.changes.version(node.id))

@@ -147,3 +147,15 @@ def test_a_step_ends_when_its_time_budget_is_spent_and_says_how_many_entries_fit
     apply(core, offers("A", range(0, 40)), 2.5)
     assert sum(1 for _ in builder.warm(core, per_step=20)) == 2  # no budget: whole steps
     assert builder.slice_entries == 20
+
+
+def test_entries_left_by_a_bounded_build_are_not_lost_when_a_warm_up_stops_halfway():
+    core = cluster(30)
+    builder = StatusBuilder()
+    builder.build(core, 2.0)
+    apply(core, offers("A", range(0, 30)), 2.5)
+    builder.build(core, 3.0, most=10)  # twenty left
+    steps = builder.warm(core, per_step=5)
+    next(steps)  # five of them done, then the warm-up is dropped (a snapshot task cancelled)
+    steps.close()
+    assert builder.build(core, 3.5) == StatusBuilder().build(core, 3.5)
