@@ -50,6 +50,8 @@ RECOVERING_RETRY_MAX_S = 2.0  # backoff cap while the master answers 503: it is 
 # parsed and handed over in turns of this long, the loop's other work in between.
 DISPATCH_TURN_S = 0.02
 OFFERS_PER_SLICE = 100  # offers of one OFFERS event read and handed over together (see _read_stream)
+# A listing of the master's agents is about 0.7 KB per agent (7 MB at 10,000): room for 100,000 and more.
+MAX_LISTING_BYTES = 128 * 1024 * 1024
 
 
 class FrameworkIdStore(Protocol):
@@ -136,6 +138,19 @@ def resolve_location(current_url: str, location: str) -> str:
 
 EventHandler = Callable[[Event], None]
 _SAVED = object()  # marks "the stored framework id is the current one"
+
+
+async def _read_at_most(resp: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The answer's body, refused past ``limit`` bytes (a master's answer is input like any other)."""
+    if (resp.content_length or 0) > limit:
+        raise CallError(what, 0, f"(refused: more than the {limit} bytes allowed, {resp.content_length} announced)")
+    chunks, size = [], 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise CallError(what, 0, f"(refused: more than the {limit} bytes allowed)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _parse_and_read(body: bytes, read: Callable[[Any], Any] | None) -> Any:
@@ -576,7 +591,7 @@ class MesosDriver:
             async with self._session.get(self.master_url + path, timeout=timeout) as resp:
                 if resp.status != 200:
                     raise CallError("GET " + path, resp.status, (await resp.text())[:200])
-                body = await resp.read()
+                body = await _read_at_most(resp, MAX_LISTING_BYTES, "GET " + path)
             # A large cluster's listing is megabytes: parsed off the loop, and read in the same thread
             # (10,000 agents: 27 ms to parse, then 33 ms to make reports of, each a step the loop
             # waited out; a thread lets go of the interpreter every millisecond instead).

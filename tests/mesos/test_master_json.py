@@ -71,3 +71,45 @@ async def test_a_small_listing_is_read_on_the_loop_and_a_read_that_fails_says_so
                 await driver.get_master_json("/master/frameworks", read=parse_agents)
     finally:
         await handle.close()
+
+
+async def test_an_answer_larger_than_the_limit_is_refused(monkeypatch):
+    import scheduler.mesos.driver as driver_module
+    from scheduler.mesos.driver import CallError
+
+    monkeypatch.setattr(driver_module, "MAX_LISTING_BYTES", 10_000)  # 20 agents: about 14 KB; frameworks: about 6 KB
+    handle = await serve_sim(sim_config(agents=20), "127.0.0.1", 0)
+    try:
+        async with running_driver(handle.url) as (driver, recorder):
+            await first_offers(recorder)
+            with pytest.raises(CallError, match="more than the 10000 bytes allowed"):
+                await driver.get_master_json("/master/slaves", read=parse_agents)
+            assert len(await driver.get_master_json("/master/frameworks")) >= 1  # small answers still read
+    finally:
+        await handle.close()
+
+
+async def test_an_answer_without_a_length_is_read_up_to_the_limit_and_no_further():
+    from scheduler.mesos.driver import CallError, _read_at_most
+
+    class Content:
+        def __init__(self, chunks):
+            self.chunks = chunks
+            self.read = 0
+
+        async def iter_any(self):
+            for chunk in self.chunks:
+                self.read += 1
+                yield chunk
+
+    class Answer:  # chunked: no Content-Length
+        content_length = None
+
+        def __init__(self, chunks):
+            self.content = Content(chunks)
+
+    answer = Answer([b"x" * 400] * 10)
+    with pytest.raises(CallError, match="more than the 1000 bytes allowed"):
+        await _read_at_most(answer, 1000, "GET /master/slaves")
+    assert answer.content.read == 3  # stopped at the chunk that went past the limit
+    assert await _read_at_most(Answer([b"ab", b"cd"]), 1000, "GET /x") == b"abcd"
