@@ -55,6 +55,7 @@ class Subscription:
         self.framework_id: str | None = None
         self.events: asyncio.Queue = asyncio.Queue()
         self.history: list[dict] = []
+        self.passed_offers: list[dict] = []  # OFFERS events a wait for another event passed over
         self.ended = asyncio.Event()
         self.end_error: BaseException | None = None
         self._reader = RecordIOReader()
@@ -92,6 +93,17 @@ class Subscription:
                 raise AssertionError(f"no {type_} event within {timeout} s") from None
             if event["type"] == type_ and (predicate is None or predicate(event)):
                 return event
+            if event["type"] == "OFFERS":
+                self.passed_offers.append(event)
+
+    async def offers_where(self, predicate, timeout: float = 3.0) -> dict:
+        """An OFFERS event that matches: one an earlier wait passed over (the latest first), else the
+        next. A leftover re-offered while a test waited for its task's updates is not lost."""
+        for event in reversed(self.passed_offers):
+            if predicate(event):
+                self.passed_offers.remove(event)
+                return event
+        return await self.expect("OFFERS", timeout, predicate)
 
     async def updates(self, count: int, timeout: float = 3.0, task_id: str | None = None) -> list[dict]:
         out = []

@@ -41,7 +41,7 @@ async def test_master_slaves_shape(sim):
     await client.control("PUT", f"/sim/agents/{busy}/usage", {"cpus": 1, "mem": 100})
     await sub.expect("RESCIND")
     offer = await sub.expect(
-        "OFFERS", 1.0, lambda e: any(o["agent_id"]["value"] == busy for o in e["offers"]["offers"])
+        "OFFERS", 3.0, lambda e: any(o["agent_id"]["value"] == busy for o in e["offers"]["offers"])
     )
     offer = [o for o in offer["offers"]["offers"] if o["agent_id"]["value"] == busy][0]
     await client.accept(sub, [offer["id"]["value"]], [task_info(offer, "t1", cpus=2, mem=256, ports=[(31000, 31001)])])

@@ -147,9 +147,7 @@ async def test_agent_removal_for_partition_aware_framework(sim):
     target = offers[0]
     agent_id = target["agent_id"]["value"]
     await _running(client, sub, target, "t1", refuse_seconds=0)
-    leftover = await sub.expect(
-        "OFFERS", 1.0, lambda e: any(o["agent_id"]["value"] == agent_id for o in e["offers"]["offers"])
-    )
+    leftover = await sub.offers_where(lambda e: any(o["agent_id"]["value"] == agent_id for o in e["offers"]["offers"]))
     leftover_id = [o["id"] for o in leftover["offers"]["offers"] if o["agent_id"]["value"] == agent_id][0]
 
     status, body = await client.control("DELETE", f"/sim/agents/{agent_id}")

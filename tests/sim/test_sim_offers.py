@@ -209,7 +209,7 @@ async def test_usage_of_other_frameworks_rescinds_overcommitting_offer(sim):
     event = await sub.expect("RESCIND")
     assert event == {"type": "RESCIND", "rescind": {"offer_id": target["id"]}}
     reoffer = await sub.expect(
-        "OFFERS", 1.0, lambda e: any(o["agent_id"]["value"] == agent_id for o in e["offers"]["offers"])
+        "OFFERS", 3.0, lambda e: any(o["agent_id"]["value"] == agent_id for o in e["offers"]["offers"])
     )
     offer = [o for o in reoffer["offers"]["offers"] if o["agent_id"]["value"] == agent_id][0]
     assert scalar(offer, "cpus") == 0.5

@@ -225,9 +225,7 @@ async def test_custom_executor_task(sim):
     await _launch(client, sub, offer, info, refuse_seconds=0)
     status = (await sub.updates(1))[0]
     assert (status["state"], status["executor_id"]) == ("TASK_STARTING", {"value": "exec-1"})
-    again = await sub.expect(
-        "OFFERS", 1.0, lambda e: any(o["agent_id"] == offer["agent_id"] for o in e["offers"]["offers"])
-    )
+    again = await sub.offers_where(lambda e: any(o["agent_id"] == offer["agent_id"] for o in e["offers"]["offers"]))
     leftover = [o for o in again["offers"]["offers"] if o["agent_id"] == offer["agent_id"]][0]
     assert scalar(leftover, "cpus") == 2.5  # task 1 + executor 0.5
 
