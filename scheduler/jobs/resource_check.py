@@ -24,6 +24,12 @@ def _names(names: list[str]) -> str:
     return "[" + ", ".join(repr(n) for n in names) + "]"
 
 
+def _take_larger(largest: Cents, total: Cents) -> None:
+    for name, value in total.items():
+        if value > largest.get(name, 0):
+            largest[name] = value
+
+
 class ResourceCheck:
     """Keeps the most of each resource any one node has up to date from the nodes' change log (every
     field it reads is shown in the status, so logged): a check costs the nodes that changed since
@@ -43,15 +49,16 @@ class ResourceCheck:
 
     def _follow(self, nodes: NodeRegistry) -> Cents:
         """The most of each resource any one active, online node has, brought up to date."""
-        again = self._log is not nodes.changes
-        if again:
+        largest, totals = self._largest, self._totals
+        if self._log is not nodes.changes:  # the first look, or a new registry: every node
             hostnames = [node.hostname for node in nodes]
-            self._totals.clear()
+            totals.clear()
+            largest.clear()
         else:
             hostnames = nodes.changes.since(self._stamp)
         self._log, self._stamp = nodes.changes, nodes.changes.stamp
-        largest, totals = self._largest, self._totals
         self.looked_at += len(hostnames)
+        again = False
         for hostname in hostnames:
             node = nodes.get(hostname)
             total = node.resources.known_total() if node is not None and node.is_active and node.online else {}
@@ -62,16 +69,12 @@ class ResourceCheck:
                 value >= largest.get(name, 0) and total.get(name, 0) < value for name, value in before.items()
             ):
                 again = True  # it held a largest value and has less now: only a look at all says what is
-            for name, value in total.items():
-                if value > largest.get(name, 0):
-                    largest[name] = value
+            _take_larger(largest, total)
         if again:
             self.looked_at += len(totals)
             largest.clear()
             for total in totals.values():
-                for name, value in total.items():
-                    if value > largest.get(name, 0):
-                        largest[name] = value
+                _take_larger(largest, total)
         return largest
 
     def update(self, nodes: NodeRegistry, job_types: Iterable[JobType], warnings: SchedulerWarnings, now: float):
