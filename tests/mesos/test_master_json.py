@@ -11,8 +11,9 @@ import pytest
 from driverkit import running_driver, sim_config
 from test_driver import first_offers
 
+import scheduler.mesos.driver as driver_module
 from scheduler.mesos.agents import parse_agents
-from scheduler.mesos.driver import _parse_and_read_uncollected
+from scheduler.mesos.driver import CallError, _parse_and_read_uncollected, _read_at_most
 from scheduler.sim.server import serve_sim
 
 
@@ -74,9 +75,6 @@ async def test_a_small_listing_is_read_on_the_loop_and_a_read_that_fails_says_so
 
 
 async def test_an_answer_larger_than_the_limit_is_refused(monkeypatch):
-    import scheduler.mesos.driver as driver_module
-    from scheduler.mesos.driver import CallError
-
     monkeypatch.setattr(driver_module, "MAX_LISTING_BYTES", 10_000)  # 20 agents: about 14 KB; frameworks: about 6 KB
     handle = await serve_sim(sim_config(agents=20), "127.0.0.1", 0)
     try:
@@ -90,8 +88,6 @@ async def test_an_answer_larger_than_the_limit_is_refused(monkeypatch):
 
 
 async def test_an_answer_without_a_length_is_read_up_to_the_limit_and_no_further():
-    from scheduler.mesos.driver import CallError, _read_at_most
-
     class Content:
         def __init__(self, chunks):
             self.chunks = chunks
