@@ -231,6 +231,7 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
 
         return run_sim(sim_config, args.host, args.port, zk_url=args.zk)
     if command == "run":
+        from scheduler import loop_turns
         from scheduler.daemon import run_daemon
         from scheduler.runtime import gc_tuning, thread_switching
 
@@ -238,7 +239,9 @@ def _launch(command: str, settings: Settings | None, sim_config, args: argparse.
         # own process keep theirs.
         gc_tuning.tune()
         thread_switching.switch_often()
-        return asyncio.run(run_daemon(settings, on_started=lambda _daemon: gc_tuning.freeze_started()))
+        # A loop whose turns the slices of work can see (``loop_turns``).
+        with asyncio.Runner(loop_factory=loop_turns.new_event_loop) as runner:
+            return runner.run(run_daemon(settings, on_started=lambda _daemon: gc_tuning.freeze_started()))
     if command == "dev":
         from scheduler.devmode import run_dev
 

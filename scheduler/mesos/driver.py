@@ -24,6 +24,7 @@ import orjson
 
 from scheduler.aio import wait_event
 from scheduler.backoff import Backoff
+from scheduler.loop_turns import TURN_BUDGET_S, Slice
 from scheduler.mesos import calls
 from scheduler.mesos.call_client import CallClient
 from scheduler.mesos.calls import FrameworkSpec
@@ -47,8 +48,8 @@ DEFAULT_HEARTBEAT_S = 15.0  # until SUBSCRIBED tells us the master's interval
 DECLINE_BATCH = 2000  # offer ids per DECLINE call, keeping each request small
 RECOVERING_RETRY_MAX_S = 2.0  # backoff cap while the master answers 503: it is there, just not ready
 # A read of the stream can hold thousands of events (the loop was busy; a burst of updates): they are
-# parsed and handed over in turns of this long, the loop's other work in between.
-DISPATCH_TURN_S = 0.02
+# parsed and handed over in slices (``loop_turns``), the loop's other work in between.
+DISPATCH_TURN_S = TURN_BUDGET_S
 OFFERS_PER_SLICE = 100  # offers of one OFFERS event read and handed over together (see _read_stream)
 # A listing of the master's agents is about 0.7 KB per agent (7 MB at 10,000): room for 100,000 and more.
 MAX_LISTING_BYTES = 128 * 1024 * 1024
@@ -399,20 +400,20 @@ class MesosDriver:
                 records = decoder.feed(chunk)
             except RecordIOError as exc:
                 raise _StreamEnded(f"the stream is not RecordIO: {exc}") from None
-            turn_started = loop.time()
+            turn = Slice(DISPATCH_TURN_S)
             for record in records:
-                if loop.time() - turn_started > DISPATCH_TURN_S:
+                if turn.over():
                     await asyncio.sleep(0)  # the rest of a large read after the loop's other work
-                    turn_started = loop.time()
+                    turn.restart()
                 data = self._load(record)
                 slices = split_offers(data, OFFERS_PER_SLICE) if data is not None else None
                 if slices is not None:
                     # The master sends an allocation's offers in one event (a thousand or more on a large
                     # cluster: 40 ms and more to read): read and handed over a slice at a time, in turns.
                     for part in slices:
-                        if loop.time() - turn_started > DISPATCH_TURN_S:
+                        if turn.over():
                             await asyncio.sleep(0)
-                            turn_started = loop.time()
+                            turn.restart()
                         offers = self._parse(part, len(record))
                         if offers is not None:
                             self._dispatch(offers)

@@ -46,6 +46,7 @@ from scheduler.core.offer_etiquette import SUPPRESS, HeldOffers, OfferEtiquette
 from scheduler.core.records import ExeLaunched, NodeRecord
 from scheduler.core.state import CoreState
 from scheduler.dependencies.database_probe import WriteHealth
+from scheduler.loop_turns import TURN_BUDGET_S, Slice
 from scheduler.mesos import calls
 from scheduler.mesos.driver import CallError
 from scheduler.offers.surplus_returns import MAX_S as SURPLUS_MAX_S
@@ -81,9 +82,8 @@ CALLS_WAIT_HOLD_S = 3.0
 AGENTS_PER_INPUT = 1000  # agents of a listing per input (about 3 ms to take in on the reference machine)
 JOBS_PER_INPUT = 5000  # new queued jobs per input (about 12 ms to queue on the reference machine)
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
-# ... or this much time: 5,000 status updates take half a second, which every request and every
-# call waited out (the loop's lag is a goal of its own: p99 under 50 ms).
-TURN_BUDGET_S = 0.02
+# ... or once its slice is over (``loop_turns``): 5,000 status updates take half a second, which every
+# request and every call waited out (the loop's lag is a goal of its own: p99 under 50 ms).
 
 
 def acknowledgement_key(status) -> tuple:
@@ -167,11 +167,11 @@ class Engine:
 
     def apply_pending(self, limit: int | None = None, budget_s: float | None = None) -> int:
         """Apply queued inputs in order, carrying out what each returns; how many were applied (at
-        most ``limit``, and no more once ``budget_s`` has passed)."""
+        most ``limit``, and no more once a slice of ``budget_s`` is over: see ``loop_turns``)."""
         applied = 0
-        until = time.perf_counter() + budget_s if budget_s is not None else None
+        turn = Slice(budget_s) if budget_s is not None else None
         while self._inputs and (limit is None or applied < limit):
-            if until is not None and applied and time.perf_counter() > until:
+            if turn is not None and applied and turn.over():
                 break
             item = self._inputs.popleft()
             if self._stopping.is_set() and isinstance(item, (Cycle, Tick)):
@@ -489,8 +489,13 @@ class Engine:
         return sections
 
     async def _snapshot(self) -> None:
-        for _ in self.status_builder.warm(self.state, budget_s=TURN_BUDGET_S, clock=time.perf_counter):
+        turn = Slice(TURN_BUDGET_S)
+        steps = self.status_builder.warm(
+            self.state, budget_s=TURN_BUDGET_S, clock=time.perf_counter, turn_over=turn.over
+        )
+        for _ in steps:
             await asyncio.sleep(0)  # the cold build in slices, other work in between
+            turn.restart()
         # What changed while the slices ran is left to the next round past a slice's worth: the
         # last step stays as short as one slice.
         snapshot = self.build_snapshot(most=self.status_builder.slice_entries)
