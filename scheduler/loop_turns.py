@@ -1,15 +1,16 @@
 """The event loop's turns, and how much of one a piece of work done in slices may take.
 
-Three parts of the scheduler work in slices and give the loop back between them: the core's
-consumer, the dispatch of the master's events and the status warm-up. Each took up to 20 ms per
-slice, measured from its own start; when all three ran in one turn of the loop (with the call
-workers woken between them) the turn lasted their sum, 50-120 ms on a slow 2-core VM. A timer due
-during such a turn waits two or three of them: the loop moves it to the turn after its deadline,
-and the task it wakes runs in the turn after that.
+Parts of the scheduler work in slices and give the loop back between them: the core's consumer,
+the dispatch of the master's events, the status warm-up. Each took up to 20 ms per slice, measured
+from its own start; when they ran in one turn of the loop (with the call workers woken between
+them) the turn lasted their sum, 50-120 ms on a slow 2-core VM. A timer due during such a turn
+waits two or three of them: the loop moves it to the turn after its deadline, and the task it
+wakes runs in the turn after that.
 
-So a slice ends once the turn it runs in has lasted the budget, not only once the slice itself has;
-each slice still gets a least share of its own, so that work arriving late in busy turns is not
-starved. The turn's start is noted by the loop's selector (``new_event_loop``): the loop runs a
+So the consumer's and the dispatch's slices end once the turn they run in has lasted the budget,
+not only once the slice itself has; each still gets a least share of its own, so that work arriving
+late in busy turns is not starved. (The status warm-up keeps whole slices of its own: in the least
+share it fell behind, and the status' age is a goal too.) The turn's start is noted by the loop's selector (``new_event_loop``): the loop runs a
 turn's callbacks right after its select returns. Without that selector (tests, other commands) a
 slice is measured from its own start, as before.
 """

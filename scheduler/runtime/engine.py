@@ -489,13 +489,10 @@ class Engine:
         return sections
 
     async def _snapshot(self) -> None:
-        turn = Slice(TURN_BUDGET_S)
-        steps = self.status_builder.warm(
-            self.state, budget_s=TURN_BUDGET_S, clock=time.perf_counter, turn_over=turn.over
-        )
-        for _ in steps:
+        # Slices of its own 20 ms, not cut short by a busy turn (``loop_turns``): at full size the
+        # warm-up in the busy turns' 4 ms slices left the status up to 4 s old.
+        for _ in self.status_builder.warm(self.state, budget_s=TURN_BUDGET_S, clock=time.perf_counter):
             await asyncio.sleep(0)  # the cold build in slices, other work in between
-            turn.restart()
         # What changed while the slices ran is left to the next round past a slice's worth: the
         # last step stays as short as one slice.
         snapshot = self.build_snapshot(most=self.status_builder.slice_entries)

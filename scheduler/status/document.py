@@ -275,11 +275,9 @@ class StatusBuilder:
         per_step: int = WARM_NODES_PER_STEP,
         budget_s: float | None = None,
         clock: Callable[[], float] | None = None,
-        turn_over: Callable[[], bool] | None = None,
     ) -> Iterator[None]:
         """Serialize node entries that are missing or stale, pausing after every ``per_step``, or
-        once a step has taken ``budget_s`` by ``clock`` (the caller's: this package reads no clock),
-        or once ``turn_over()`` says the loop's turn has lasted long enough (other work ran in it).
+        once a step has taken ``budget_s`` by ``clock`` (the caller's: this package reads no clock).
 
         The caller runs a step per turn of the event loop, so the cold build (every entry, 0.65 s
         at 10,000 nodes) never holds the loop for long. Only the cache is filled: ``build`` looks
@@ -296,13 +294,10 @@ class StatusBuilder:
             self._refresh(core, node)
             if self.serialized >= step_ends:
                 self.slice_entries = per_step  # a whole step fitted
-            elif self.serialized == step_first:
+            elif budget_s is None or self.serialized == step_first or clock() - step_began < budget_s:
                 continue
-            elif budget_s is not None and clock() - step_began >= budget_s:
+            else:
                 self.slice_entries = max(SLICE_ENTRIES_LEAST, self.serialized - step_first)
-            elif turn_over is None or not turn_over():
-                continue
-            # (a step ended by a busy turn leaves ``slice_entries`` alone: it says what a whole budget holds)
             yield
             step_ends = self.serialized + per_step
             step_began, step_first = clock(), self.serialized

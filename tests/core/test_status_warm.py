@@ -13,7 +13,7 @@ from scheduler.core.state import CoreState
 from scheduler.nodes import conditions
 from scheduler.nodes.agent_report import AgentReport
 from scheduler.offers.offer import Offer, Resource
-from scheduler.status.document import WARM_NODES_PER_STEP, StatusBuilder
+from scheduler.status.document import StatusBuilder
 
 TOTAL = {"cpus": 4.0, "mem": 8192.0, "disk": 65536.0, "gpus": 0.0}
 
@@ -147,19 +147,6 @@ def test_a_step_ends_when_its_time_budget_is_spent_and_says_how_many_entries_fit
     apply(core, offers("A", range(0, 40)), 2.5)
     assert sum(1 for _ in builder.warm(core, per_step=20)) == 2  # no budget: whole steps
     assert builder.slice_entries == 20
-
-
-def test_a_step_ended_by_a_busy_turn_leaves_the_slice_size_alone_and_loses_no_entry():
-    core = cluster(30)
-    builder = StatusBuilder()
-    looks = iter([False, False, True] * 100)  # the loop's turn is over at every third look
-
-    steps = sum(
-        1 for _ in builder.warm(core, per_step=100, budget_s=10.0, clock=lambda: 0.0, turn_over=lambda: next(looks))
-    )
-    assert steps == 10  # after 3, 6, ... 30 entries
-    assert builder.slice_entries == WARM_NODES_PER_STEP  # what a whole budget holds, as it was
-    assert builder.build(core, 2.0) == StatusBuilder().build(core, 2.0)
 
 
 def test_entries_left_by_a_bounded_build_are_not_lost_when_a_warm_up_stops_halfway():
