@@ -50,6 +50,7 @@ from scheduler.core.state import CoreState
 from scheduler.core.warnings import (
     EVENT_LOOP_LAG,
     GHOST_FRAMEWORK,
+    MASTER_AGENTS_UNREAD,
     MASTER_DETECTION,
     OFFERS_HELD,
     ghosts_description,
@@ -164,6 +165,8 @@ def _master_problems(state: CoreState, item: MasterProblems, now: float) -> Acti
         state.warnings.set(GHOST_FRAMEWORK, ghosts_description(item.ghosts) if item.ghosts else None, now)
     detection = MASTER_DETECTION.description % item.detection if item.detection else None
     state.warnings.set(MASTER_DETECTION, detection, now)
+    unread = MASTER_AGENTS_UNREAD.description % item.agents_error if item.agents_error else None
+    state.warnings.set(MASTER_AGENTS_UNREAD, unread, now)
     return Actions()
 
 

@@ -33,6 +33,12 @@ OFFERS_HELD = ConditionKind(
     "Offers Held",
     "%d offers held longer than %.0f s (the longest %.0f s): other frameworks cannot use them meanwhile",
 )
+# Not Scale's: /master/slaves (resources and states the offers do not show) cannot be read.
+MASTER_AGENTS_UNREAD = ConditionKind(
+    "MASTER_AGENTS_UNREAD",
+    "Master Agents Unread",
+    "Cannot read the Mesos master's agents (%s): node resources and states come from offers only",
+)
 GHOSTS_LISTED = 5  # past this many, the description counts the rest
 
 

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # /master/frameworks lists every task of every framework: a large answer, read less often than the agents.
 GHOST_CHECK_INTERVAL_S = 30.0
 MASTER_READ_SPACING = 20
+ERROR_MAX_CHARS = 200
 
 
 class MasterListings:
@@ -45,7 +46,8 @@ class MasterListings:
         # The master's problems (ghosts, ZooKeeper) after its agents: the frameworks' read is slower.
         ghosts = await self._read_ghosts(driver, framework_id)
         detector = self.detector
-        inputs.append(MasterProblems(ghosts, detector.problem() if detector is not None else None))
+        detection = detector.problem() if detector is not None else None
+        inputs.append(MasterProblems(ghosts, detection, self.error))
         return inputs
 
     async def _read_agents(self, driver) -> AgentsListed | None:
@@ -60,7 +62,8 @@ class MasterListings:
                 self._agents_not_before = self._again_at(started, 0.0)
             if self.error is None:
                 log.warning("Cannot read the master's agents (%s); using offers only", exc)
-            self.error = str(exc)
+            # Shown in the status: the master's answer is quoted in it, so printable and bounded.
+            self.error = "".join(c if c.isprintable() else " " for c in str(exc))[:ERROR_MAX_CHARS].strip()
             return None
         if self.error is not None:
             log.info("Reading the master's agents again")

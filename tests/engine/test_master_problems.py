@@ -10,6 +10,7 @@ from harness import Harness
 from scheduler.core.apply import apply
 from scheduler.core.inputs import MasterProblems
 from scheduler.core.state import CoreState
+from scheduler.mesos.driver import CallError
 from scheduler.runtime.master_listings import GHOST_CHECK_INTERVAL_S
 
 
@@ -189,3 +190,26 @@ async def test_an_unreadable_listing_of_agents_is_read_again_as_late_as_a_readab
     assert reads.count("/master/slaves") == 1
     await poll(h, advance_s=5.0)
     assert reads.count("/master/slaves") == 2
+
+
+async def test_an_unreadable_agents_listing_is_a_warning_until_a_read_succeeds(h):
+    del h.driver.master_json["/master/slaves"]  # the master answers 404
+    await poll(h)
+    description = scheduler_warnings(h)["MASTER_AGENTS_UNREAD"]
+    assert description.startswith("Cannot read the Mesos master's agents (GET /master/slaves call failed: 404")
+    assert description.endswith("node resources and states come from offers only")
+    h.driver.master_json["/master/slaves"] = {"slaves": []}
+    await poll(h)
+    assert "MASTER_AGENTS_UNREAD" not in scheduler_warnings(h)
+
+
+async def test_the_masters_words_in_that_warning_are_printable_and_bounded(h):
+    class Hostile:
+        async def __call__(self, path, read=None):
+            raise CallError("GET " + path, 500, "\x1b[31mred\r\n" + "x" * 5000)
+
+    h.driver.get_master_json = Hostile()
+    await poll(h)
+    description = scheduler_warnings(h)["MASTER_AGENTS_UNREAD"]
+    assert "\x1b" not in description and "\r" not in description and "\n" not in description
+    assert len(description) < 400
