@@ -10,9 +10,11 @@ wakes runs in the turn after that.
 So the consumer's and the dispatch's slices end once the turn they run in has lasted the budget,
 not only once the slice itself has; each still gets a least share of its own, so that work arriving
 late in busy turns is not starved. (The status warm-up keeps whole slices of its own: in the least
-share it fell behind, and the status' age is a goal too.) The turn's start is noted by the loop's selector (``new_event_loop``): the loop runs a
-turn's callbacks right after its select returns. Without that selector (tests, other commands) a
-slice is measured from its own start, as before.
+share it fell behind, and the status' age is a goal too.)
+
+The turn's start is noted by the loop's selector (``new_event_loop``): the loop runs a turn's
+callbacks right after its select returns. Without that selector (tests, other commands) a slice is
+measured from its own start, as before.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ LEAST_SLICE_S = 0.004  # what a slice may always take, however long its turn has
 _turn_began: float | None = None  # set by the TurnSelector of the loop running in this process
 
 
-class TurnSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]  # an alias of the platform's best
+class TurnSelector(selectors.DefaultSelector):  # type: ignore[misc, valid-type]  (an alias)
     """The platform's selector, noting when each turn of the loop begins."""
 
     def select(self, timeout: float | None = None):
