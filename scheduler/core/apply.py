@@ -54,6 +54,7 @@ from scheduler.core.warnings import (
     MASTER_DETECTION,
     OFFERS_HELD,
     ghosts_description,
+    master_words,
     update_contact_warning,
 )
 from scheduler.jobs.definitions import JobType
@@ -165,7 +166,7 @@ def _master_problems(state: CoreState, item: MasterProblems, now: float) -> Acti
         state.warnings.set(GHOST_FRAMEWORK, ghosts_description(item.ghosts) if item.ghosts else None, now)
     detection = MASTER_DETECTION.description % item.detection if item.detection else None
     state.warnings.set(MASTER_DETECTION, detection, now)
-    unread = MASTER_AGENTS_UNREAD.description % item.agents_error if item.agents_error else None
+    unread = MASTER_AGENTS_UNREAD.description % master_words(item.agents_error) if item.agents_error else None
     state.warnings.set(MASTER_AGENTS_UNREAD, unread, now)
     return Actions()
 

@@ -120,7 +120,7 @@ class MasterContact:
     def disconnected(self, reason: str, now: float) -> None:
         if self.lost_at is None:  # after a silence, contact was lost when the silence began
             self.lost_at = now
-        self.reason = _printable(reason)[:REASON_MAX_CHARS] or "subscription ended"
+        self.reason = master_words(reason) or "subscription ended"
         self.heard_at = None
 
     def check(self, now: float) -> None:
@@ -131,8 +131,9 @@ class MasterContact:
             self.lost_at, self.reason = self.heard_at, "no heartbeat"
 
 
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else " " for c in text).strip()
+def master_words(text: str) -> str:
+    """Text from the master (or about it) as a warning may quote it: printable, and bounded."""
+    return "".join(c if c.isprintable() else " " for c in text).strip()[:REASON_MAX_CHARS]
 
 
 def update_contact_warning(warnings: SchedulerWarnings, contact: MasterContact, now: float) -> None:

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 # /master/frameworks lists every task of every framework: a large answer, read less often than the agents.
 GHOST_CHECK_INTERVAL_S = 30.0
 MASTER_READ_SPACING = 20
-ERROR_MAX_CHARS = 200
 
 
 class MasterListings:
@@ -62,8 +61,7 @@ class MasterListings:
                 self._agents_not_before = self._again_at(started, 0.0)
             if self.error is None:
                 log.warning("Cannot read the master's agents (%s); using offers only", exc)
-            # Shown in the status: the master's answer is quoted in it, so printable and bounded.
-            self.error = "".join(c if c.isprintable() else " " for c in str(exc))[:ERROR_MAX_CHARS].strip()
+            self.error = str(exc)
             return None
         if self.error is not None:
             log.info("Reading the master's agents again")
