@@ -16,6 +16,8 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - the scheduler's peak RSS (VmHWM; per process when it was killed and restarted);
 - where the machine's CPU went over the burst: seconds and average cores of the scheduler, the
   simulator, PostgreSQL, RabbitMQ and the bench itself, and the machine's busy share (from /proc);
+  and the scheduler's event-loop thread: its share of the wall time on a core, waiting for one (the
+  machine busy with other work), and asleep (idle, or waiting for the GIL its other threads held);
 - the status build's last, unbroken step on the loop (``scale_scheduler_status_build_seconds``) p50/p99;
 - calls to the master: how many, and p50/p99 of their wait for a worker and of their answer;
 - scheduling cycles by why new launches waited (``scale_scheduler_scheduling_cycles``: records or
@@ -49,6 +51,8 @@ from sqlalchemy import text
 from bench.__main__ import machine
 from bench.scale_probes import (
     FINAL,
+    LOOP_ON_CPU,
+    LOOP_WAITING,
     Sampler,
     StatusPoller,
     gauge,
@@ -205,7 +209,16 @@ def cpu_use(samples: list) -> dict:
         values = [s.cpu[key] for s in with_cpu if key in s.cpu]
         used[key.split(":")[0]] += values[-1] - values[0]
     machine_total, machine_busy = used.pop("machine_total"), used.pop("machine_busy")
+    on_cpu, waiting = used.pop(LOOP_ON_CPU, None), used.pop(LOOP_WAITING, None)
     report = {name: {"cpu_s": round(v, 1), "cores": round(v / wall, 2)} for name, v in sorted(used.items())}
+    if on_cpu is not None and waiting is not None and wall > 0:
+        report["scheduler_loop_thread"] = {
+            "on_cpu_pct": round(100 * on_cpu / wall, 1),
+            "waiting_for_a_core_pct": round(100 * waiting / wall, 1),
+            # Idle in its select, or waiting for the GIL (held by the scheduler's other threads).
+            "asleep_pct": round(100 * max(0.0, wall - on_cpu - waiting) / wall, 1),
+            "other_threads_cores": round(max(0.0, used["scheduler"] - on_cpu) / wall, 2),
+        }
     report["machine_busy_pct"] = round(100 * machine_busy / machine_total, 1) if machine_total else None
     report["over_s"] = round(wall, 1)
     return report

@@ -251,6 +251,10 @@ def cpu_seconds(r) -> dict[str, float]:
         stat = _proc_stat(proc.pid) if proc is not None and proc.poll() is None else None
         if stat is not None:
             used[name if name != "scheduler" else f"scheduler:{proc.pid}"] = (stat.utime + stat.stime) / tick
+    if r.scheduler is not None and r.scheduler.poll() is None:
+        times = thread_run_times(r.scheduler.pid, r.scheduler.pid)
+        if times is not None:
+            used[f"{LOOP_ON_CPU}:{r.scheduler.pid}"], used[f"{LOOP_WAITING}:{r.scheduler.pid}"] = times
     postgres = rabbitmq = 0
     for entry in os.listdir("/proc"):
         stat = _proc_stat(int(entry)) if entry.isdigit() else None
@@ -271,6 +275,24 @@ def cpu_seconds(r) -> dict[str, float]:
     idle = cpu[3] + cpu[4]  # idle and iowait
     used["machine_total"], used["machine_busy"] = sum(cpu[:8]) / tick, (sum(cpu[:8]) - idle) / tick
     return used
+
+
+# The scheduler's main thread (its event loop): seconds on a core, and seconds runnable but waiting for
+# one (another process or thread had it). The rest of the wall time it slept: idle in its select, or
+# waiting for the GIL or a lock. A step of the loop lasts its CPU plus such waits.
+LOOP_ON_CPU = "scheduler_loop_thread_on_cpu"
+LOOP_WAITING = "scheduler_loop_thread_waiting_for_a_core"
+
+
+def thread_run_times(pid: int, tid: int) -> tuple[float, float] | None:
+    """A thread's seconds on a core and seconds waiting in a run queue (``/proc/PID/task/TID/schedstat``,
+    nanoseconds); None when the thread is gone or the kernel keeps no such figures."""
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as stat_file:
+            fields = stat_file.read().split()
+        return int(fields[0]) / 1e9, int(fields[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,15 @@
-"""bench-scale's report of offers while jobs wait: a starved scheduler (no offer, nothing in flight,
-nothing held, jobs queued) is told apart from one waiting for the master."""
+"""bench-scale's report: offers while jobs wait (a starved scheduler, with no offer, nothing in flight,
+nothing held and jobs queued, is told apart from one waiting for the master), and where the event
+loop thread's wall time went."""
 
 from __future__ import annotations
 
-from bench.scale import offers_while_queued
-from bench.scale_probes import Sample
+import os
+import threading
+import time
+
+from bench.scale import cpu_use, offers_while_queued
+from bench.scale_probes import LOOP_ON_CPU, LOOP_WAITING, Sample, thread_run_times
 
 
 def metrics(offers: int, in_flight: int, held: int, running: int) -> str:
@@ -39,3 +44,40 @@ def test_samples_with_jobs_queued_tell_offers_in_hand_from_starved():
         "tries_running_mean": 7500,
     }
     assert "missing" in offers_while_queued(samples[4:])
+
+
+def cpu_sample(at: float, cpu: dict[str, float]) -> Sample:
+    return Sample(at, "", {}, 0, None, None, None, None, 1, cpu)
+
+
+def test_the_loop_threads_wall_time_is_split_into_on_a_core_waiting_for_one_and_asleep():
+    machine = {"machine_total": 0.0, "machine_busy": 0.0}
+    samples = [
+        cpu_sample(0.0, {**machine, "scheduler:7": 10.0, f"{LOOP_ON_CPU}:7": 8.0, f"{LOOP_WAITING}:7": 1.0}),
+        cpu_sample(
+            100.0,
+            {"machine_total": 200.0, "machine_busy": 170.0, "scheduler:7": 80.0, f"{LOOP_ON_CPU}:7": 63.0}
+            | {f"{LOOP_WAITING}:7": 21.0},
+        ),
+    ]
+    report = cpu_use(samples)
+    assert report["scheduler"] == {"cpu_s": 70.0, "cores": 0.7}
+    assert report["scheduler_loop_thread"] == {
+        "on_cpu_pct": 55.0,
+        "waiting_for_a_core_pct": 20.0,
+        "asleep_pct": 25.0,
+        "other_threads_cores": 0.15,
+    }
+    assert report["machine_busy_pct"] == 85.0
+
+
+def test_the_loop_threads_run_queue_figures_are_read_from_proc():
+    before = thread_run_times(os.getpid(), threading.get_native_id())
+    assert before is not None
+    deadline = time.thread_time() + 0.05
+    while time.thread_time() < deadline:
+        pass
+    after = thread_run_times(os.getpid(), threading.get_native_id())
+    assert after[0] - before[0] >= 0.04  # on a core for the loop above
+    assert after[1] >= before[1] >= 0.0
+    assert thread_run_times(os.getpid(), 2**22 + 1) is None  # no such thread
