@@ -52,6 +52,7 @@ from scheduler.core.warnings import (
     GHOST_FRAMEWORK,
     MASTER_AGENTS_UNREAD,
     MASTER_DETECTION,
+    MASTER_FRAMEWORKS_UNREAD,
     OFFERS_HELD,
     ghosts_description,
     master_words,
@@ -168,6 +169,10 @@ def _master_problems(state: CoreState, item: MasterProblems, now: float) -> Acti
     state.warnings.set(MASTER_DETECTION, detection, now)
     unread = MASTER_AGENTS_UNREAD.description % master_words(item.agents_error) if item.agents_error else None
     state.warnings.set(MASTER_AGENTS_UNREAD, unread, now)
+    error = item.frameworks_error
+    state.warnings.set(
+        MASTER_FRAMEWORKS_UNREAD, MASTER_FRAMEWORKS_UNREAD.description % master_words(error) if error else None, now
+    )
     return Actions()
 
 

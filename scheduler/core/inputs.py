@@ -157,12 +157,13 @@ class AgentsListed:
 class MasterProblems:
     """What the engine found wrong around the master, each round of its master poll: other
     frameworks with our name or principal (None: not read this round, the last answer stands), the
-    ZooKeeper detector's problem (None: none) and why the master's agents could not be read (None:
-    the last read succeeded)."""
+    ZooKeeper detector's problem (None: none) and why the master's agents, or its frameworks, could
+    not be read (None: the last read succeeded)."""
 
     ghosts: tuple[str, ...] | None = None
     detection: str | None = None
     agents_error: str | None = None
+    frameworks_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,13 @@ MASTER_AGENTS_UNREAD = ConditionKind(
     "Master Agents Unread",
     "Cannot read the Mesos master's agents (%s): node resources and states come from offers only",
 )
+# Not Scale's: /master/frameworks (the ghost check) cannot be read.
+MASTER_FRAMEWORKS_UNREAD = ConditionKind(
+    "MASTER_FRAMEWORKS_UNREAD",
+    "Master Frameworks Unread",
+    "Cannot read the Mesos master's frameworks (%s): other frameworks with this scheduler's name or "
+    "principal would go unseen",
+)
 GHOSTS_LISTED = 5  # past this many, the description counts the rest
 
 

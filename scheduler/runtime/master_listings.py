@@ -33,6 +33,7 @@ class MasterListings:
         self.clock = clock
         self.detector: Any = None  # the ZooKeeper detector (set by the daemon with zk://)
         self.error: str | None = None  # why the last agents' read failed, until one succeeds
+        self.frameworks_error: str | None = None  # the same for the frameworks' read
         self._agents_not_before = 0.0
         self._ghosts_not_before = 0.0
 
@@ -46,7 +47,7 @@ class MasterListings:
         ghosts = await self._read_ghosts(driver, framework_id)
         detector = self.detector
         detection = detector.problem() if detector is not None else None
-        inputs.append(MasterProblems(ghosts, detection, self.error))
+        inputs.append(MasterProblems(ghosts, detection, self.error, self.frameworks_error))
         return inputs
 
     async def _read_agents(self, driver) -> AgentsListed | None:
@@ -89,8 +90,13 @@ class MasterListings:
             ghosts = await driver.get_master_json("/master/frameworks", read=read)
             self._ghosts_not_before = self._again_at(now, interval_s)
         except (CallError, ValueError) as exc:
-            log.warning("Cannot read the master's frameworks (%s)", exc)
+            if self.frameworks_error is None:
+                log.warning("Cannot read the master's frameworks (%s); no ghost check meanwhile", exc)
+            self.frameworks_error = str(exc)
             return None
+        if self.frameworks_error is not None:
+            log.info("Reading the master's frameworks again")
+        self.frameworks_error = None
         if ghosts:
             log.warning("The master lists other frameworks with our name or principal: %s", "; ".join(ghosts))
         return tuple(ghosts)

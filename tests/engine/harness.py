@@ -66,7 +66,10 @@ class RecordingDriver:
         self.refuse_accepts: list[int] = []
         self.task_infos: list[dict] = []
         self.clock = None  # the harness's clock, to time SUPPRESS and REVIVE
-        self.master_json: dict[str, object] = {"/master/slaves": {"slaves": []}}  # GET answers by path
+        self.master_json: dict[str, object] = {  # GET answers by path, as a master with no other framework
+            "/master/slaves": {"slaves": []},
+            "/master/frameworks": {"frameworks": [], "completed_frameworks": [], "unregistered_frameworks": []},
+        }
         self.refuse_offer_calls: list[int] = []  # HTTP statuses failing the next SUPPRESS/REVIVE
 
     async def launch(self, offer_ids, task_infos, refuse_seconds) -> None:

@@ -101,6 +101,10 @@ def test_master_problems_raise_and_clear_warnings_in_the_core():
     assert state.warnings.names() == {"GHOST_FRAMEWORK"}
     apply(state, MasterProblems(ghosts=(), detection=None), 102.0)
     assert state.warnings.names() == set()
+    apply(state, MasterProblems(frameworks_error="GET /master/frameworks call failed: 503"), 103.0)
+    assert state.warnings.names() == {"MASTER_FRAMEWORKS_UNREAD"}
+    apply(state, MasterProblems(), 104.0)
+    assert state.warnings.names() == set()
 
 
 def test_many_ghosts_are_listed_briefly():
@@ -211,5 +215,29 @@ async def test_the_masters_words_in_that_warning_are_printable_and_bounded(h):
     h.driver.get_master_json = Hostile()
     await poll(h)
     description = scheduler_warnings(h)["MASTER_AGENTS_UNREAD"]
+    assert "\x1b" not in description and "\r" not in description and "\n" not in description
+    assert len(description) < 400
+
+
+async def test_an_unreadable_frameworks_listing_is_a_warning_until_a_read_succeeds(h):
+    del h.driver.master_json["/master/frameworks"]  # the master answers 404: no ghost check
+    await poll(h)
+    description = scheduler_warnings(h)["MASTER_FRAMEWORKS_UNREAD"]
+    assert description.startswith("Cannot read the Mesos master's frameworks (GET /master/frameworks call failed: 404")
+    await poll(h, advance_s=5.0)  # a round that does not read the frameworks: the warning stands
+    assert "MASTER_FRAMEWORKS_UNREAD" in scheduler_warnings(h)
+    h.driver.master_json["/master/frameworks"] = frameworks()
+    await poll(h)
+    assert "MASTER_FRAMEWORKS_UNREAD" not in scheduler_warnings(h)
+
+
+async def test_the_masters_words_about_its_frameworks_are_printable_and_bounded(h):
+    class Hostile:
+        async def __call__(self, path, read=None):
+            raise CallError("GET " + path, 500, "\x1b[31mred\r\n" + "x" * 5000)
+
+    h.driver.get_master_json = Hostile()
+    await poll(h)
+    description = scheduler_warnings(h)["MASTER_FRAMEWORKS_UNREAD"]
     assert "\x1b" not in description and "\r" not in description and "\n" not in description
     assert len(description) < 400
