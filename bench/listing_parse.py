@@ -4,7 +4,8 @@ parsed in another thread: ``python -m bench.listing_parse [--agents 10000] [--ta
 Two listings: the simulator's own ``/master/slaves`` of ``--agents`` agents, and a ``/master/frameworks``
 of one framework with ``--tasks`` tasks shaped as the simulator lists them. A thread busy in Python
 stands for the event loop; it notes every gap between two of its steps while another thread parses
-the listing (with the collector paused, as the driver does), first with one ``orjson.loads`` (the
+the listing (with the collector paused, as the driver does, and the interpreter switched between
+threads every millisecond, as ``scale-scheduler run`` sets it), first with one ``orjson.loads`` (the
 baseline: the driver before), then as the driver does now (``listing_json.loads_yielding``). Reported
 per listing and way, each the median over the rounds (interleaved): the parse time, the busy thread's
 longest gap and its gaps over 5 ms in all, with the ratios to the baseline measured in the same run.
@@ -25,6 +26,7 @@ import orjson
 
 from bench.__main__ import machine
 from scheduler.mesos.driver import _parse_and_read_uncollected
+from scheduler.runtime import thread_switching
 from scheduler.sim.options import SimConfig
 from scheduler.sim.server import serve_sim
 
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=15_000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    thread_switching.switch_often()
     listings = {
         "/master/slaves": asyncio.run(fetch_listing(args.agents)),
         "/master/frameworks": frameworks_listing(args.tasks),
