@@ -38,7 +38,7 @@ from scheduler.mesos.events import (
     parse_event,
     split_offers,
 )
-from scheduler.mesos.listing_json import loads_yielding
+from scheduler.mesos.listing_json import loads_yielding, release_yielding
 from scheduler.mesos.recordio import RecordIODecoder, RecordIOError
 from scheduler.redact import mask_url
 
@@ -173,7 +173,11 @@ def _parse_and_read_uncollected(body: bytes, read: Callable[[Any], Any] | None) 
     gc.disable()
     try:
         document = loads_yielding(body)
-        return document if read is None else read(document)
+        if read is None:
+            return document
+        result = read(document)
+        release_yielding(document)
+        return result
     finally:
         if enabled:  # another thread may have paused it too: the first to finish turns it back on
             gc.enable()

@@ -1,12 +1,15 @@
-"""The master's large listings parsed in a thread that lets the event loop run meanwhile.
+"""The master's large listings parsed, and freed, in a thread that lets the event loop run meanwhile.
 
 ``orjson.loads`` parses a document in one call that holds the interpreter (the GIL) from start to
-end: in a thread it still stops the event loop for the whole parse. A ``/master/slaves`` of 10,000
-agents (7.4 MB) stopped it for 110-143 ms on a 2-core VM, once every listing read, and
-``/master/frameworks`` grows with every task the cluster runs. Here the listings' big arrays (agents,
-frameworks, their tasks) are parsed one element at a time with the standard library's decoder, and
-after each millisecond of work the thread lets the interpreter go for a millisecond: the loop waits
-for it about that long at most, rather than the whole parse (``bench/listing_parse.py`` measures both).
+end: in a thread it still stops the event loop for the whole parse, and dropping the document
+stops it again while its objects are freed. A ``/master/slaves`` of 10,000 agents (7.2 MB) kept a
+thread busy in Python waiting 60-74 ms on a quiet 2-core VM (110-143 ms on a busy one), once every
+listing read, and ``/master/frameworks`` grows with every task the cluster runs. Here the listings'
+big arrays (agents, frameworks, their tasks) are parsed one element at a time with the standard
+library's decoder, and freed one element at a time, and after each millisecond of work the thread
+lets the interpreter go for a millisecond: that busy thread's longest wait was 5.5 ms
+(``python -m bench.listing_parse``, which measures both ways in the same run; the parse takes about
+eight times as long, as background work).
 
 What is accepted is what ``orjson`` accepts, with two differences that the readers of the listings
 check themselves: an integer beyond 64 bits stays an integer (orjson makes it a float), and a
@@ -112,6 +115,41 @@ class _Walk:
             if self.text[i : i + 1] == "]":
                 return items, self._skip(i + 1)
             i = self._expect(i, ",")
+
+
+def release_yielding(
+    document: Any,
+    streamed: Streamed = MASTER_LISTINGS,
+    *,
+    hold_s: float = HOLD_S,
+    pause_s: float = PAUSE_S,
+    clock: Callable[[], float] = time.perf_counter,
+    pause: Callable[[float], None] = time.sleep,
+) -> None:
+    """Free a parsed listing's ``streamed`` arrays an element at a time, pausing as ``loads_yielding``
+    does: dropped at once, hundreds of thousands of objects are freed in one go, the interpreter held
+    throughout (about 17 ms for 10,000 agents). What a reader kept of an element stays alive."""
+    since = clock()
+
+    def empty(items: list[Any], inner: Streamed | None) -> None:
+        nonlocal since
+        while items:
+            item = items.pop()
+            if inner is not None and isinstance(item, dict):
+                release(item, inner)
+            del item
+            if clock() - since >= hold_s:
+                pause(pause_s)
+                since = clock()
+
+    def release(container: dict[str, Any], schema: Streamed) -> None:
+        for key, inner in schema.items():
+            items = container.get(key)
+            if isinstance(items, list):
+                empty(items, inner)
+
+    if isinstance(document, dict):
+        release(document, streamed)
 
 
 def loads_yielding(

@@ -9,7 +9,7 @@ import pytest
 from driverkit import running_driver, sim_config
 from test_driver import first_offers
 
-from scheduler.mesos.listing_json import loads_yielding
+from scheduler.mesos.listing_json import loads_yielding, release_yielding
 from scheduler.sim.server import serve_sim
 
 
@@ -107,3 +107,22 @@ async def test_the_simulators_listings_parse_as_with_orjson():
                     assert loads_yielding(body) == orjson.loads(body), path
     finally:
         await handle.close()
+
+
+def test_a_listing_is_freed_an_element_at_a_time_with_pauses_and_what_a_reader_kept_stays():
+    body = listing(agents=40, tasks=60)
+    document = loads_yielding(body)
+    kept = document["slaves"][3]
+    now = [0.0]
+    pauses: list[float] = []
+
+    def clock() -> float:
+        now[0] += 0.0004
+        return now[0]
+
+    release_yielding(document, hold_s=0.001, clock=clock, pause=pauses.append)
+    assert document["slaves"] == [] and document["frameworks"] == []  # the frameworks' tasks went first
+    assert document["n"] is None and document["x"] == [1, 2.5e-3, 0]  # what is not streamed stays
+    assert kept == orjson.loads(body)["slaves"][3]
+    assert len(pauses) >= 30 and set(pauses) == {0.001}
+    release_yielding([1, 2])  # not an object: nothing to do
