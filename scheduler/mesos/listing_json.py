@@ -11,16 +11,16 @@ lets the interpreter go for a millisecond: that busy thread's longest wait was 5
 (``python -m bench.listing_parse``, which measures both ways in the same run; the parse takes about
 eight times as long, as background work).
 
-What is accepted is what ``orjson`` accepts, with two differences that the readers of the listings
-check themselves: an integer beyond 64 bits stays an integer (orjson makes it a float), and a
-number too large for a float is infinite (orjson refuses it). ``NaN`` and ``Infinity`` are refused
-as orjson refuses them; a document with an escaped UTF-16 surrogate (``\\ud800``) is left to orjson,
-which refuses a lone one and pairs the others.
+What is accepted, and what it becomes, is what ``orjson`` accepts and makes of it: ``NaN``,
+``Infinity`` and numbers too large for a float are refused, an integer beyond 64 bits becomes a
+float; a document with an escaped UTF-16 surrogate (``\\ud800``) is left to orjson, which refuses a
+lone one and pairs the others (the tests compare the two on valid and hostile documents).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -54,7 +54,22 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large")  # as orjson refuses it
+    return value
+
+
+def _int(text: str) -> int | float:
+    # As orjson: an integer within 64 bits (signed or unsigned) as one, a larger one as a float.
+    value = int(text) if len(text) <= 20 else None
+    if value is not None and -(2**63) <= value < 2**64:
+        return value
+    return _float(text)
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_float, parse_int=_int)
 
 
 class _Walk:

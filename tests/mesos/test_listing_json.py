@@ -37,6 +37,10 @@ def listing(agents: int, tasks: int) -> bytes:
 def test_the_document_is_the_one_orjson_makes():
     body = listing(agents=300, tasks=500)
     assert loads_yielding(body) == orjson.loads(body)
+    numbers = b'{"slaves": [[18446744073709551615, 18446744073709551616, -9223372036854775808, -9223372036854775809]]}'
+    assert loads_yielding(numbers) == orjson.loads(numbers)
+    floats = b'{"x": [1e308, 1.5e-400, -0.0, 12, 1.25]}'
+    assert loads_yielding(floats) == orjson.loads(floats)
     for text in (
         b"{}",
         b" { } ",
@@ -65,6 +69,9 @@ def test_the_document_is_the_one_orjson_makes():
         b"{slaves: []}",
         b'{"slaves": [NaN]}',
         b'{"a": Infinity}',
+        b'{"slaves": [{"cpus": 1e309}]}',
+        b'{"slaves": [{"cpus": -1e309}]}',
+        b'{"slaves": [{"cpus": 1' + b"0" * 400 + b"}]}",
         b'{"slaves": [{"hostname": "\\ud800"}]}',  # a lone surrogate
         b'{"slaves": ["\xff"]}',  # not UTF-8
         b'{"slaves": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}",  # nested past any parser's depth
