@@ -38,7 +38,6 @@ from scheduler.mesos.events import (
     parse_event,
     split_offers,
 )
-from scheduler.mesos.listing_json import loads_yielding, release_yielding
 from scheduler.mesos.recordio import RecordIODecoder, RecordIOError
 from scheduler.redact import mask_url
 
@@ -161,8 +160,7 @@ def _parse_and_read(body: bytes, read: Callable[[Any], Any] | None) -> Any:
 
 
 def _parse_and_read_uncollected(body: bytes, read: Callable[[Any], Any] | None) -> Any:
-    """Parse (letting the event loop run meanwhile: ``listing_json``) and read a large answer, in a
-    thread, with the garbage collector paused.
+    """``_parse_and_read`` with the garbage collector paused (in a thread, for large answers).
 
     Every object of the parsed document lives until the read is done, and then they die together:
     a young collection in between walks hundreds of thousands of them for nothing, holding the
@@ -172,12 +170,7 @@ def _parse_and_read_uncollected(body: bytes, read: Callable[[Any], Any] | None) 
     enabled = gc.isenabled()
     gc.disable()
     try:
-        document = loads_yielding(body)
-        if read is None:
-            return document
-        result = read(document)
-        release_yielding(document)
-        return result
+        return _parse_and_read(body, read)
     finally:
         if enabled:  # another thread may have paused it too: the first to finish turns it back on
             gc.enable()
@@ -601,8 +594,10 @@ class MesosDriver:
                     raise CallError("GET " + path, resp.status, (await resp.text())[:200])
                 body = await _read_at_most(resp, MAX_LISTING_BYTES, "GET " + path)
             # A large cluster's listing is megabytes: parsed and read in a thread (10,000 agents: 27 ms
-            # to parse, then 33 ms to make reports of, each a step the loop waited out on the reference
-            # machine); the parse in pieces, since one orjson call holds the interpreter throughout.
+            # to parse, then 33 ms to make reports of, on the reference machine). The read lets go of
+            # the interpreter every millisecond; the parse, one orjson call, holds it throughout, so
+            # the loop still waits for it (60-74 ms with the document's drop on a 2-core VM). Parsing
+            # and freeing it a piece at a time was tried and not kept: see the README's figures.
             if len(body) < 1_000_000:
                 return _parse_and_read(body, read)
             return await asyncio.to_thread(_parse_and_read_uncollected, body, read)
