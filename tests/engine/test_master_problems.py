@@ -207,14 +207,15 @@ async def test_an_unreadable_agents_listing_is_a_warning_until_a_read_succeeds(h
     assert "MASTER_AGENTS_UNREAD" not in scheduler_warnings(h)
 
 
-async def test_the_masters_words_in_that_warning_are_printable_and_bounded(h):
+@pytest.mark.parametrize("warning", ["MASTER_AGENTS_UNREAD", "MASTER_FRAMEWORKS_UNREAD"])
+async def test_the_masters_words_in_those_warnings_are_printable_and_bounded(h, warning):
     class Hostile:
         async def __call__(self, path, read=None):
             raise CallError("GET " + path, 500, "\x1b[31mred\r\n" + "x" * 5000)
 
     h.driver.get_master_json = Hostile()
     await poll(h)
-    description = scheduler_warnings(h)["MASTER_AGENTS_UNREAD"]
+    description = scheduler_warnings(h)[warning]
     assert "\x1b" not in description and "\r" not in description and "\n" not in description
     assert len(description) < 400
 
@@ -229,15 +230,3 @@ async def test_an_unreadable_frameworks_listing_is_a_warning_until_a_read_succee
     h.driver.master_json["/master/frameworks"] = frameworks()
     await poll(h)
     assert "MASTER_FRAMEWORKS_UNREAD" not in scheduler_warnings(h)
-
-
-async def test_the_masters_words_about_its_frameworks_are_printable_and_bounded(h):
-    class Hostile:
-        async def __call__(self, path, read=None):
-            raise CallError("GET " + path, 500, "\x1b[31mred\r\n" + "x" * 5000)
-
-    h.driver.get_master_json = Hostile()
-    await poll(h)
-    description = scheduler_warnings(h)["MASTER_FRAMEWORKS_UNREAD"]
-    assert "\x1b" not in description and "\r" not in description and "\n" not in description
-    assert len(description) < 400
