@@ -167,12 +167,8 @@ def _master_problems(state: CoreState, item: MasterProblems, now: float) -> Acti
         state.warnings.set(GHOST_FRAMEWORK, ghosts_description(item.ghosts) if item.ghosts else None, now)
     detection = MASTER_DETECTION.description % item.detection if item.detection else None
     state.warnings.set(MASTER_DETECTION, detection, now)
-    unread = MASTER_AGENTS_UNREAD.description % master_words(item.agents_error) if item.agents_error else None
-    state.warnings.set(MASTER_AGENTS_UNREAD, unread, now)
-    error = item.frameworks_error
-    state.warnings.set(
-        MASTER_FRAMEWORKS_UNREAD, MASTER_FRAMEWORKS_UNREAD.description % master_words(error) if error else None, now
-    )
+    for kind, error in ((MASTER_AGENTS_UNREAD, item.agents_error), (MASTER_FRAMEWORKS_UNREAD, item.frameworks_error)):
+        state.warnings.set(kind, kind.description % master_words(error) if error else None, now)
     return Actions()
 
 
