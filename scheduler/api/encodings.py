@@ -32,6 +32,17 @@ def compress(body: bytes, coding: str) -> bytes:
     raise ValueError(f"unknown content coding {coding!r}")
 
 
+def gunzip(body: bytes, max_bytes: int) -> bytes:
+    """Inflate a gzip body, refusing one that would grow past ``max_bytes`` (or is cut short)."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    plain = inflater.decompress(body, max_bytes + 1)
+    if len(plain) > max_bytes:
+        raise ValueError(f"more than {max_bytes} bytes once inflated")
+    if not inflater.eof:
+        raise ValueError("a gzip body cut short")
+    return plain
+
+
 def encoded(snapshot: StatusSnapshot, coding: str) -> bytes:
     """The snapshot's body in ``coding``, compressed once; safe to call from several threads at a time."""
     ready = snapshot.encoded_if_ready(coding)

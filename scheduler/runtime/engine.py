@@ -595,4 +595,8 @@ class Engine:
     async def _persist_status(self) -> None:
         snapshot = self.snapshots.current
         if snapshot is not None:
-            await self.store.save_status(snapshot.body, snapshot.generated_at)
+            # Stored gzipped (the bytes a gzip client is sent, made once per snapshot, off the loop): a
+            # 9 MB text quoted by the database driver holds the interpreter for tens of milliseconds.
+            loop = asyncio.get_running_loop()
+            gzipped = await loop.run_in_executor(None, encodings.encoded, snapshot, "gzip")
+            await self.store.save_status(gzipped, snapshot.generated_at)

@@ -133,5 +133,5 @@ class StateStore:
         ids = await self.database.run(lambda connection: save_nodes(connection, rows), timeout_s=timeout_s)
         return NodeIdsStored(ids)
 
-    async def save_status(self, body: bytes, generated_at: float) -> None:
-        await self.database.run(lambda connection: save_status(connection, body, generated_at))
+    async def save_status(self, gzipped: bytes, generated_at: float) -> None:
+        await self.database.run(lambda connection: save_status(connection, gzipped, generated_at))

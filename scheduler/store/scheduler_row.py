@@ -64,14 +64,20 @@ def set_scheduler_paused(connection: Connection, paused: bool) -> None:
     connection.execute(scheduler_table.update().where(scheduler_table.c.id == ROW_ID).values(is_paused=paused))
 
 
-def save_status(connection: Connection, body: bytes, generated_at: float) -> None:
-    """The last status document, for the api command and for standby instances."""
+def save_status(connection: Connection, gzipped: bytes, generated_at: float) -> None:
+    """The last status document, gzipped, for the api command and for standby instances."""
     ensure_row(connection)
     connection.execute(
         scheduler_table.update()
         .where(scheduler_table.c.id == ROW_ID)
-        .values(status=body.decode(), status_time=datetime.fromtimestamp(generated_at, UTC))
+        .values(status_gzip=gzipped, status=None, status_time=datetime.fromtimestamp(generated_at, UTC))
     )
+
+
+class StoredStatus(NamedTuple):
+    gzipped: bytes | None  # written by this version
+    text: str | None  # written by a version before migration 0006
+    time: datetime | None
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -87,8 +93,13 @@ def load_status_time(connection: Connection) -> datetime | None:
     )
 
 
-def load_status(connection: Connection) -> tuple[str | None, datetime | None]:
+def load_status(connection: Connection) -> StoredStatus:
+    table = scheduler_table
     row = connection.execute(
-        select(scheduler_table.c.status, scheduler_table.c.status_time).where(scheduler_table.c.id == ROW_ID)
+        select(table.c.status_gzip, table.c.status, table.c.status_time).where(table.c.id == ROW_ID)
     ).first()
-    return (row.status, _aware(row.status_time)) if row is not None else (None, None)
+    if row is None:
+        return StoredStatus(None, None, None)
+    return StoredStatus(
+        bytes(row.status_gzip) if row.status_gzip is not None else None, row.status, _aware(row.status_time)
+    )
