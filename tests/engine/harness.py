@@ -265,7 +265,7 @@ class MemoryStore:
             self.node_ids.setdefault(record.hostname, len(self.node_ids) + 1)
         return NodeIdsStored({r.hostname: self.node_ids[r.hostname] for r in records})
 
-    async def save_status(self, body: bytes, generated_at: float) -> None:
+    async def save_status(self, gzipped: bytes, generated_at: float) -> None:
         pass
 
 
