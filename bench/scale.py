@@ -154,6 +154,7 @@ def burst(r: Run, args, report: dict, failures: list[str]) -> tuple[float, float
         "latency_max_ms": ms(max(poller.latencies, default=None)),
         "age_max_s": round(max(poller.ages), 2) if poller.ages else None,
     }
+    report["_status_ages"] = list(zip(poller.answered_at, poller.ages, strict=True))  # for the timeline
     if sampler.failures:
         report["sample_failures"] = sampler.failures[:5]
     return published, killed_at, [before, *sampler.samples]
@@ -164,11 +165,12 @@ def peak_rss_mb(samples: list, pid: int) -> float | None:
     return round(max(marks) / 1024, 1) if marks else None
 
 
-def timeline(by_pid: dict[int, list], every_s: float = 10.0) -> list[dict]:
+def timeline(by_pid: dict[int, list], every_s: float = 10.0, status_ages: list | None = None) -> list[dict]:
     """Per ``every_s`` of the run: jobs ended, loop timers over 50 ms and 200 ms late, time in the
-    collector and how often launches were held; where in a run the lag is (the burst's start, its end,
-    the restart)."""
+    collector, how often launches were held and the status' oldest age read (``status_ages``: (epoch
+    seconds, age) pairs); where in a run the lag is (the burst's start, its end, the restart)."""
     first = min(runs[0].at for runs in by_pid.values())
+    status_ages = status_ages or []
     rows = []
     for runs in by_pid.values():
         start, window = runs[0], []
@@ -190,6 +192,9 @@ def timeline(by_pid: dict[int, list], every_s: float = 10.0) -> list[dict]:
                     "lag_over_200ms": int(total - lag.get(0.2, 0.0)),
                     "gc_s": round(gc_after - gc_before, 2),
                     "held_pct": held_pct(window),
+                    "status_age_max_s": max(
+                        (round(age, 2) for at, age in status_ages if start.at < at <= sample.at), default=None
+                    ),
                 }
             )
             start, window, lag_before, gc_before = sample, [], lag_after, gc_after
@@ -307,7 +312,12 @@ def runtime_metrics(samples: list, jobs: int, report: dict, failures: list[str])
         "over_50ms_pct": round(100 * (measured - lag_total.get(0.05, 0.0)) / measured, 2) if measured else None,
         "over_200ms_pct": round(100 * (measured - lag_total.get(0.2, 0.0)) / measured, 2) if measured else None,
     }
-    report["timeline"] = timeline(by_pid)
+    status_ages = report.pop("_status_ages", [])
+    report["timeline"] = timeline(by_pid, status_ages=status_ages)
+    if status_ages and by_pid:
+        at, _ = max(status_ages, key=lambda pair: pair[1])
+        first = min(runs[0].at for runs in by_pid.values())
+        report["status"]["age_max_at_s"] = round(at - first, 1)  # counted as the timeline's t_s
     if not lag_total:
         report["loop_lag"]["missing"] = f"the scheduler's /metrics has no {LAG}"
     # The collector's pauses over the run, per generation: what part of the lag is Python's GC.

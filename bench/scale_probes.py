@@ -113,6 +113,7 @@ class StatusPoller(threading.Thread):
         self.url, self.interval_s = url, interval_s
         self.latencies: list[float] = []
         self.ages: list[float] = []
+        self.answered_at: list[float] = []  # when each age was read (epoch seconds), for the timeline
         self.errors = 0
         self.encodings: set[str] = set()
         self._stop_event = threading.Event()
@@ -148,7 +149,9 @@ class StatusPoller(threading.Thread):
             return
         generated = datetime.fromisoformat(match.group(1).decode().replace("Z", "+00:00")).timestamp()
         self.latencies.append(latency)
-        self.ages.append(time.time() - generated)
+        answered = time.time()
+        self.ages.append(answered - generated)
+        self.answered_at.append(answered)
 
 
 # --- once a second: metrics, database counts, launches in flight, memory ---------------------------

@@ -81,3 +81,13 @@ def test_the_loop_threads_run_queue_figures_are_read_from_proc():
     assert after[0] - before[0] >= 0.04  # on a core for the loop above
     assert after[1] >= before[1] >= 0.0
     assert thread_run_times(os.getpid(), 2**22 + 1) is None  # no such thread
+
+
+def test_the_timeline_shows_the_status_oldest_age_in_each_window():
+    from bench.scale import timeline
+
+    runs = [Sample(100.0 + 5 * i, "", {}, 0, None, None, None, None, 7) for i in range(5)]  # 100..120 s
+    ages = [(101.0, 0.4), (104.0, 1.9), (106.0, 0.3), (112.0, 10.35), (119.0, 0.5), (130.0, 99.0)]
+    rows = timeline({7: runs}, every_s=10.0, status_ages=ages)
+    assert [(row["t_s"], row["status_age_max_s"]) for row in rows] == [(10.0, 1.9), (20.0, 10.35)]
+    assert [row["status_age_max_s"] for row in timeline({7: runs}, every_s=10.0)] == [None, None]
