@@ -19,6 +19,7 @@ from pathlib import Path
 
 SCHEDULER_REALM = "mesos-master-scheduler"  # DEFAULT_HTTP_FRAMEWORK_AUTHENTICATION_REALM
 READONLY_REALM = "mesos-master-readonly"  # READONLY_HTTP_AUTHENTICATION_REALM (/master/state, ...)
+READWRITE_REALM = "mesos-master-readwrite"  # READWRITE_HTTP_AUTHENTICATION_REALM (/api/v1, ...)
 UNAUTHORIZED_BODY = "401 Unauthorized."
 MAX_CREDENTIALS_BYTES = 1024 * 1024
 MAX_HEADER_CHARS = 8192

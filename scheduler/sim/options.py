@@ -98,6 +98,8 @@ class SimConfig:
     credentials: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     # --authenticate_http_readonly: /master/state and /master/slaves need credentials too.
     authenticate_readonly: bool = False
+    # --authenticate_http_readwrite: the operator API (POST /api/v1) needs credentials too.
+    authenticate_readwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.agents < 0:
@@ -128,8 +130,9 @@ class SimConfig:
         parse_port_ranges(self.agent_ports)  # raises on a bad value
         if not 0 <= self.call_latency_ms <= MAX_CALL_LATENCY_MS:
             raise ValueError(f"call_latency_ms must be from 0 to {MAX_CALL_LATENCY_MS}")
-        if self.authenticate_readonly and not self.credentials:
-            raise ValueError("authenticate_readonly needs credentials")
+        for name in ("authenticate_readonly", "authenticate_readwrite"):
+            if getattr(self, name) and not self.credentials:
+                raise ValueError(f"{name} needs credentials")
 
     def replace(self, **changes) -> SimConfig:
         return dataclasses.replace(self, **changes)

@@ -47,6 +47,16 @@ ENUMS: dict[str, frozenset[str]] = {
         "UNKNOWN REVOCABLE_RESOURCES TASK_KILLING_STATE GPU_RESOURCES SHARED_RESOURCES "
         "PARTITION_AWARE MULTI_ROLE RESERVATION_REFINEMENT REGION_AWARE".split()
     ),
+    # v1 master::Call::Type (the operator API, POST /api/v1).
+    "MasterCallType": frozenset(
+        "UNKNOWN GET_HEALTH GET_FLAGS GET_VERSION GET_METRICS GET_LOGGING_LEVEL SET_LOGGING_LEVEL "
+        "LIST_FILES READ_FILE GET_STATE GET_AGENTS GET_FRAMEWORKS GET_EXECUTORS GET_OPERATIONS GET_TASKS "
+        "GET_ROLES GET_WEIGHTS UPDATE_WEIGHTS GET_MASTER SUBSCRIBE RESERVE_RESOURCES UNRESERVE_RESOURCES "
+        "CREATE_VOLUMES DESTROY_VOLUMES GROW_VOLUME SHRINK_VOLUME GET_MAINTENANCE_STATUS "
+        "GET_MAINTENANCE_SCHEDULE UPDATE_MAINTENANCE_SCHEDULE START_MAINTENANCE STOP_MAINTENANCE "
+        "DRAIN_AGENT DEACTIVATE_AGENT REACTIVATE_AGENT GET_QUOTA UPDATE_QUOTA SET_QUOTA REMOVE_QUOTA "
+        "TEARDOWN MARK_AGENT_GONE".split()
+    ),
     "ValueType": frozenset("SCALAR RANGES SET TEXT".split()),
     "OperationType": frozenset(
         "UNKNOWN LAUNCH LAUNCH_GROUP RESERVE UNRESERVE CREATE DESTROY GROW_VOLUME "
@@ -70,6 +80,9 @@ _SPEC: dict[str, str] = {
     "decline_inverse_offers:DeclineInverseOffers revive:Revive suppress:Suppress "
     "acknowledge_operation_status:AcknowledgeOperationStatus "
     "reconcile_operations:ReconcileOperations update_framework:UpdateFramework",
+    # The operator API's call: only its type is modelled (the payloads of the calls the
+    # simulator does not answer are not checked).
+    "MasterCall": "type:MasterCallType",
     "FrameworkID": _ID,
     "OfferID": _ID,
     "AgentID": _ID,
@@ -317,6 +330,16 @@ def parse_message(value: Any, message: str) -> dict:
 
 def parse_call(value: Any) -> dict:
     return parse_message(value, "Call")
+
+
+def parse_master_call(value: Any) -> dict:
+    """POST /api/v1's body as a ``master::Call`` (its type only). Raises ConversionError."""
+    return parse_message(value, "MasterCall")
+
+
+def validate_master_call(call: dict) -> str | None:
+    """``validation::master::call::validate``, as far as the simulator answers: the type."""
+    return None if "type" in call else "Expecting 'type' to be present"
 
 
 # --- validation.cpp (scheduler::call::validate) -----------------------------------

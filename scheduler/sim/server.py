@@ -416,6 +416,54 @@ class SimMaster:
 
     # -- HTTP: read-only master endpoints --
 
+    # -- HTTP: /api/v1 (the operator API: GET_FRAMEWORKS only) --
+
+    async def handle_operator(self, request: web.Request) -> web.Response:
+        """``Master::Http::api``, in its order of checks; of the calls, only GET_FRAMEWORKS is answered."""
+        if self.config.authenticate_readwrite:  # libprocess, before the handler
+            _, refused = self._authenticate(request, auth.READWRITE_REALM)
+            if refused is not None:
+                return refused
+        refused = self.guard(request)  # not elected: 307 to the leader; still recovering: 503
+        if refused is not None:
+            return refused
+        if request.method != "POST":
+            return text(
+                405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", headers={"Allow": "POST"}
+            )
+        content_type = request.headers.get("Content-Type")
+        if content_type is None:
+            return text(400, "Expecting 'Content-Type' to be present")
+        body = await request.read()
+        if content_type == APPLICATION_PROTOBUF:
+            # Deviation: the simulator has no protobuf codec.
+            return text(415, f"the simulator does not support {APPLICATION_PROTOBUF}")
+        if content_type != APPLICATION_JSON:
+            return text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return text(400, f"Failed to parse body into JSON: {exc}")
+        try:
+            call = schema.parse_master_call(value)
+        except schema.ConversionError as exc:
+            return text(400, f"Failed to convert JSON into Call protobuf: {exc}")
+        error = schema.validate_master_call(call)
+        if error is not None:
+            return text(400, f"Failed to validate master::Call: {error}")
+        accept = request.headers.get("Accept")
+        if not accepts(accept, APPLICATION_JSON):
+            if accepts(accept, APPLICATION_PROTOBUF):
+                return text(406, f"the simulator does not support {APPLICATION_PROTOBUF}")  # deviation
+            return text(406, f"Expecting 'Accept' to allow '{APPLICATION_PROTOBUF}' or '{APPLICATION_JSON}'")
+        kind = call["type"]
+        if kind == "GET_FRAMEWORKS":
+            return json_response(views.get_frameworks(self.state))
+        if kind == "UNKNOWN":
+            return web.Response(status=501)
+        # Deviation: a real master answers every other call of the operator API.
+        return text(501, f"the simulator does not implement the operator call {kind}")
+
     async def handle_version(self, request: web.Request) -> web.Response:
         refused = self.guard(request, redirect=False)
         return refused or json_response(views.version(self.state))
@@ -448,6 +496,7 @@ def create_sim_app(master: SimMaster) -> web.Application:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app[control.MASTER_KEY] = master
     app.router.add_route("*", "/api/v1/scheduler", master.handle_scheduler)
+    app.router.add_route("*", "/api/v1", master.handle_operator)
     app.router.add_get("/version", master.handle_version)
     app.router.add_get("/health", master.handle_health)
     for path in ("/master/slaves", "/slaves"):

@@ -141,6 +141,57 @@ def frameworks(state: MasterState) -> dict:
     }
 
 
+def _nanoseconds(t: float) -> dict:
+    return {"nanoseconds": int(t * 1_000_000_000)}
+
+
+def _operator_framework(state: MasterState, fw: Framework) -> dict:
+    """``GetFrameworks.Framework`` (``model(const Framework&)`` in the master's http.cpp): the
+    FrameworkInfo and the framework's state, offers and resource totals; no tasks."""
+    used = EMPTY
+    for task in fw.tasks.values():
+        if not task.terminal:
+            used = used + task.resources
+    offered = EMPTY
+    offers = []
+    for offer_id in sorted(fw.offers):
+        offer = state.offers[offer_id]
+        offered = offered + offer.resources
+        offers.append(state.offer_json(offer, fw))
+    role = fw.roles[0] if fw.roles else "*"
+    out: dict = {
+        "framework_info": fw.info,
+        "active": fw.connected,
+        "connected": fw.connected,
+        "recovered": False,
+        "registered_time": _nanoseconds(fw.registered_time),
+    }
+    if fw.unregistered_time:
+        out["unregistered_time"] = _nanoseconds(fw.unregistered_time)
+    if fw.reregistered_time is not None:
+        out["reregistered_time"] = _nanoseconds(fw.reregistered_time)
+    # Repeated fields are left out when empty, as Mesos' protobuf-to-JSON writer does.
+    if offers:
+        out["offers"] = offers
+    for name, resources in (("allocated_resources", used), ("offered_resources", offered)):
+        listed = resources.to_protobuf_list(role)
+        if listed:
+            out[name] = listed
+    return out
+
+
+def get_frameworks(state: MasterState) -> dict:
+    """``POST /api/v1 {"type": "GET_FRAMEWORKS"}``: the frameworks without their tasks, which make
+    ``/master/frameworks`` megabytes on a busy cluster."""
+    return {
+        "type": "GET_FRAMEWORKS",
+        "get_frameworks": {
+            "frameworks": [_operator_framework(state, fw) for fw in state.frameworks.values()],
+            "completed_frameworks": [_operator_framework(state, fw) for fw in state.completed_frameworks.values()],
+        },
+    }
+
+
 def master_state(state: MasterState) -> dict:
     return {
         **version(state),
