@@ -585,21 +585,33 @@ class MesosDriver:
     async def get_master_json(self, path: str, read: Callable[[Any], Any] | None = None) -> Any:
         """GET a JSON endpoint of the leading master (``/master/slaves``, ``/master/state``); with
         ``read``, what it makes of the document (raising ``ValueError`` when it cannot)."""
+        return await self._master_json("GET", path, None, read)
+
+    async def operator_call(self, call: dict, read: Callable[[Any], Any] | None = None) -> Any:
+        """A call of the master's v1 operator API (``POST /api/v1``, e.g. ``{"type": "GET_FRAMEWORKS"}``),
+        its JSON answer read as ``get_master_json`` reads a listing."""
+        return await self._master_json("POST", "/api/v1", orjson.dumps(call), read)
+
+    async def _master_json(self, method: str, path: str, body: bytes | None, read: Callable[[Any], Any] | None) -> Any:
+        what = f"{method} {path}"
         if self._session is None:
-            raise CallError("GET " + path, 0, "driver not running")
+            raise CallError(what, 0, "driver not running")
         timeout = aiohttp.ClientTimeout(total=self.options.call_timeout_s)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"} if body is not None else None
         try:
-            async with self._session.get(self.master_url + path, timeout=timeout) as resp:
+            async with self._session.request(
+                method, self.master_url + path, data=body, headers=headers, timeout=timeout
+            ) as resp:
                 if resp.status != 200:
-                    raise CallError("GET " + path, resp.status, (await resp.text())[:200])
-                body = await _read_at_most(resp, MAX_LISTING_BYTES, "GET " + path)
+                    raise CallError(what, resp.status, (await resp.text())[:200])
+                document = await _read_at_most(resp, MAX_LISTING_BYTES, what)
             # A large cluster's listing is megabytes: parsed and read in a thread (10,000 agents: 27 ms
             # to parse, then 33 ms to make reports of, on the reference machine). The read lets go of
             # the interpreter every millisecond; the parse, one orjson call, holds it throughout, so
             # the loop still waits for it (60-74 ms with the document's drop on a 2-core VM). Parsing
             # and freeing it a piece at a time was tried and not kept: see the README's figures.
-            if len(body) < 1_000_000:
-                return _parse_and_read(body, read)
-            return await asyncio.to_thread(_parse_and_read_uncollected, body, read)
+            if len(document) < 1_000_000:
+                return _parse_and_read(document, read)
+            return await asyncio.to_thread(_parse_and_read_uncollected, document, read)
         except (TimeoutError, aiohttp.ClientError, OSError, orjson.JSONDecodeError) as exc:
-            raise CallError("GET " + path, 0, repr(exc)) from None
+            raise CallError(what, 0, repr(exc)) from None

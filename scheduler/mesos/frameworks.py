@@ -1,12 +1,13 @@
 """Other frameworks on the master that look like this scheduler: ghosts (Scale issue 1900).
 
 After a master election a second framework with Scale's name ran the same jobs. Reading the
-master's ``/master/frameworks`` (or ``/master/state``) JSON, a framework other than ours with our
-name or our principal is a ghost when the master still holds it: active, or inactive (disconnected,
-inside its failover timeout, its tasks still running), or recovered (known from the agents after
-a master failover, not yet re-subscribed): Mesos lists all three in ``frameworks`` (``Master::Http::
-frameworks``, ``FullFrameworkWriter``). ``completed_frameworks`` are removed and can run nothing,
-so they are not reported; ``unregistered_frameworks`` are bare ids (pre-1.0 agents) with no name.
+master's operator API (``GET_FRAMEWORKS``), or its ``/master/frameworks`` (or ``/master/state``)
+JSON, a framework other than ours with our name or our principal is a ghost when the master still
+holds it: active, or inactive (disconnected, inside its failover timeout, its tasks still running),
+or recovered (known from the agents after a master failover, not yet re-subscribed): Mesos lists all
+three in ``frameworks`` (``Master::Http::frameworks``, ``FullFrameworkWriter``; ``GetFrameworks``).
+``completed_frameworks`` are removed and can run nothing, so they are not reported;
+``unregistered_frameworks`` are bare ids (pre-1.0 agents) with no name.
 Pure: JSON in, plain strings out; the input is the master's and is read defensively (wrong types
 skipped, sizes bounded, text cleaned).
 """
@@ -40,6 +41,38 @@ def ghost_frameworks(frameworks_json: Any, our_id: str | None, name: str, princi
         if same_name or same_principal:
             ghosts[framework_id] = _describe(framework, same_name, same_principal)
     return [f"{_clean(fid)} ({ghosts[fid]})" for fid in sorted(ghosts)[:MAX_GHOSTS]]
+
+
+def listed_by_operator_api(answer: Any) -> dict:
+    """The operator API's ``GET_FRAMEWORKS`` answer in the ``/master/frameworks`` form that
+    ``ghost_frameworks`` reads (``frameworks``: id, name, principal, hostname, active, recovered).
+
+    Same frameworks, same authorization filter (``VIEW_FRAMEWORK``), but without their tasks: at
+    15,000 running tasks ``/master/frameworks`` is 8 MB built in the master's one actor; this grows
+    with the offers in hand instead.
+    Entries of the wrong shape are skipped, as ``ghost_frameworks`` skips them."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("get_frameworks"), dict):
+        raise ValueError("not a GET_FRAMEWORKS answer")
+    listed = answer["get_frameworks"].get("frameworks", [])  # an empty repeated field is left out
+    if not isinstance(listed, list):
+        raise ValueError("get_frameworks.frameworks is not a list")
+    frameworks = []
+    for entry in listed[:MAX_FRAMEWORKS]:
+        info = entry.get("framework_info") if isinstance(entry, dict) else None
+        framework_id = info.get("id") if isinstance(info, dict) else None
+        if not isinstance(framework_id, dict):
+            continue
+        frameworks.append(
+            {
+                "id": framework_id.get("value"),
+                "name": info.get("name"),
+                "principal": info.get("principal"),
+                "hostname": info.get("hostname"),
+                "active": entry.get("active"),
+                "recovered": entry.get("recovered"),
+            }
+        )
+    return {"frameworks": frameworks}
 
 
 def _describe(framework: dict, same_name: bool, same_principal: bool) -> str:

@@ -1,6 +1,7 @@
 """The master's listings the engine reads besides its event stream: the agents (``/master/slaves``),
-for resources and nodes the offers do not show, and the frameworks (``/master/frameworks``), for
-ghosts with our name (Scale issue 1900). Each read becomes an input for the core.
+for resources and nodes the offers do not show, and the frameworks (the operator API's
+``GET_FRAMEWORKS``, or ``/master/frameworks`` from a master without it), for ghosts with our name
+(Scale issue 1900). Each read becomes an input for the core.
 
 The master builds these listings in its one actor (10,000 agents: megabytes each time) and every
 call of every framework waits meanwhile, so a listing is read again only after ``MASTER_READ_SPACING``
@@ -18,12 +19,15 @@ from scheduler.config import Settings
 from scheduler.core.inputs import AgentsListed, Input, MasterProblems
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
-from scheduler.mesos.frameworks import ghost_frameworks
+from scheduler.mesos.frameworks import ghost_frameworks, listed_by_operator_api
 
 log = logging.getLogger(__name__)
 
 # /master/frameworks lists every task of every framework: a large answer, read less often than the agents.
 GHOST_CHECK_INTERVAL_S = 30.0
+GET_FRAMEWORKS = {"type": "GET_FRAMEWORKS"}
+# A master (or a proxy in front of it) without the v1 operator API: no route, or the call not known.
+NO_OPERATOR_API = frozenset({404, 405, 501})
 MASTER_READ_SPACING = 20
 
 
@@ -36,6 +40,7 @@ class MasterListings:
         self.frameworks_error: str | None = None  # the same for the frameworks' read
         self._agents_not_before = 0.0
         self._ghosts_not_before = 0.0
+        self._operator_api = True  # until the master answers GET_FRAMEWORKS as one without it would
 
     async def read(self, driver, framework_id: str | None) -> list[Input]:
         """The inputs from this round's reads: the agents when due, then the master's problems."""
@@ -69,6 +74,21 @@ class MasterListings:
         self.error = None
         return AgentsListed(tuple(reports))
 
+    async def _read_frameworks(self, driver, read: Callable[[Any], Any]) -> Any:
+        """Through the operator API's GET_FRAMEWORKS while the master answers it (no tasks: a few KB
+        where ``/master/frameworks`` is megabytes); ``/master/frameworks`` from a master without it."""
+        if self._operator_api:
+            try:
+                return await driver.operator_call(
+                    GET_FRAMEWORKS, read=lambda answer: read(listed_by_operator_api(answer))
+                )
+            except CallError as exc:
+                if exc.status not in NO_OPERATOR_API:
+                    raise
+                self._operator_api = False
+                log.warning("The master does not answer GET_FRAMEWORKS (%s); reading /master/frameworks instead", exc)
+        return await driver.get_master_json("/master/frameworks", read=read)
+
     def _again_at(self, started: float, interval_s: float) -> float:
         """When a listing whose read began at ``started`` and just ended may be read again."""
         return started + max(interval_s, MASTER_READ_SPACING * (self.clock() - started))
@@ -87,7 +107,7 @@ class MasterListings:
             ghost_frameworks, our_id=our_id, name=settings.framework_name, principal=settings.mesos_principal
         )
         try:
-            ghosts = await driver.get_master_json("/master/frameworks", read=read)
+            ghosts = await self._read_frameworks(driver, read)
             self._ghosts_not_before = self._again_at(now, interval_s)
         except (CallError, ValueError) as exc:
             if self.frameworks_error is None:

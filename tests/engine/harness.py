@@ -70,6 +70,11 @@ class RecordingDriver:
             "/master/slaves": {"slaves": []},
             "/master/frameworks": {"frameworks": [], "completed_frameworks": [], "unregistered_frameworks": []},
         }
+        # Operator API answers by call type (POST /api/v1); an int is the HTTP status of a refusal,
+        # a type not here is answered 404 (a master without the operator API).
+        self.operator_answers: dict[str, object] = {
+            "GET_FRAMEWORKS": {"type": "GET_FRAMEWORKS", "get_frameworks": {"frameworks": []}},
+        }
         self.refuse_offer_calls: list[int] = []  # HTTP statuses failing the next SUPPRESS/REVIVE
 
     async def launch(self, offer_ids, task_infos, refuse_seconds) -> None:
@@ -105,6 +110,12 @@ class RecordingDriver:
 
     async def acknowledge(self, status) -> None:
         self.calls.append(Call("ACKNOWLEDGE", task_ids=(status.task_id,)))
+
+    async def operator_call(self, call, read=None):
+        answer = self.operator_answers.get(call["type"], 404)
+        if isinstance(answer, int):
+            raise CallError("POST /api/v1", answer, "refused by the test")
+        return answer if read is None else read(answer)
 
     async def get_master_json(self, path, read=None):
         answer = self.master_json.get(path)

@@ -1,5 +1,6 @@
-"""Warnings about the master: ghost frameworks (Scale #1900) read from ``/master/frameworks`` by the
-engine's master poll, and the ZooKeeper detector's problem; each clears when its condition goes."""
+"""Warnings about the master: ghost frameworks (Scale #1900) read through the operator API's
+GET_FRAMEWORKS (``/master/frameworks`` from a master without it) by the engine's master poll, and
+the ZooKeeper detector's problem; each clears when its condition goes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,22 @@ async def h(tmp_path):
 
 
 def frameworks(*extra: dict) -> dict:
+    """The master's GET_FRAMEWORKS answer: our framework and ``extra`` ones (id, name, principal,
+    hostname, active, recovered as in ``/master/frameworks``)."""
+
+    def entry(framework: dict) -> dict:
+        info = {"id": {"value": framework["id"]}, "user": "root", "name": framework["name"]}
+        info |= {key: framework[key] for key in ("principal", "hostname") if key in framework}
+        return {"framework_info": info, "active": framework["active"], "connected": framework["active"]} | {
+            "recovered": framework.get("recovered", False)
+        }
+
+    ours = {"id": "F-1", "name": "scale", "active": True}
+    return {"type": "GET_FRAMEWORKS", "get_frameworks": {"frameworks": [entry(ours), *map(entry, extra)]}}
+
+
+def listing(*extra: dict) -> dict:
+    """The same as ``/master/frameworks`` lists it (with the tasks), from a master without the operator API."""
     ours = {"id": "F-1", "name": "scale", "active": True, "tasks": []}
     return {"frameworks": [ours, *extra], "completed_frameworks": [], "unregistered_frameworks": []}
 
@@ -38,26 +55,26 @@ async def poll(h: Harness, advance_s: float = GHOST_CHECK_INTERVAL_S) -> None:
 
 
 async def test_a_ghost_framework_raises_a_warning_until_it_is_gone(h):
-    ghost = {"id": "F-0", "name": "scale", "active": False, "hostname": "old-host", "tasks": [{}, {}]}
-    h.driver.master_json["/master/frameworks"] = frameworks(ghost)
+    ghost = {"id": "F-0", "name": "scale", "active": False, "hostname": "old-host"}
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks(ghost)
     await poll(h)
     description = scheduler_warnings(h)["GHOST_FRAMEWORK"]
-    assert "F-0 (name 'scale', inactive, hostname old-host, 2 tasks)" in description
+    assert "F-0 (name 'scale', inactive, hostname old-host)" in description
     assert "F-1" not in description  # our own framework is not a ghost
     # The master forgets it: the warning goes at the next read.
-    h.driver.master_json["/master/frameworks"] = frameworks()
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
     await poll(h)
     assert "GHOST_FRAMEWORK" not in scheduler_warnings(h)
 
 
 async def test_frameworks_are_read_every_ghost_check_interval_and_a_failed_read_changes_nothing(h):
-    h.driver.master_json["/master/frameworks"] = frameworks({"id": "F-9", "name": "scale", "active": True})
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks({"id": "F-9", "name": "scale", "active": True})
     await poll(h)
     assert "GHOST_FRAMEWORK" in scheduler_warnings(h)
-    h.driver.master_json["/master/frameworks"] = frameworks()
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
     await poll(h, advance_s=5.0)  # the agents' poll interval: too soon to read the frameworks again
     assert "GHOST_FRAMEWORK" in scheduler_warnings(h)
-    del h.driver.master_json["/master/frameworks"]  # the read fails (404): the last answer stands
+    h.driver.operator_answers["GET_FRAMEWORKS"] = 503  # the read fails: the last answer stands
     await poll(h)
     assert "GHOST_FRAMEWORK" in scheduler_warnings(h)
 
@@ -66,7 +83,7 @@ async def test_a_framework_with_our_principal_is_a_ghost_too(tmp_path):
     h = Harness(tmp_path, agents=1, settings={"MESOS_PRINCIPAL": "scale-principal"})
     await h.start()
     other = {"id": "F-7", "name": "other-name", "principal": "scale-principal", "active": True}
-    h.driver.master_json["/master/frameworks"] = frameworks(other)
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks(other)
     await poll(h)
     assert "principal 'scale-principal'" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
 
@@ -134,11 +151,19 @@ async def test_a_slow_listing_is_read_again_only_after_twenty_times_what_it_took
         h.clock.now += 1.5 if path == "/master/slaves" else 2.0  # the time the answer took
         return await answer(path, read)
 
+    operator_answer = h.driver.operator_call
+
+    async def slow_operator_api(call, read=None):
+        reads.append(call["type"])
+        h.clock.now += 2.0
+        return await operator_answer(call, read)
+
     h.driver.get_master_json = slow_master
+    h.driver.operator_call = slow_operator_api
     h.driver.master_json["/master/slaves"] = {"slaves": [], "recovered_slaves": []}
-    h.driver.master_json["/master/frameworks"] = frameworks()
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
     await poll(h)
-    assert reads == ["/master/slaves", "/master/frameworks"]
+    assert reads == ["/master/slaves", "GET_FRAMEWORKS"]
     for _ in range(5):  # the configured interval (5 s) passes five times: 25 s, less than 20 x 1.5 s
         await poll(h, advance_s=5.0)
     assert reads.count("/master/slaves") == 1
@@ -147,9 +172,9 @@ async def test_a_slow_listing_is_read_again_only_after_twenty_times_what_it_took
     # At the next poll the frameworks were read 38.5 s before (the reads' own time counts): past the
     # ghost check's 30 s, short of 20 x 2 s; at the one after, 43.5 s.
     await poll(h, advance_s=5.0)
-    assert reads.count("/master/frameworks") == 1
+    assert reads.count("GET_FRAMEWORKS") == 1
     await poll(h, advance_s=5.0)
-    assert reads.count("/master/frameworks") == 2
+    assert reads.count("GET_FRAMEWORKS") == 2
 
 
 async def test_a_large_listing_of_agents_is_handed_to_the_core_in_parts(h, monkeypatch):
@@ -161,7 +186,7 @@ async def test_a_large_listing_of_agents_is_handed_to_the_core_in_parts(h, monke
     agent = {"active": True, "resources": {"cpus": 4.0, "mem": 1024.0}, "used_resources": {"cpus": 1.0}}
     slaves = [{"id": f"S-part-{i}", "hostname": f"part-{i}", **agent} for i in range(5)]
     h.driver.master_json["/master/slaves"] = {"slaves": slaves, "recovered_slaves": []}
-    h.driver.master_json["/master/frameworks"] = frameworks()
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
     h.clock.now += GHOST_CHECK_INTERVAL_S
     await h.engine._poll_master()
     posted = [item for item in h.engine._inputs if isinstance(item, AgentsListed)]
@@ -187,7 +212,7 @@ async def test_an_unreadable_listing_of_agents_is_read_again_as_late_as_a_readab
 
     h.driver.get_master_json = slow_master
     h.driver.master_json["/master/slaves"] = {"agents": []}  # no 'slaves' list
-    h.driver.master_json["/master/frameworks"] = frameworks()
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
     await poll(h)
     assert reads.count("/master/slaves") == 1 and h.engine.listings.error == "the answer has no 'slaves' list"
     await poll(h, advance_s=25.0)  # 26.5 s after the read began: short of 20 x 1.5 s
@@ -214,6 +239,7 @@ async def test_the_masters_words_in_those_warnings_are_printable_and_bounded(h, 
             raise CallError("GET " + path, 500, "\x1b[31mred\r\n" + "x" * 5000)
 
     h.driver.get_master_json = Hostile()
+    h.driver.operator_call = lambda call, read=None: Hostile()("/api/v1", read)
     await poll(h)
     description = scheduler_warnings(h)[warning]
     assert "\x1b" not in description and "\r" not in description and "\n" not in description
@@ -221,12 +247,66 @@ async def test_the_masters_words_in_those_warnings_are_printable_and_bounded(h, 
 
 
 async def test_an_unreadable_frameworks_listing_is_a_warning_until_a_read_succeeds(h):
-    del h.driver.master_json["/master/frameworks"]  # the master answers 404: no ghost check
+    h.driver.operator_answers["GET_FRAMEWORKS"] = 503  # no ghost check
     await poll(h)
     description = scheduler_warnings(h)["MASTER_FRAMEWORKS_UNREAD"]
-    assert description.startswith("Cannot read the Mesos master's frameworks (GET /master/frameworks call failed: 404")
+    assert description.startswith("Cannot read the Mesos master's frameworks (POST /api/v1 call failed: 503")
     await poll(h, advance_s=5.0)  # a round that does not read the frameworks: the warning stands
     assert "MASTER_FRAMEWORKS_UNREAD" in scheduler_warnings(h)
-    h.driver.master_json["/master/frameworks"] = frameworks()
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
     await poll(h)
     assert "MASTER_FRAMEWORKS_UNREAD" not in scheduler_warnings(h)
+
+
+@pytest.mark.parametrize("status", [404, 405, 501])
+async def test_a_master_without_the_operator_api_is_read_through_master_frameworks(h, caplog, status):
+    """GET_FRAMEWORKS answered as a master (or a proxy) without it answers: /master/frameworks, from then on."""
+    calls: list[str] = []
+    operator_answer, listing_answer = h.driver.operator_call, h.driver.get_master_json
+
+    async def operator_api(call, read=None):
+        calls.append(call["type"])
+        return await operator_answer(call, read)
+
+    async def listings(path, read=None):
+        calls.append(path)
+        return await listing_answer(path, read)
+
+    h.driver.operator_call, h.driver.get_master_json = operator_api, listings
+    h.driver.operator_answers["GET_FRAMEWORKS"] = status
+    ghost = {"id": "F-0", "name": "scale", "active": False, "tasks": [{}, {}]}
+    h.driver.master_json["/master/frameworks"] = listing(ghost)
+    await poll(h)
+    assert calls == ["/master/slaves", "GET_FRAMEWORKS", "/master/frameworks"]
+    assert "F-0 (name 'scale', inactive, 2 tasks)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
+    assert "MASTER_FRAMEWORKS_UNREAD" not in scheduler_warnings(h)
+    fallbacks = [r for r in caplog.records if "does not answer GET_FRAMEWORKS" in r.getMessage()]
+    assert len(fallbacks) == 1 and f"call failed: {status}" in fallbacks[0].getMessage()
+    await poll(h)  # the next check goes straight to /master/frameworks
+    assert calls[3:] == ["/master/slaves", "/master/frameworks"]
+
+
+async def test_a_failing_operator_api_is_a_warning_and_tried_again(h):
+    """503 (no leader), a timeout: the master has the operator API, the read failed; no fallback."""
+    calls: list[str] = []
+    operator_answer = h.driver.operator_call
+
+    async def operator_api(call, read=None):
+        calls.append(call["type"])
+        return await operator_answer(call, read)
+
+    h.driver.operator_call = operator_api
+    h.driver.operator_answers["GET_FRAMEWORKS"] = 503
+    await poll(h)
+    assert "MASTER_FRAMEWORKS_UNREAD" in scheduler_warnings(h)
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks({"id": "F-3", "name": "scale", "active": True})
+    await poll(h)
+    assert calls == ["GET_FRAMEWORKS", "GET_FRAMEWORKS"]
+    assert "F-3 (name 'scale', active)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
+    assert "MASTER_FRAMEWORKS_UNREAD" not in scheduler_warnings(h)
+
+
+async def test_an_answer_that_is_not_get_frameworks_is_a_warning(h):
+    h.driver.operator_answers["GET_FRAMEWORKS"] = {"type": "GET_FRAMEWORKS", "get_frameworks": {"frameworks": {}}}
+    await poll(h)
+    assert "get_frameworks.frameworks is not a list" in scheduler_warnings(h)["MASTER_FRAMEWORKS_UNREAD"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scheduler.mesos.frameworks import MAX_GHOSTS, ghost_frameworks
+from scheduler.mesos.frameworks import MAX_GHOSTS, ghost_frameworks, listed_by_operator_api
 from scheduler.sim import SimConfig, serve_sim
 
 
@@ -77,3 +77,44 @@ async def test_the_simulators_master_state_has_what_it_needs():
                     state = await resp.json()
         [ghost] = ghost_frameworks(state, "not-this-one", "other-name", "scale-svc")
         assert "principal 'scale-svc'" in ghost and "active" in ghost
+
+
+def operator_entry(framework_id, name="scale", **extra):
+    info = {"id": {"value": framework_id}, "user": "u", "name": name, "hostname": "h1"}
+    return {"framework_info": info, "active": True, "connected": True, "recovered": False, **extra}
+
+
+def test_the_operator_apis_answer_reads_as_the_listing_does_without_the_task_count():
+    answer = {
+        "type": "GET_FRAMEWORKS",
+        "get_frameworks": {
+            "frameworks": [operator_entry("ours"), operator_entry("f-2", active=False), operator_entry("f-3", "x")],
+            "completed_frameworks": [operator_entry("f-0")],
+        },
+    }
+    assert ghost_frameworks(listed_by_operator_api(answer), "ours", "scale", None) == [
+        "f-2 (name 'scale', inactive, hostname h1)"
+    ]
+    recovered = {"get_frameworks": {"frameworks": [operator_entry("f-7", active=False, recovered=True)]}}
+    assert ghost_frameworks(listed_by_operator_api(recovered), None, "scale", None) == [
+        "f-7 (name 'scale', recovered, hostname h1)"
+    ]
+    # No frameworks at all: the repeated field is left out of the answer.
+    assert listed_by_operator_api({"type": "GET_FRAMEWORKS", "get_frameworks": {}}) == {"frameworks": []}
+
+
+@pytest.mark.parametrize("answer", [None, [], "x", {"type": "GET_FRAMEWORKS"}, {"get_frameworks": []}])
+def test_an_answer_that_is_not_get_frameworks_is_refused(answer):
+    with pytest.raises(ValueError, match="not a GET_FRAMEWORKS answer"):
+        listed_by_operator_api(answer)
+
+
+def test_hostile_entries_of_the_operator_apis_answer_are_skipped_or_cleaned():
+    with pytest.raises(ValueError, match="is not a list"):
+        listed_by_operator_api({"get_frameworks": {"frameworks": "x"}})
+    entries = [1, None, {}, {"framework_info": "x"}, {"framework_info": {"id": "f-1", "name": "scale"}}]
+    entries.append(operator_entry("f-\x1b[31m" + "y" * 500))
+    entries.append({"framework_info": {"id": {"value": 7}, "name": "scale"}})  # not a string id
+    listed = listed_by_operator_api({"get_frameworks": {"frameworks": entries}})
+    [ghost] = ghost_frameworks(listed, "ours", "scale", None)
+    assert "\x1b" not in ghost and len(ghost) < 250

@@ -109,3 +109,29 @@ async def test_an_answer_without_a_length_is_read_up_to_the_limit_and_no_further
         await _read_at_most(answer, 1000, "GET /master/slaves")
     assert answer.content.read == 3  # stopped at the chunk that went past the limit
     assert await _read_at_most(Answer([b"ab", b"cd"]), 1000, "GET /x") == b"abcd"
+
+
+async def test_the_operator_apis_get_frameworks_through_the_driver_lists_us_without_tasks():
+    from scheduler.mesos.frameworks import ghost_frameworks, listed_by_operator_api
+
+    handle = await serve_sim(sim_config(agents=2), "127.0.0.1", 0)
+    try:
+        async with running_driver(handle.url) as (driver, recorder):
+            await first_offers(recorder)
+            answer = await driver.operator_call({"type": "GET_FRAMEWORKS"})
+            [ours] = answer["get_frameworks"]["frameworks"]
+            assert ours["framework_info"]["id"] == {"value": driver.framework_id}
+            assert ours["active"] is True and ours["connected"] is True and ours["recovered"] is False
+            assert "tasks" not in ours
+
+            # Read as the engine reads it: under another id, this framework is the ghost.
+            def read(answer):
+                name = ours["framework_info"]["name"]
+                return ghost_frameworks(listed_by_operator_api(answer), "another-id", name, None)
+
+            [ghost] = await driver.operator_call({"type": "GET_FRAMEWORKS"}, read=read)
+            assert ghost.startswith(f"{driver.framework_id} (name ") and ", active" in ghost
+            with pytest.raises(CallError, match=r"POST /api/v1 call failed: 501"):
+                await driver.operator_call({"type": "GET_TASKS"})  # the simulator answers GET_FRAMEWORKS only
+    finally:
+        await handle.close()
