@@ -24,7 +24,7 @@ SCHEDULER = "/api/v1/scheduler"
 
 @pytest.fixture
 async def auth_sim():
-    handle = await serve_sim(sim_config(credentials=CREDENTIALS, authenticate_readonly=True), "127.0.0.1", 0)
+    handle = await serve_sim(sim_config(credentials=CREDENTIALS, authenticate_readonly=True, authenticate_readwrite=True), "127.0.0.1", 0)
     try:
         yield handle
     finally:
@@ -73,6 +73,9 @@ async def test_driver_subscribes_with_principal_and_basic_auth_on_every_call(aut
         assert len(slaves["slaves"]) == 2
         state = await driver.get_master_json("/master/state")
         assert state["frameworks"][0]["principal"] == PRINCIPAL
+        # So do the operator API's calls (the readwrite realm asks for them here).
+        answer = await driver.operator_call({"type": "GET_FRAMEWORKS"})
+        assert answer["get_frameworks"]["frameworks"][0]["framework_info"]["principal"] == PRINCIPAL
     assert SECRET not in caplog.text
 
 
