@@ -24,7 +24,9 @@ SCHEDULER = "/api/v1/scheduler"
 
 @pytest.fixture
 async def auth_sim():
-    handle = await serve_sim(sim_config(credentials=CREDENTIALS, authenticate_readonly=True, authenticate_readwrite=True), "127.0.0.1", 0)
+    handle = await serve_sim(
+        sim_config(credentials=CREDENTIALS, authenticate_readonly=True, authenticate_readwrite=True), "127.0.0.1", 0
+    )
     try:
         yield handle
     finally:
