@@ -63,7 +63,7 @@ from bench.scale_probes import (
     labelled_totals,
     quantile,
 )
-from bench.workload import JOB_TYPE, MAX_JOBS_PER_MESSAGE, Run, _Kept, cli, post_json
+from bench.workload import JOB_TYPE, MAX_JOBS_PER_MESSAGE, Run, _Kept, cli, code_version, post_json
 from scheduler.config import load_settings
 from scheduler.jobs.messages import build_queue_jobs_for
 from scheduler.messaging.producer import CommandProducer
@@ -431,7 +431,11 @@ def main() -> int:
         parser.error("--agents must be 1..100000 and --jobs 1..1000000")
     if args.kill_at is not None and not 0 < args.kill_at < 1:
         parser.error("--kill-at must be between 0 and 1")
-    report: dict = {"machine": machine(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    report: dict = {
+        "machine": machine(),
+        "code": code_version(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     report["args"] = vars(args)
     failures: list[str] = []
     keep = os.environ.get("BENCH_WORKDIR")

@@ -36,6 +36,26 @@ from sqlalchemy import create_engine, text
 from bench.status_rps import free_port, get_json
 
 PYTHON = sys.executable
+# The tree this bench is part of: its simulator, scheduler and commands run from here (as their
+# working directory, which `python -m` puts first on the path), whatever the caller's directory;
+# run from another directory with PYTHONPATH set, they once ran that directory's code instead.
+CODE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_version() -> dict:
+    """Which code ran: the tree, its commit, and whether tracked files differ from it."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(CODE_ROOT), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    changes = git("status", "--porcelain", "--untracked-files=no")
+    return {"tree": str(CODE_ROOT), "commit": git("rev-parse", "--short", "HEAD"), "uncommitted_changes": bool(changes)}
+
+
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BROKER_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
@@ -67,7 +87,9 @@ def post_json(url: str, body: dict, method: str = "POST") -> None:
 
 
 def cli(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([PYTHON, "-m", "scheduler", *args], env=env, capture_output=True, text=True, check=check)
+    return subprocess.run(
+        [PYTHON, "-m", "scheduler", *args], env=env, cwd=CODE_ROOT, capture_output=True, text=True, check=check
+    )
 
 
 class Run:
@@ -149,6 +171,7 @@ class Run:
                 "--log-level",
                 "WARNING",
             ],
+            cwd=CODE_ROOT,
             stdout=log,
             stderr=log,
         )
@@ -166,7 +189,9 @@ class Run:
 
     def start_scheduler(self) -> None:
         log = open(Path(self.workdir) / "scheduler.log", "a")
-        self.scheduler = subprocess.Popen([PYTHON, "-m", "scheduler", "run"], env=self.env, stdout=log, stderr=log)
+        self.scheduler = subprocess.Popen(
+            [PYTHON, "-m", "scheduler", "run"], env=self.env, cwd=CODE_ROOT, stdout=log, stderr=log
+        )
 
     def wait_status(self, predicate, timeout_s: float) -> dict:
         deadline = time.monotonic() + timeout_s

@@ -91,3 +91,15 @@ def test_the_timeline_shows_the_status_oldest_age_in_each_window():
     rows = timeline({7: runs}, every_s=10.0, status_ages=ages)
     assert [(row["t_s"], row["status_age_max_s"]) for row in rows] == [(10.0, 1.9), (20.0, 10.35)]
     assert [row["status_age_max_s"] for row in timeline({7: runs}, every_s=10.0)] == [None, None]
+
+
+def test_the_bench_runs_and_names_the_code_of_its_own_tree():
+    """Run from elsewhere with PYTHONPATH set, `python -m` once ran the working directory's scheduler."""
+    from pathlib import Path
+
+    from bench.workload import CODE_ROOT, code_version
+
+    assert CODE_ROOT == Path(__file__).resolve().parents[1]
+    version = code_version()
+    assert version["tree"] == str(CODE_ROOT)
+    assert version["commit"] is None or len(version["commit"]) >= 7
