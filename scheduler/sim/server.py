@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -257,6 +258,32 @@ class SimMaster:
             return None, text(401, auth.UNAUTHORIZED_BODY, headers=auth.challenge(realm))
         return principal, None
 
+    async def _json_call_body(self, request: web.Request) -> tuple[Any, web.Response | None]:
+        """The checks both /api/v1 endpoints make before reading their call, in Mesos' order: the
+        method, the Content-Type, the JSON. (The parsed body, None) or (None, the refusal)."""
+        if request.method != "POST":
+            return None, text(
+                405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", headers={"Allow": "POST"}
+            )
+        content_type = request.headers.get("Content-Type")
+        if content_type is None:
+            return None, text(400, "Expecting 'Content-Type' to be present")
+        body = await request.read()
+        if content_type == APPLICATION_PROTOBUF:
+            # Deviation: the simulator has no protobuf codec.
+            return None, text(
+                415,
+                f"Expecting 'Content-Type' of {APPLICATION_JSON} "
+                f"(the simulator does not support {APPLICATION_PROTOBUF})",
+            )
+        if content_type != APPLICATION_JSON:
+            # Mesos compares the header verbatim: "application/json; charset=utf-8" is refused too.
+            return None, text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
+        try:
+            return orjson.loads(body), None
+        except orjson.JSONDecodeError as exc:
+            return None, text(400, f"Failed to parse body into JSON: {exc}")
+
     async def handle_scheduler(self, request: web.Request) -> web.StreamResponse:
         # libprocess authenticates before the handler runs: 401 comes before 307 and 503.
         principal, refused = self._authenticate(request, auth.SCHEDULER_REALM)
@@ -272,28 +299,9 @@ class SimMaster:
         refused = self.guard(request)
         if refused is not None:
             return refused
-        if request.method != "POST":
-            return text(
-                405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", headers={"Allow": "POST"}
-            )
-        content_type = request.headers.get("Content-Type")
-        if content_type is None:
-            return text(400, "Expecting 'Content-Type' to be present")
-        body = await request.read()
-        if content_type == APPLICATION_PROTOBUF:
-            # Deviation: the simulator has no protobuf codec.
-            return text(
-                415,
-                f"Expecting 'Content-Type' of {APPLICATION_JSON} "
-                f"(the simulator does not support {APPLICATION_PROTOBUF})",
-            )
-        if content_type != APPLICATION_JSON:
-            # Mesos compares the header verbatim: "application/json; charset=utf-8" is refused too.
-            return text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return text(400, f"Failed to parse body into JSON: {exc}")
+        value, refused = await self._json_call_body(request)
+        if refused is not None:
+            return refused
         try:
             call = schema.parse_call(value)
         except schema.ConversionError as exc:
@@ -427,23 +435,9 @@ class SimMaster:
         refused = self.guard(request)  # not elected: 307 to the leader; still recovering: 503
         if refused is not None:
             return refused
-        if request.method != "POST":
-            return text(
-                405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", headers={"Allow": "POST"}
-            )
-        content_type = request.headers.get("Content-Type")
-        if content_type is None:
-            return text(400, "Expecting 'Content-Type' to be present")
-        body = await request.read()
-        if content_type == APPLICATION_PROTOBUF:
-            # Deviation: the simulator has no protobuf codec.
-            return text(415, f"the simulator does not support {APPLICATION_PROTOBUF}")
-        if content_type != APPLICATION_JSON:
-            return text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            return text(400, f"Failed to parse body into JSON: {exc}")
+        value, refused = await self._json_call_body(request)
+        if refused is not None:
+            return refused
         try:
             call = schema.parse_master_call(value)
         except schema.ConversionError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from scheduler.sim.model import AGENT_CAPABILITIES, AGENT_PORT, Agent, Framework, Task
+from scheduler.sim.model import AGENT_CAPABILITIES, AGENT_PORT, Agent, Framework, Offer, Task
 from scheduler.sim.resources import EMPTY, Resources
 from scheduler.sim.state import MasterState
 
@@ -80,25 +80,26 @@ def _task_json(task: Task) -> dict:
     return entry
 
 
-def _framework_json(state: MasterState, fw: Framework) -> dict:
-    info = fw.info
+def _totals(state: MasterState, fw: Framework) -> tuple[Resources, Resources, list[Offer]]:
+    """What the framework's live tasks use, what its outstanding offers hold, and those offers."""
     used = EMPTY
     for task in fw.tasks.values():
         if not task.terminal:
             used = used + task.resources
+    offers = [state.offers[offer_id] for offer_id in sorted(fw.offers)]
     offered = EMPTY
-    offers = []
-    for offer_id in sorted(fw.offers):
-        offer = state.offers[offer_id]
+    for offer in offers:
         offered = offered + offer.resources
-        offers.append(
-            {
-                "id": offer.id,
-                "framework_id": fw.id,
-                "slave_id": offer.agent_id,
-                "resources": offer.resources.to_model(),
-            }
-        )
+    return used, offered, offers
+
+
+def _framework_json(state: MasterState, fw: Framework) -> dict:
+    info = fw.info
+    used, offered, held = _totals(state, fw)
+    offers = [
+        {"id": offer.id, "framework_id": fw.id, "slave_id": offer.agent_id, "resources": offer.resources.to_model()}
+        for offer in held
+    ]
     out = {
         "id": fw.id,
         "name": fw.name,
@@ -148,16 +149,8 @@ def _nanoseconds(t: float) -> dict:
 def _operator_framework(state: MasterState, fw: Framework) -> dict:
     """``GetFrameworks.Framework`` (``model(const Framework&)`` in the master's http.cpp): the
     FrameworkInfo and the framework's state, offers and resource totals; no tasks."""
-    used = EMPTY
-    for task in fw.tasks.values():
-        if not task.terminal:
-            used = used + task.resources
-    offered = EMPTY
-    offers = []
-    for offer_id in sorted(fw.offers):
-        offer = state.offers[offer_id]
-        offered = offered + offer.resources
-        offers.append(state.offer_json(offer, fw))
+    used, offered, held = _totals(state, fw)
+    offers = [state.offer_json(offer, fw) for offer in held]
     role = fw.roles[0] if fw.roles else "*"
     out: dict = {
         "framework_info": fw.info,
