@@ -258,9 +258,13 @@ class SimMaster:
             return None, text(401, auth.UNAUTHORIZED_BODY, headers=auth.challenge(realm))
         return principal, None
 
-    async def _json_call_body(self, request: web.Request) -> tuple[Any, web.Response | None]:
-        """The checks both /api/v1 endpoints make before reading their call, in Mesos' order: the
-        method, the Content-Type, the JSON. (The parsed body, None) or (None, the refusal)."""
+    async def _read_call(self, request: web.Request, parse: Callable[[Any], dict]) -> tuple[Any, web.Response | None]:
+        """What both /api/v1 endpoints check before validating their call, in Mesos' order: not the
+        leader (307) or still recovering (503), the method, the Content-Type, the JSON, its conversion
+        by ``parse``. (The call, None) or (None, the refusal)."""
+        refused = self.guard(request)
+        if refused is not None:
+            return None, refused
         if request.method != "POST":
             return None, text(
                 405, f"Expecting one of {{ 'POST' }}, but received '{request.method}'", headers={"Allow": "POST"}
@@ -280,9 +284,13 @@ class SimMaster:
             # Mesos compares the header verbatim: "application/json; charset=utf-8" is refused too.
             return None, text(415, f"Expecting 'Content-Type' of {APPLICATION_JSON} or {APPLICATION_PROTOBUF}")
         try:
-            return orjson.loads(body), None
+            value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             return None, text(400, f"Failed to parse body into JSON: {exc}")
+        try:
+            return parse(value), None
+        except schema.ConversionError as exc:
+            return None, text(400, f"Failed to convert JSON into Call protobuf: {exc}")
 
     async def handle_scheduler(self, request: web.Request) -> web.StreamResponse:
         # libprocess authenticates before the handler runs: 401 comes before 307 and 503.
@@ -296,16 +304,9 @@ class SimMaster:
                 await asyncio.sleep(self.call_latency_s)
             finally:
                 self.delayed_calls -= 1
-        refused = self.guard(request)
+        call, refused = await self._read_call(request, schema.parse_call)
         if refused is not None:
             return refused
-        value, refused = await self._json_call_body(request)
-        if refused is not None:
-            return refused
-        try:
-            call = schema.parse_call(value)
-        except schema.ConversionError as exc:
-            return text(400, f"Failed to convert JSON into Call protobuf: {exc}")
         error = schema.validate_call(call) or principal_error(call, principal)
         if error is not None:
             return text(400, f"Failed to validate scheduler::Call: {error}")
@@ -432,16 +433,9 @@ class SimMaster:
             _, refused = self._authenticate(request, auth.READWRITE_REALM)
             if refused is not None:
                 return refused
-        refused = self.guard(request)  # not elected: 307 to the leader; still recovering: 503
+        call, refused = await self._read_call(request, schema.parse_master_call)
         if refused is not None:
             return refused
-        value, refused = await self._json_call_body(request)
-        if refused is not None:
-            return refused
-        try:
-            call = schema.parse_master_call(value)
-        except schema.ConversionError as exc:
-            return text(400, f"Failed to convert JSON into Call protobuf: {exc}")
         error = schema.validate_master_call(call)
         if error is not None:
             return text(400, f"Failed to validate master::Call: {error}")
