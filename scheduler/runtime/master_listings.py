@@ -20,6 +20,7 @@ from scheduler.core.inputs import AgentsListed, Input, MasterProblems
 from scheduler.mesos.agents import parse_agents
 from scheduler.mesos.driver import CallError
 from scheduler.mesos.frameworks import ghost_frameworks, listed_by_operator_api
+from scheduler.redact import mask_url
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,10 @@ class MasterListings:
         self.frameworks_error: str | None = None  # the same for the frameworks' read
         self._agents_not_before = 0.0
         self._ghosts_not_before = 0.0
-        self._operator_api = True  # until the master answers GET_FRAMEWORKS as one without it would
+        # The master that answered GET_FRAMEWORKS as one without the operator API would: it is read
+        # through /master/frameworks; another (a new leader after a failover) is asked again.
+        self._no_operator_api_at: str | None = None
+        self._refused = False
 
     async def read(self, driver, framework_id: str | None) -> list[Input]:
         """The inputs from this round's reads: the agents when due, then the master's problems."""
@@ -79,16 +83,23 @@ class MasterListings:
         """Through the operator API's GET_FRAMEWORKS while the master answers it (no tasks: 0.6-1.3 MB
         at 10,000 agents mid-burst, where ``/master/frameworks`` was 10-13 MB); ``/master/frameworks``
         from a master without it."""
-        if self._operator_api:
+        master = driver.master_url
+        if not self._refused or master != self._no_operator_api_at:
             try:
-                return await driver.operator_call(
+                answer = await driver.operator_call(
                     GET_FRAMEWORKS, read=lambda answer: read(listed_by_operator_api(answer))
                 )
+                self._refused = False
+                return answer
             except CallError as exc:
                 if exc.status not in NO_OPERATOR_API:
                     raise
-                self._operator_api = False
-                log.warning("The master does not answer GET_FRAMEWORKS (%s); reading /master/frameworks instead", exc)
+                self._refused, self._no_operator_api_at = True, master
+                log.warning(
+                    "The master %s does not answer GET_FRAMEWORKS (%s); reading its /master/frameworks instead",
+                    mask_url(master),
+                    exc,
+                )
         return await driver.get_master_json("/master/frameworks", read=read)
 
     def _again_at(self, started: float, interval_s: float) -> float:

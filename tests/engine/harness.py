@@ -63,6 +63,7 @@ class RecordingDriver:
         self.calls: list[Call] = []
         self.framework_id_saved = True
         self.subscribed = True
+        self.master_url = "http://master-1:5050"  # the leader (a failover changes it)
         self.refuse_accepts: list[int] = []
         self.task_infos: list[dict] = []
         self.clock = None  # the harness's clock, to time SUPPRESS and REVIVE

@@ -286,6 +286,35 @@ async def test_a_master_without_the_operator_api_is_read_through_master_framewor
     assert calls[3:] == ["/master/slaves", "/master/frameworks"]
 
 
+async def test_a_new_leader_is_asked_for_get_frameworks_again(h, caplog):
+    """The fallback holds for the master that refused: after a failover the new leader may have the
+    operator API (a mixed-version cluster mid-upgrade), and is asked for it first."""
+    calls: list[str] = []
+    operator_answer = h.driver.operator_call
+
+    async def operator_api(call, read=None):
+        calls.append(f"{h.driver.master_url} {call['type']}")
+        return await operator_answer(call, read)
+
+    h.driver.operator_call = operator_api
+    h.driver.operator_answers["GET_FRAMEWORKS"] = 404
+    await poll(h)
+    await poll(h)
+    assert calls == ["http://master-1:5050 GET_FRAMEWORKS"]
+    h.driver.master_url = "http://master-2:5050"
+    h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks({"id": "F-4", "name": "scale", "active": True})
+    await poll(h)
+    assert calls[1:] == ["http://master-2:5050 GET_FRAMEWORKS"]
+    assert "F-4 (name 'scale', active)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
+    h.driver.master_url = "http://master-1:5050"  # failed back to the old one: no longer known to refuse
+    h.driver.operator_answers["GET_FRAMEWORKS"] = 404
+    await poll(h)
+    await poll(h)
+    assert calls[2:] == ["http://master-1:5050 GET_FRAMEWORKS"]
+    fallbacks = [r.getMessage() for r in caplog.records if "does not answer GET_FRAMEWORKS" in r.getMessage()]
+    assert len(fallbacks) == 2 and all("http://master-1:5050" in line for line in fallbacks)
+
+
 async def test_a_failing_operator_api_is_a_warning_and_tried_again(h):
     """503 (no leader), a timeout: the master has the operator API, the read failed; no fallback."""
     calls: list[str] = []
