@@ -23,15 +23,18 @@ from scheduler.metrics.scheduler_metrics import SchedulerMetrics
 from scheduler.nodes.failure_rate import FailureRates
 from scheduler.nodes.registry import NodeRegistry
 from scheduler.offers.book import OfferBook
-from scheduler.scheduling.node_tasks import NodeTaskManager
+from scheduler.scheduling.node_tasks import CLEANUP, HEALTH_CHECK, NodeTaskManager
 from scheduler.scheduling.pending import PendingCounts
-from scheduler.scheduling.system_tasks import DatabaseUpdate, MessagingService, TaskTemplate
+from scheduler.scheduling.system_tasks import DB_UPDATE, MESSAGE_HANDLER, DatabaseUpdate, MessagingService, TaskTemplate
 from scheduler.tasks.registry import TaskRegistry
 
 
 def job_task_id(job_id: int, exe_num: int) -> str:
     """Deterministic, so a try's task id is known before launch and after a restart."""
     return f"scale-job-{job_id}-{exe_num}"
+
+
+TASK_KINDS = frozenset({CLEANUP, HEALTH_CHECK, DB_UPDATE, MESSAGE_HANDLER})  # the tasks kept in memory only
 
 
 class TaskIds:
@@ -44,6 +47,23 @@ class TaskIds:
 
     def __call__(self, kind: str) -> str:
         return f"scale-{kind}-{self._token}-{next(self._numbers)}"
+
+    def from_earlier_run(self, task_id: str) -> bool:
+        """A node or system task id of this scheduler, made before its last start (another token).
+        Such tasks are kept in memory only: after a restart they are stopped and made again when due."""
+        parts = task_id.split("-")
+        return (
+            len(parts) >= 4
+            and parts[0] == "scale"
+            and parts[-2] != self._token
+            and parts[-1].isdigit()
+            and _is_hex(parts[-2])
+            and "-".join(parts[1:-2]) in TASK_KINDS
+        )
+
+
+def _is_hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
 class CoreState:

@@ -63,7 +63,10 @@ def on_update(state: CoreState, status: TaskStatus, now: float) -> Actions:
             return actions
         if not status.state.is_terminal:
             # Running on Mesos but not ours to run (forgotten, or from before a restart): stop it.
-            log.warning("Killing task %s: the master runs it but this scheduler does not track it", status.task_id)
+            if state.new_task_id.from_earlier_run(status.task_id):
+                log.info("Stopping task %s: a node or system task of this scheduler before its restart", status.task_id)
+            else:
+                log.warning("Killing task %s: the master runs it but this scheduler does not track it", status.task_id)
             actions.kill.append((status.task_id, status.agent_id))
         return actions
     state.tasks.on_update(status, now)

@@ -180,6 +180,26 @@ def test_unknown_running_task_is_killed_and_unknown_job_type_warns():
     assert "UNKNOWN_JOB_TYPE" in h.core.warnings.names()
 
 
+def test_node_tasks_from_before_a_restart_are_stopped_quietly(caplog):
+    """Node and system tasks are kept in memory only: after a restart the master still runs the last
+    run's health checks; they are stopped (a new one runs when due) with an info line, not the
+    warning a task this scheduler never made gets."""
+    earlier = CoreState(hostname="scheduler", now=400.0).new_task_id  # the run before the harness's (1000.0)
+    ids = [earlier(kind) for kind in ("health-check", "cleanup", "db-update", "message-handler")]
+    h = Harness(agents=1)
+    assert not h.core.new_task_id.from_earlier_run(h.core.new_task_id("health-check"))  # this run's own
+    strays = ["scale-job-12-1", "scale-other-3e8-1", "scale-health-check-xyz-1", "scale-health-check-3e8-"]
+    with caplog.at_level("INFO", logger="scheduler.core.task_updates"):
+        for task_id in ids + strays:
+            actions = h.apply(
+                TaskUpdate(TaskStatus(task_id, TaskState.RUNNING, agent_id="S1", reason="REASON_RECONCILIATION"))
+            )
+            assert actions.kill == [(task_id, "S1")]
+    lines = {r.getMessage().split(":")[0]: r.levelname for r in caplog.records}
+    assert {f"Stopping task {task_id}" for task_id in ids} == {k for k, v in lines.items() if v == "INFO"}
+    assert {f"Killing task {task_id}" for task_id in strays} == {k for k, v in lines.items() if v == "WARNING"}
+
+
 def test_invalid_resources_warning_and_skip():
     big = JobType("big", "1", "x", cpus=64.0, mem=10.0, id=2)
     gpu = JobType("gpu", "1", "x", cpus=1.0, gpus=1.0, id=3)
