@@ -609,7 +609,7 @@ class MesosDriver:
             # to parse, then 33 ms to make reports of, on the reference machine). The read lets go of
             # the interpreter every millisecond; the parse, one orjson call, holds it throughout, so
             # the loop still waits for it (60-74 ms with the document's drop on a 2-core VM). Parsing
-            # and freeing it a piece at a time was tried and not kept: see the README's figures.
+            # and freeing it a piece at a time was tried and not kept: see bench/HISTORY.md.
             if len(document) < 1_000_000:
                 return _parse_and_read(document, read)
             return await asyncio.to_thread(_parse_and_read_uncollected, document, read)

@@ -6,7 +6,7 @@ interpreter at every system call (each call to the master is a socket write, eac
 busy thread that takes it then keeps it until the switch interval has passed, 5 ms by default, before
 the loop gets it back, so a turn with many calls waited many times 5 ms ("convoy effect"). At 1 ms the
 loop waits a fifth as long each time, for a little more switching. Measured at the full bench-scale
-size (10,000 agents, 100,000 jobs; 2-core VM): see the README's latest figures.
+size (10,000 agents, 100,000 jobs; 2-core VM): see bench/HISTORY.md, "the session before" (2026-11-30).
 """
 
 from __future__ import annotations
