@@ -30,6 +30,10 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 - with ``--kill-at``, a ``kill -9`` once that share of the jobs has ended, a restart, and the SYSTEM
   failures of tries started before the kill and ended after it; every job must end exactly once.
 
+``--turn-probe`` has the scheduler note the event loop's slow turns (``bench/turn_probe``) and reports
+them over the burst (``slow_turns``): how many, their time in all, the collector's share, and the
+callbacks that took it, to say which work made the loop late.
+
 ``--slow-master-ms`` asks the simulator for that latency per call (``PUT /sim/master/latency``) and
 reports it missing when the simulator does not answer it. Results go to bench/results/ as JSON.
 """
@@ -412,6 +416,39 @@ def outcomes(r: Run, jobs: int, published: float, killed_at: float | None, repor
         report["kill"]["system_failures_across_the_kill"] = len(crossed)
 
 
+TURN_PROBE_DIR = Path(__file__).parent / "turn_probe"
+
+
+def turn_probe_env(env: dict, workdir: str) -> dict[str, str]:
+    """The scheduler's environment additions for ``--turn-probe``: its sitecustomize first on the path."""
+    path = [str(TURN_PROBE_DIR), *filter(None, [env.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(path), "BENCH_TURN_PROBE": str(Path(workdir) / "turns")}
+
+
+def slow_turns(lines: list[str], began: float, ended: float, top: int = 8) -> dict:
+    """The probe's slow turns between ``began`` and ``ended`` (wall clock): how many, their time, the
+    collector's share of it, and per callback (a task by its coroutine) the time it took in them,
+    in how many turns, and in how many it was the longest."""
+    turns = [turn for turn in map(json.loads, lines) if began <= turn["t"] <= ended]
+    by_callback: dict[str, dict] = {}
+    for turn in turns:
+        for rank, (ms, _gc_ms, name) in enumerate(turn["longest"]):
+            entry = by_callback.setdefault(name, {"ms": 0.0, "turns": 0, "longest_in": 0})
+            entry["ms"] += ms
+            entry["turns"] += 1
+            entry["longest_in"] += rank == 0
+    ranked = sorted(by_callback.items(), key=lambda item: -item[1]["ms"])[:top]
+    in_all_ms = sum(turn["ms"] for turn in turns)
+    return {
+        "turns": len(turns),
+        "over_100ms": sum(turn["ms"] > 100 for turn in turns),
+        "in_all_s": round(in_all_ms / 1000, 2),
+        "share_of_burst_pct": round(100 * in_all_ms / 1000 / (ended - began), 1) if ended > began else None,
+        "collector_s": round(sum(turn["gc_ms"] for turn in turns) / 1000, 2),
+        "by_callback": {name: entry | {"ms": round(entry["ms"], 1)} for name, entry in ranked},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=10_000)
@@ -426,6 +463,9 @@ def main() -> int:
     parser.add_argument("--slow-master-ms", type=float, help="ask the simulator for this latency per call")
     parser.add_argument("--sample-s", type=float, default=1.0, help="seconds between samples of metrics and counts")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--turn-probe", action="store_true", help="note the scheduler's slow event-loop turns (bench/turn_probe)"
+    )
     args = parser.parse_args()
     if not 1 <= args.agents <= 100_000 or not 1 <= args.jobs <= 1_000_000:
         parser.error("--agents must be 1..100000 and --jobs 1..1000000")
@@ -446,6 +486,8 @@ def main() -> int:
         Run(args.agents, args.jobs, workdir, args.agent_cpus, args.agent_mem) as r,
     ):
         r.start_sim()
+        if args.turn_probe:
+            r.scheduler_env = turn_probe_env(r.env, workdir)
         job_types = Path(workdir) / "job-types.yaml"
         job_types.write_text(JOB_TYPE.format(cpus=args.job_cpus, mem=args.job_mem))
         cli(r.env, "job-types", "apply", str(job_types))
@@ -463,6 +505,9 @@ def main() -> int:
         published, killed_at, samples = burst(r, args, report, failures)
         runtime_metrics(samples, args.jobs, report, failures)
         outcomes(r, args.jobs, published, killed_at, report, failures)
+        if args.turn_probe:
+            lines = [line for path in Path(workdir).glob("turns.*.jsonl") for line in path.read_text().splitlines()]
+            report["slow_turns"] = slow_turns(lines, published, published + report["burst_s"])
     report["failures"] = failures
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)

@@ -104,6 +104,7 @@ class Run:
         self.sim_port, self.api_port = free_port(), free_port()
         self.sim: subprocess.Popen | None = None
         self.scheduler: subprocess.Popen | None = None
+        self.scheduler_env: dict[str, str] = {}  # set for the scheduler only, on top of ``env``
         self.env = {
             **os.environ,
             "MESOS_MASTER_URL": f"http://127.0.0.1:{self.sim_port}",
@@ -190,7 +191,11 @@ class Run:
     def start_scheduler(self) -> None:
         log = open(Path(self.workdir) / "scheduler.log", "a")
         self.scheduler = subprocess.Popen(
-            [PYTHON, "-m", "scheduler", "run"], env=self.env, cwd=CODE_ROOT, stdout=log, stderr=log
+            [PYTHON, "-m", "scheduler", "run"],
+            env={**self.env, **self.scheduler_env},
+            cwd=CODE_ROOT,
+            stdout=log,
+            stderr=log,
         )
 
     def wait_status(self, predicate, timeout_s: float) -> dict:

@@ -103,3 +103,69 @@ def test_the_bench_runs_and_names_the_code_of_its_own_tree():
     version = code_version()
     assert version["tree"] == str(CODE_ROOT)
     assert version["commit"] is None or len(version["commit"]) >= 7
+
+
+PROBED_PROGRAM = """
+import asyncio, gc, time
+
+def slow_callback():
+    time.sleep(0.06)
+
+async def busy_task():
+    time.sleep(0.05)
+    gc.collect()
+
+async def main():
+    asyncio.get_running_loop().call_soon(slow_callback)
+    await asyncio.sleep(0.01)
+    await asyncio.create_task(busy_task())
+    for _ in range(20):
+        await asyncio.sleep(0)  # quick turns: not written
+
+asyncio.run(main())
+"""
+
+
+def test_the_turn_probe_notes_the_loops_slow_turns_and_what_took_them(tmp_path):
+    """The probe is loaded as the scheduler would load it (sitecustomize through PYTHONPATH) into a
+    real interpreter whose loop has one slow callback and one slow task."""
+    import json
+    import subprocess
+    import sys
+
+    from bench.scale import turn_probe_env
+
+    env = {**os.environ, "PYTHONPATH": ""}
+    env |= turn_probe_env(env, str(tmp_path))
+    subprocess.run([sys.executable, "-c", PROBED_PROGRAM], env=env, check=True, timeout=60)
+    (path,) = tmp_path.glob("turns.*.jsonl")
+    turns = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [turn["longest"][0][2] for turn in turns] == ["slow_callback", "task busy_task"]
+    assert all(turn["ms"] >= 40 and turn["ms"] >= turn["longest"][0][0] for turn in turns)
+    assert turns[0]["gc_ms"] == 0 and turns[1]["gc_ms"] > 0  # the collection ran inside the task
+    without = {**os.environ, "PYTHONPATH": str(tmp_path / "elsewhere")}
+    subprocess.run([sys.executable, "-c", PROBED_PROGRAM], env=without, check=True, timeout=60)
+    assert len(list(tmp_path.glob("turns.*.jsonl"))) == 1  # not loaded without --turn-probe
+
+
+def test_slow_turns_are_summed_per_callback_within_the_burst():
+    import json
+
+    from bench.scale import slow_turns
+
+    def turn(t, ms, gc_ms, *longest):
+        return json.dumps({"t": t, "ms": ms, "callbacks": 9, "gc_ms": gc_ms, "longest": [list(x) for x in longest]})
+
+    lines = [
+        turn(5.0, 300.0, 0.0, (290.0, 0.0, "task start")),  # before the burst: not counted
+        turn(11.0, 60.0, 20.0, (40.0, 20.0, "task Engine._consume"), (15.0, 0.0, "task MesosDriver._subscribe_once")),
+        turn(12.0, 120.0, 0.0, (70.0, 0.0, "task MesosDriver._subscribe_once"), (30.0, 0.0, "task Engine._consume")),
+    ]
+    summary = slow_turns(lines, 10.0, 20.0)
+    assert summary["turns"] == 2 and summary["over_100ms"] == 1
+    assert summary["in_all_s"] == 0.18 and summary["share_of_burst_pct"] == 1.8 and summary["collector_s"] == 0.02
+    assert summary["by_callback"] == {
+        "task MesosDriver._subscribe_once": {"ms": 85.0, "turns": 2, "longest_in": 1},
+        "task Engine._consume": {"ms": 70.0, "turns": 2, "longest_in": 1},
+    }
+    assert list(summary["by_callback"]) == ["task MesosDriver._subscribe_once", "task Engine._consume"]

@@ -1,0 +1,72 @@
+"""The event loop's slow turns, for ``python -m bench.scale --turn-probe`` (never loaded otherwise).
+
+bench.scale puts this directory first on the scheduler's ``PYTHONPATH`` and names a file prefix in
+``BENCH_TURN_PROBE``; Python imports ``sitecustomize`` at start-up. Every turn of the loop whose
+callbacks took more than ``BENCH_TURN_PROBE_MS`` (40 by default) is written as one JSON line: when,
+how long its callbacks took in all, how many ran, how much of it the garbage collector took on the
+loop's thread, and the six longest callbacks (a task by its coroutine's name). The loop-lag metric
+says how late timers were; this says which work made them late.
+
+It replaces two methods of asyncio's pure-Python classes (``Handle._run``, ``BaseEventLoop._run_once``):
+a diagnostic of the bench, costing a clock read per callback.
+"""
+
+import os
+
+if os.environ.get("BENCH_TURN_PROBE"):
+    import asyncio.base_events
+    import asyncio.events
+    import gc
+    import json
+    import threading
+    import time
+
+    _out = open(f"{os.environ['BENCH_TURN_PROBE']}.{os.getpid()}.jsonl", "a")  # noqa: SIM115 (the process' life)
+    _threshold_s = float(os.environ.get("BENCH_TURN_PROBE_MS", "40")) / 1000
+    _main = threading.main_thread()
+    _callbacks: list = []  # (seconds, seconds of them in the collector, handle) of the current turn
+    _collector = [0.0, 0.0]  # seconds in the collector on the main thread so far; when the running one began
+
+    def _on_collection(phase, _info):
+        if threading.current_thread() is _main:
+            if phase == "start":
+                _collector[1] = time.perf_counter()
+            else:
+                _collector[0] += time.perf_counter() - _collector[1]
+
+    def _name(handle) -> str:
+        callback = handle._callback
+        owner = getattr(callback, "__self__", None)
+        if owner is not None and hasattr(owner, "get_coro"):
+            return "task " + getattr(owner.get_coro(), "__qualname__", "?")
+        return getattr(callback, "__qualname__", type(callback).__name__)[:80]
+
+    _run = asyncio.events.Handle._run
+    _run_once = asyncio.base_events.BaseEventLoop._run_once
+
+    def _timed_run(self):
+        began, collected = time.perf_counter(), _collector[0]
+        try:
+            return _run(self)
+        finally:
+            _callbacks.append((time.perf_counter() - began, _collector[0] - collected, self))
+
+    def _timed_run_once(self):
+        _callbacks.clear()
+        _run_once(self)
+        total = sum(c[0] for c in _callbacks)
+        if total > _threshold_s:
+            longest = sorted(_callbacks, key=lambda c: -c[0])[:6]
+            line = {
+                "t": time.time(),
+                "ms": round(total * 1000, 1),
+                "callbacks": len(_callbacks),
+                "gc_ms": round(sum(c[1] for c in _callbacks) * 1000, 1),
+                "longest": [[round(s * 1000, 1), round(g * 1000, 1), _name(h)] for s, g, h in longest],
+            }
+            _out.write(json.dumps(line) + "\n")
+            _out.flush()
+
+    gc.callbacks.append(_on_collection)
+    asyncio.events.Handle._run = _timed_run
+    asyncio.base_events.BaseEventLoop._run_once = _timed_run_once
