@@ -118,7 +118,7 @@ async def busy_task():
 async def main():
     asyncio.get_running_loop().call_soon(slow_callback)
     await asyncio.sleep(0.01)
-    await asyncio.create_task(busy_task())
+    await asyncio.create_task(busy_task(), name="busy")
     for _ in range(20):
         await asyncio.sleep(0)  # quick turns: not written
 
@@ -140,7 +140,7 @@ def test_the_turn_probe_notes_the_loops_slow_turns_and_what_took_them(tmp_path):
     subprocess.run([sys.executable, "-c", PROBED_PROGRAM], env=env, check=True, timeout=60)
     (path,) = tmp_path.glob("turns.*.jsonl")
     turns = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [turn["longest"][0][2] for turn in turns] == ["slow_callback", "task busy_task"]
+    assert [turn["longest"][0][2] for turn in turns] == ["slow_callback", "task busy_task (busy)"]
     assert all(turn["ms"] >= 40 and turn["ms"] >= turn["longest"][0][0] for turn in turns)
     assert turns[0]["gc_ms"] == 0 and turns[1]["gc_ms"] > 0  # the collection ran inside the task
     without = {**os.environ, "PYTHONPATH": str(tmp_path / "elsewhere")}

@@ -4,7 +4,7 @@ bench.scale puts this directory first on the scheduler's ``PYTHONPATH`` and name
 ``BENCH_TURN_PROBE``; Python imports ``sitecustomize`` at start-up. Every turn of the loop whose
 callbacks took more than ``BENCH_TURN_PROBE_MS`` (40 by default) is written as one JSON line: when,
 how long its callbacks took in all, how many ran, how much of it the garbage collector took on the
-loop's thread, and the six longest callbacks (a task by its coroutine's name). The loop-lag metric
+loop's thread, and the six longest callbacks (a task by its coroutine's name, and its own name if it was given one). The loop-lag metric
 says how late timers were; this says which work made them late.
 
 It replaces two methods of asyncio's pure-Python classes (``Handle._run``, ``BaseEventLoop._run_once``):
@@ -38,7 +38,9 @@ if os.environ.get("BENCH_TURN_PROBE"):
         callback = handle._callback
         owner = getattr(callback, "__self__", None)
         if owner is not None and hasattr(owner, "get_coro"):
-            return "task " + getattr(owner.get_coro(), "__qualname__", "?")
+            name = "task " + getattr(owner.get_coro(), "__qualname__", "?")
+            given = owner.get_name()
+            return name if given.startswith("Task-") else f"{name} ({given})"
         return getattr(callback, "__qualname__", type(callback).__name__)[:80]
 
     _run = asyncio.events.Handle._run
