@@ -14,11 +14,15 @@ skipped, sizes bounded, text cleaned).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 MAX_FRAMEWORKS = 100_000  # a master listing more is not believed past this point
 MAX_GHOSTS = 50
 MAX_TEXT = 120
+MAX_RESOURCES = 1_000  # allocated resource entries read per framework (Mesos merges them by name and role)
+SHOWN_RESOURCES = ("cpus", "mem", "gpus")
+UNITS = {"cpus": "cpus", "mem": "MB of memory", "gpus": "gpus"}
 
 
 def ghost_frameworks(frameworks_json: Any, our_id: str | None, name: str, principal: str | None) -> list[str]:
@@ -45,11 +49,13 @@ def ghost_frameworks(frameworks_json: Any, our_id: str | None, name: str, princi
 
 def listed_by_operator_api(answer: Any) -> dict:
     """The operator API's ``GET_FRAMEWORKS`` answer in the ``/master/frameworks`` form that
-    ``ghost_frameworks`` reads (``frameworks``: id, name, principal, hostname, active, recovered).
+    ``ghost_frameworks`` reads (``frameworks``: id, name, principal, hostname, active, recovered),
+    with ``allocated``: the cpus, mem and gpus the framework holds (its tasks' and executors').
 
     Same frameworks, same authorization filter (``VIEW_FRAMEWORK``), but without their tasks: at
     15,000 running tasks ``/master/frameworks`` is 8 MB built in the master's one actor; this grows
-    with the offers in hand instead.
+    with the offers in hand instead. What a ghost holds says whether it runs work, as the task count
+    of ``/master/frameworks`` did.
     Entries of the wrong shape are skipped, as ``ghost_frameworks`` skips them."""
     if not isinstance(answer, dict) or not isinstance(answer.get("get_frameworks"), dict):
         raise ValueError("not a GET_FRAMEWORKS answer")
@@ -70,9 +76,24 @@ def listed_by_operator_api(answer: Any) -> dict:
                 "hostname": info.get("hostname"),
                 "active": entry.get("active"),
                 "recovered": entry.get("recovered"),
+                "allocated": _allocated(entry.get("allocated_resources")),
             }
         )
     return {"frameworks": frameworks}
+
+
+def _allocated(resources: Any) -> dict[str, float]:
+    """Scalar totals of ``allocated_resources`` by name (cpus, mem, gpus); malformed entries skipped."""
+    totals = dict.fromkeys(SHOWN_RESOURCES, 0.0)
+    for resource in resources[:MAX_RESOURCES] if isinstance(resources, list) else ():
+        name = resource.get("name") if isinstance(resource, dict) else None
+        if not isinstance(name, str) or name not in totals:
+            continue
+        scalar = resource.get("scalar")
+        value = scalar.get("value") if isinstance(scalar, dict) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+            totals[name] += value
+    return totals
 
 
 def _describe(framework: dict, same_name: bool, same_principal: bool) -> str:
@@ -91,6 +112,10 @@ def _describe(framework: dict, same_name: bool, same_principal: bool) -> str:
     tasks = framework.get("tasks")
     if isinstance(tasks, list):
         parts.append(f"{len(tasks)} tasks")
+    allocated = framework.get("allocated")
+    if isinstance(allocated, dict):
+        held = [f"{allocated[name]:g} {UNITS[name]}" for name in SHOWN_RESOURCES if allocated.get(name)]
+        parts.append("holding " + " and ".join(held) if held else "holding nothing")
     return ", ".join(parts)
 
 

@@ -59,7 +59,7 @@ async def test_a_ghost_framework_raises_a_warning_until_it_is_gone(h):
     h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks(ghost)
     await poll(h)
     description = scheduler_warnings(h)["GHOST_FRAMEWORK"]
-    assert "F-0 (name 'scale', inactive, hostname old-host)" in description
+    assert "F-0 (name 'scale', inactive, hostname old-host, holding nothing)" in description
     assert "F-1" not in description  # our own framework is not a ghost
     # The master forgets it: the warning goes at the next read.
     h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks()
@@ -305,7 +305,7 @@ async def test_a_new_leader_is_asked_for_get_frameworks_again(h, caplog):
     h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks({"id": "F-4", "name": "scale", "active": True})
     await poll(h)
     assert calls[1:] == ["http://master-2:5050 GET_FRAMEWORKS"]
-    assert "F-4 (name 'scale', active)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
+    assert "F-4 (name 'scale', active, holding nothing)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
     h.driver.master_url = "http://master-1:5050"  # failed back to the old one: no longer known to refuse
     h.driver.operator_answers["GET_FRAMEWORKS"] = 404
     await poll(h)
@@ -331,7 +331,7 @@ async def test_a_failing_operator_api_is_a_warning_and_tried_again(h):
     h.driver.operator_answers["GET_FRAMEWORKS"] = frameworks({"id": "F-3", "name": "scale", "active": True})
     await poll(h)
     assert calls == ["GET_FRAMEWORKS", "GET_FRAMEWORKS"]
-    assert "F-3 (name 'scale', active)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
+    assert "F-3 (name 'scale', active, holding nothing)" in scheduler_warnings(h)["GHOST_FRAMEWORK"]
     assert "MASTER_FRAMEWORKS_UNREAD" not in scheduler_warnings(h)
 
 

@@ -84,7 +84,7 @@ def operator_entry(framework_id, name="scale", **extra):
     return {"framework_info": info, "active": True, "connected": True, "recovered": False, **extra}
 
 
-def test_the_operator_apis_answer_reads_as_the_listing_does_without_the_task_count():
+def test_the_operator_apis_answer_reads_as_the_listing_does_with_what_a_ghost_holds():
     answer = {
         "type": "GET_FRAMEWORKS",
         "get_frameworks": {
@@ -93,14 +93,47 @@ def test_the_operator_apis_answer_reads_as_the_listing_does_without_the_task_cou
         },
     }
     assert ghost_frameworks(listed_by_operator_api(answer), "ours", "scale", None) == [
-        "f-2 (name 'scale', inactive, hostname h1)"
+        "f-2 (name 'scale', inactive, hostname h1, holding nothing)"
     ]
     recovered = {"get_frameworks": {"frameworks": [operator_entry("f-7", active=False, recovered=True)]}}
     assert ghost_frameworks(listed_by_operator_api(recovered), None, "scale", None) == [
-        "f-7 (name 'scale', recovered, hostname h1)"
+        "f-7 (name 'scale', recovered, hostname h1, holding nothing)"
     ]
     # No frameworks at all: the repeated field is left out of the answer.
     assert listed_by_operator_api({"type": "GET_FRAMEWORKS", "get_frameworks": {}}) == {"frameworks": []}
+
+
+def scalar(name, value, role="*"):
+    return {"name": name, "type": "SCALAR", "scalar": {"value": value}, "allocation_info": {"role": role}}
+
+
+def test_a_ghost_holding_resources_says_how_much():
+    """Mesos lists the framework's allocated resources merged by name and role: summed by name."""
+    held = [scalar("cpus", 1.5), scalar("mem", 2048), scalar("cpus", 2.5, "other"), scalar("disk", 100)]
+    held += [scalar("gpus", 1), scalar("ports", 3)]
+    answer = {"get_frameworks": {"frameworks": [operator_entry("f-2", allocated_resources=held)]}}
+    assert ghost_frameworks(listed_by_operator_api(answer), "ours", "scale", None) == [
+        "f-2 (name 'scale', active, hostname h1, holding 4 cpus and 2048 MB of memory and 1 gpus)"
+    ]
+
+
+def test_hostile_allocated_resources_are_skipped():
+    hostile = [
+        1,
+        None,
+        "cpus",
+        {"name": "cpus"},
+        {"name": "cpus", "scalar": "9"},
+        scalar("cpus", "9"),
+        scalar("cpus", True),
+    ]
+    hostile += [scalar("cpus", float("nan")), scalar("cpus", float("inf")), scalar("cpus", -4), scalar(["cpus"], 2)]
+    hostile += [scalar("mem", 1)] * 2_000  # past the first thousand entries: not read
+    for resources in (hostile, "x", {"cpus": 3}, None):
+        answer = {"get_frameworks": {"frameworks": [operator_entry("f-2", allocated_resources=resources)]}}
+        [listed] = listed_by_operator_api(answer)["frameworks"]
+        expected = {"cpus": 0.0, "mem": 989.0 if resources is hostile else 0.0, "gpus": 0.0}
+        assert listed["allocated"] == expected
 
 
 @pytest.mark.parametrize("answer", [None, [], "x", {"type": "GET_FRAMEWORKS"}, {"get_frameworks": []}])

@@ -9,6 +9,8 @@ import json
 import pytest
 from simkit import framework_info, task_info
 
+from scheduler.mesos.frameworks import ghost_frameworks, listed_by_operator_api
+
 CREDS = (("fw", "pw"),)
 JSON_CALL = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -42,6 +44,9 @@ async def test_get_frameworks_lists_the_frameworks_with_their_state_and_no_tasks
     allocated = {r["name"]: r["scalar"]["value"] for r in framework["allocated_resources"]}
     assert allocated["cpus"] == 1 and allocated["mem"] == 128
     assert "completed_frameworks" in answer["get_frameworks"]
+    # The scheduler's ghost check reads this answer: a ghost says what it holds (its task count is not in it).
+    [ghost] = ghost_frameworks(listed_by_operator_api(answer), "another-id", "scale", None)
+    assert ghost.endswith("holding 1 cpus and 128 MB of memory)")
 
 
 @pytest.mark.parametrize(
