@@ -19,7 +19,7 @@ from scheduler.api.encodings import compress
 from scheduler.api.errors import json_errors
 from scheduler.api.event_stream import add_event_routes
 from scheduler.api.health import HealthSources, health_routes
-from scheduler.api.load import SAMPLE_INTERVAL_S, LoadHistory, load_handler
+from scheduler.api.load import SAMPLE_INTERVAL_S, LoadHistory, LoadSample, load_handler
 from scheduler.api.openapi import openapi_handler
 from scheduler.api.queue_status import QueueSource, queue_status_handler
 from scheduler.api.representation import send
@@ -27,7 +27,7 @@ from scheduler.api.status import StatusSource, status_handler
 from scheduler.api.vault_tokens import VaultTokens
 from scheduler.config import Settings
 from scheduler.store.database import Database
-from scheduler.store.v6_resources import job_counts
+from scheduler.store.v6_resources import job_counts_by_type
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,17 @@ def v6_paths(path: str) -> list[str]:
 
 
 def load_sampler(status: StatusSource | None, database: Database | None):
-    async def sample() -> tuple[int, int] | None:
+    async def sample() -> LoadSample | None:
         snapshot = status.current() if status is not None else None
         if snapshot is not None and snapshot.view is not None:
             view = snapshot.view
-            return sum(q.count for q in view.queue), view.running_count
+            by_type = {q.job_type_id: (q.count, 0) for q in view.queue}
+            for job_type_id, running in view.running_by_type:
+                by_type[job_type_id] = (by_type.get(job_type_id, (0, 0))[0], running)
+            return LoadSample(sum(q.count for q in view.queue), view.running_count, by_type)
         if database is not None:
-            return await call(database, job_counts)
+            by_type = await call(database, job_counts_by_type)
+            return LoadSample(sum(q for q, _ in by_type.values()), sum(r for _, r in by_type.values()), by_type)
         return None
 
     return sample

@@ -59,6 +59,14 @@ TIME_PARAMS = [
     {"name": name, "in": "query", "required": False, "schema": {"type": "string", "format": "date-time"}}
     for name in ("started", "ended")
 ]
+JOB_TYPE_IDS = {
+    "name": "job_type_id",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": True,
+    "schema": {"type": "array", "maxItems": 50, "items": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+}
 NODE_ID = {"name": "node_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 
 
@@ -117,8 +125,8 @@ ROUTES: dict[str, dict[str, Any]] = {
     },
     "load/": {
         "get": {
-            "summary": "Job counts over time, one point a minute",
-            "parameters": [*PAGE_PARAMS, *TIME_PARAMS],
+            "summary": "Job counts over time, one point a minute; with job_type_id (repeated), of those job types only",
+            "parameters": [*PAGE_PARAMS, *TIME_PARAMS, JOB_TYPE_IDS],
             "responses": {"200": answer("One page of points", page_of("LoadPoint")), **ERRORS},
         }
     },

@@ -52,6 +52,7 @@ _NONE: dict = {}
 class JobExeMetrics:
     def __init__(self) -> None:
         self._running: dict[int, Counter] = {}  # node id -> job type id -> count
+        self.running_by_type: Counter = Counter()  # job type id -> count, over the cluster (the load history)
         self._blocks: deque[tuple[float, dict[tuple[int, str], Counter]]] = deque()  # (start, counts)
         self._finished: dict[int, dict[str, Counter]] = {}  # node id -> bucket -> job type id -> count
         self.changes = ChangeLog()  # node ids whose counts changed, for the status
@@ -61,6 +62,7 @@ class JobExeMetrics:
 
     def started(self, node_id: int, job_type_id: int) -> None:
         self._running.setdefault(node_id, Counter())[job_type_id] += 1
+        self.running_by_type[job_type_id] += 1
         self._changed(node_id)
 
     def stopped_running(self, node_id: int, job_type_id: int) -> None:
@@ -69,6 +71,9 @@ class JobExeMetrics:
             running[job_type_id] -= 1
             if running[job_type_id] == 0:
                 del running[job_type_id]
+            self.running_by_type[job_type_id] -= 1
+            if self.running_by_type[job_type_id] <= 0:
+                del self.running_by_type[job_type_id]
             self._changed(node_id)
 
     def finished(

@@ -84,6 +84,7 @@ class ViewBuilder:
             nodes=nodes,
             queue=_queue(state),
             running_count=len(state.exes),
+            running_by_type=tuple(sorted(state.exe_metrics.running_by_type.items())),
             counters=state.metrics.totals(),
             gauges={
                 "offers_held": len(state.offers),

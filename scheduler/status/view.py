@@ -44,5 +44,6 @@ class SnapshotView:
     nodes: tuple[NodeView, ...] = ()
     queue: tuple[QueueTypeSummary, ...] = ()
     running_count: int = 0  # job tries running
+    running_by_type: tuple[tuple[int, int], ...] = ()  # (job type id, tries running), for the load history
     counters: Mapping[str, float] = field(default_factory=dict)  # monotonic totals behind /metrics
     gauges: Mapping[str, float] = field(default_factory=dict)  # offers held, jobs queued, ...

@@ -127,13 +127,19 @@ def job_types_by_id(connection: Connection, ids: list[int]) -> dict[int, dict[st
     return {row.id: _plain(row) for row in rows}
 
 
-def job_counts(connection: Connection) -> tuple[int, int]:
-    """Jobs queued and running now, for the load history of the database-only API."""
-    counts = dict(
-        connection.execute(
-            select(job_table.c.status, func.count())
-            .where(job_table.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
-            .group_by(job_table.c.status)
-        ).all()
-    )
-    return int(counts.get(JobStatus.QUEUED.value, 0)), int(counts.get(JobStatus.RUNNING.value, 0))
+def job_counts_by_type(connection: Connection) -> dict[int, tuple[int, int]]:
+    """Jobs queued and running now per job type id, for the load history of the database-only API."""
+    counts: dict[int, tuple[int, int]] = {}
+    rows = connection.execute(
+        select(job_table.c.job_type_id, job_table.c.status, func.count())
+        .where(job_table.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]))
+        .group_by(job_table.c.job_type_id, job_table.c.status)
+    ).all()
+    for job_type_id, status, count in rows:
+        queued, running = counts.get(int(job_type_id), (0, 0))
+        if status == JobStatus.QUEUED.value:
+            queued += int(count)
+        else:
+            running += int(count)
+        counts[int(job_type_id)] = (queued, running)
+    return counts

@@ -11,19 +11,25 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from conftest import FixedStatus
 
-from scheduler.api.app import create_app
-from scheduler.api.load import LoadHistory
+from scheduler.api import load
+from scheduler.api.app import create_app, load_sampler
+from scheduler.api.load import LoadHistory, LoadSample
 from scheduler.status.snapshot import StatusSnapshot
 from scheduler.status.view import QueueTypeSummary, SnapshotView
 
 
-def view_with(queue, running=0, at=None):
+def view_with(queue, running=0, at=None, running_by_type=()):
     at = at or time.time()
     return StatusSnapshot(
         at,
         b"{}",
         view=SnapshotView(
-            generated_at=at, scheduler_state="READY", subscribed=True, queue=queue, running_count=running
+            generated_at=at,
+            scheduler_state="READY",
+            subscribed=True,
+            queue=queue,
+            running_count=running,
+            running_by_type=running_by_type,
         ),
     )
 
@@ -128,10 +134,78 @@ async def test_load_rejects_bad_times(query):
         assert "detail" in await resp.json()
 
 
+def load_app(history: LoadHistory):
+    from aiohttp import web
+
+    from scheduler.api.errors import json_errors
+    from scheduler.api.load import load_handler
+
+    app = web.Application(middlewares=[json_errors])
+    app.router.add_get("/v6/load/", load_handler(history))
+    return app
+
+
 async def test_load_history_from_the_database(database):
     history = LoadHistory(lambda: None)
-    from scheduler.api.app import load_sampler
 
     history.sample = load_sampler(FixedStatus(None), database)
     await history.take()
-    assert [(queued, running) for _t, queued, running in history.points] == [(5, 0)]
+    [point] = history.points
+    assert (point.queued, point.running) == (5, 0)
+    by_type = {point.detail[i]: (point.detail[i + 1], point.detail[i + 2]) for i in range(0, len(point.detail), 3)}
+    assert sorted(by_type.values()) == [(2, 0), (3, 0)]  # cpu-work's two, gpu-work's three
+
+
+async def test_the_load_of_some_job_types_as_the_dashboards_favorites_ask_for_it():
+    """Scale's dashboard sends the favorites' ids as repeated job_type_id values: their counts only."""
+    queue = (QueueTypeSummary(1, "a", "1", 7, 0.0, 1), QueueTypeSummary(2, "b", "1", 4, 0.0, 1))
+    status = FixedStatus(view_with(queue, running=9, running_by_type=((2, 5), (3, 4))))
+    history = LoadHistory(load_sampler(status, None))
+    await history.take()
+    async with TestClient(TestServer(load_app(history))) as client:
+        every = (await (await client.get("/v6/load/")).json())["results"][0]
+        assert (every["queued_count"], every["running_count"]) == (11, 9)
+        for query, expected in [
+            ("job_type_id=1", (7, 0)),
+            ("job_type_id=2", (4, 5)),
+            ("job_type_id=1&job_type_id=3", (7, 4)),
+            ("job_type_id=99", (0, 0)),  # known to have had nothing queued or running
+        ]:
+            [point] = (await (await client.get(f"/v6/load/?{query}")).json())["results"]
+            assert (point["queued_count"], point["running_count"]) == expected, query
+
+
+@pytest.mark.parametrize(
+    "query, detail",
+    [
+        ("job_type_id=x", "job_type_id must be a job type's id, a whole number"),
+        ("job_type_id=-1", "job_type_id must be a job type's id, a whole number"),
+        ("job_type_id=" + "9" * 19, "job_type_id must be a job type's id, a whole number"),
+        ("&".join(["job_type_id=1"] * 501), "at most 500 job_type_id values"),
+        ("job_type_name=a", "job_type_name is not supported here: filter by job_type_id"),
+    ],
+)
+async def test_load_refuses_job_type_filters_it_cannot_read(query, detail):
+    async with TestClient(TestServer(load_app(LoadHistory(lambda: None)))) as client:
+        resp = await client.get(f"/v6/load/?{query}")
+        assert resp.status == 400 and (await resp.json())["detail"] == detail
+
+
+def test_past_the_budget_the_oldest_points_keep_their_totals_only(monkeypatch):
+    monkeypatch.setattr(load, "MAX_TYPE_ENTRIES", 5)
+    history = LoadHistory(lambda: None)
+    for minute in range(4):
+        history.add(60.0 * minute, LoadSample(3, 0, {1: (1, 0), 2: (2, 0), 3: (0, 0)}))  # two types a point
+    assert [point.detail is not None for point in history.points] == [False, False, True, True]
+    assert [point.queued for point in history.points] == [3, 3, 3, 3]
+    history.add(240.0, LoadSample(1, 0, None))  # from a sampler without the detail
+    assert [point.detail is not None for point in history.points] == [False, False, True, True, False]
+
+
+def test_a_week_of_points_is_kept_and_the_detail_of_those_dropped_is_forgotten(monkeypatch):
+    monkeypatch.setattr(load, "KEEP_SAMPLES", 3)
+    history = LoadHistory(lambda: None)
+    for minute in range(5):
+        history.add(60.0 * minute, LoadSample(1, 0, {minute: (1, 0)}))
+    assert [point.time for point in history.points] == [120.0, 180.0, 240.0]
+    assert history._entries == 3 and list(history._detailed) == list(history.points)

@@ -69,3 +69,17 @@ def test_reload_order_does_not_matter():
     assert metrics.counts(2)["data"] == 3
     metrics.prune(now - 5000 + WINDOW_S + BLOCK_S)  # only the oldest end has left the window
     assert metrics.counts(2)["data"] == 2
+
+
+def test_tries_running_per_job_type_over_the_cluster():
+    """The load history's detail: counted as tries start and stop, on whichever node."""
+    metrics = JobExeMetrics()
+    metrics.started(1, 7)
+    metrics.started(2, 7)
+    metrics.started(2, 8)
+    assert metrics.running_by_type == {7: 2, 8: 1}
+    metrics.stopped_running(1, 7)
+    metrics.stopped_running(2, 8)
+    metrics.stopped_running(2, 8)  # stopped twice (an update resent): counted once
+    metrics.stopped_running(3, 9)  # never started here
+    assert metrics.running_by_type == {7: 1}

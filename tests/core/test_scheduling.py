@@ -200,6 +200,18 @@ def test_node_tasks_from_before_a_restart_are_stopped_quietly(caplog):
     assert {f"Killing task {task_id}" for task_id in strays} == {k for k, v in lines.items() if v == "WARNING"}
 
 
+def test_the_view_counts_tries_running_per_job_type():
+    from scheduler.status.core_view import view_of
+
+    h = Harness(agents=1)
+    h.queue(10, 11, 12)
+    h.offer_all()
+    assert len(launched_ids(h.cycle())) == 3
+    assert view_of(h.core, h.now).running_by_type == ((1, 3),)
+    h.update("scale-job-10-1", TaskState.FINISHED)
+    assert view_of(h.core, h.now).running_by_type == ((1, 2),)
+
+
 def test_invalid_resources_warning_and_skip():
     big = JobType("big", "1", "x", cpus=64.0, mem=10.0, id=2)
     gpu = JobType("gpu", "1", "x", cpus=1.0, gpus=1.0, id=3)
