@@ -191,6 +191,17 @@ async def test_load_refuses_job_type_filters_it_cannot_read(query, detail):
         assert resp.status == 400 and (await resp.json())["detail"] == detail
 
 
+async def test_a_filtered_answer_leaves_out_the_points_without_their_detail():
+    history = LoadHistory(lambda: None)
+    history.add(60.0, LoadSample(5, 1, None))  # totals only (the detail was dropped, or never known)
+    history.add(120.0, LoadSample(5, 1, {4: (5, 1)}))
+    async with TestClient(TestServer(load_app(history))) as client:
+        assert (await (await client.get("/v6/load/")).json())["count"] == 2
+        page = await (await client.get("/v6/load/?job_type_id=4")).json()
+        assert page["count"] == 1 and page["results"][0]["time"].startswith("1970-01-01T00:02:00")
+        assert (page["results"][0]["queued_count"], page["results"][0]["running_count"]) == (5, 1)
+
+
 def test_past_the_budget_the_oldest_points_keep_their_totals_only(monkeypatch):
     monkeypatch.setattr(load, "MAX_TYPE_ENTRIES", 5)
     history = LoadHistory(lambda: None)
