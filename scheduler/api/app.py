@@ -80,8 +80,7 @@ def load_sampler(status: StatusSource | None, database: Database | None):
                 by_type[job_type_id] = (by_type.get(job_type_id, (0, 0))[0], running)
             return LoadSample(sum(q.count for q in view.queue), view.running_count, by_type)
         if database is not None:
-            by_type = await call(database, job_counts_by_type)
-            return LoadSample(sum(q for q, _ in by_type.values()), sum(r for _, r in by_type.values()), by_type)
+            return LoadSample.of(await call(database, job_counts_by_type))
         return None
 
     return sample

@@ -48,6 +48,11 @@ class LoadSample:
     running: int
     by_type: Mapping[int, tuple[int, int]] | None = None  # job type id -> (queued, running); None: not known
 
+    @classmethod
+    def of(cls, by_type: Mapping[int, tuple[int, int]]) -> LoadSample:
+        """A sample from its counts per job type (the totals are their sums)."""
+        return cls(sum(q for q, _ in by_type.values()), sum(r for _, r in by_type.values()), by_type)
+
 
 Sampler = Callable[[], Awaitable[LoadSample | None]]  # None: nothing known
 

@@ -44,8 +44,7 @@ class MasterListings:
         self._ghosts_not_before = 0.0
         # The master that answered GET_FRAMEWORKS as one without the operator API would: it is read
         # through /master/frameworks; another (a new leader after a failover) is asked again.
-        self._no_operator_api_at: str | None = None
-        self._refused = False
+        self._refused_by: str | None = None
 
     async def read(self, driver, framework_id: str | None) -> list[Input]:
         """The inputs from this round's reads: the agents when due, then the master's problems."""
@@ -84,17 +83,17 @@ class MasterListings:
         at 10,000 agents mid-burst, where ``/master/frameworks`` was 10-13 MB); ``/master/frameworks``
         from a master without it."""
         master = driver.master_url
-        if not self._refused or master != self._no_operator_api_at:
+        if master != self._refused_by:
             try:
                 answer = await driver.operator_call(
                     GET_FRAMEWORKS, read=lambda answer: read(listed_by_operator_api(answer))
                 )
-                self._refused = False
+                self._refused_by = None
                 return answer
             except CallError as exc:
                 if exc.status not in NO_OPERATOR_API:
                     raise
-                self._refused, self._no_operator_api_at = True, master
+                self._refused_by = master
                 log.warning(
                     "The master %s does not answer GET_FRAMEWORKS (%s); reading its /master/frameworks instead",
                     mask_url(master),
