@@ -38,8 +38,9 @@ KEEP_SAMPLES = 7 * 24 * 60
 # Job types counted across the points' detail at most (24 bytes each: 12 MB): a week of points with 50
 # job types queued or running each minute fits; more, and the oldest points keep their totals only.
 MAX_TYPE_ENTRIES = 500_000
-MAX_JOB_TYPE_IDS = 500  # job_type_id values in one request (about as many as fit in a URL aiohttp reads)
-JOB_TYPE_ID = re.compile(r"[0-9]{1,18}")
+MAX_JOB_TYPE_IDS = 50  # job_type_id values in one request (the OpenAPI document says the same)
+JOB_TYPE_ID = re.compile(r"[0-9]{1,10}")
+MAX_JOB_TYPE_ID = 2**31 - 1  # job type ids are the database's INTEGER
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +171,7 @@ def job_type_ids_param(request: web.Request) -> frozenset[int] | None:
         return None
     if len(values) > MAX_JOB_TYPE_IDS:
         raise BadRequest(f"at most {MAX_JOB_TYPE_IDS} job_type_id values")
-    if not all(JOB_TYPE_ID.fullmatch(value) for value in values):
+    if not all(JOB_TYPE_ID.fullmatch(value) and int(value) <= MAX_JOB_TYPE_ID for value in values):
         raise BadRequest("job_type_id must be a job type's id, a whole number")
     return frozenset(int(value) for value in values)
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from scheduler import __version__
 from scheduler.api.dashboard import FILES as DASHBOARD_FILES
+from scheduler.api.load import MAX_JOB_TYPE_ID, MAX_JOB_TYPE_IDS
 
 JSON = "application/json"
 
@@ -65,7 +66,11 @@ JOB_TYPE_IDS = {
     "required": False,
     "style": "form",
     "explode": True,
-    "schema": {"type": "array", "maxItems": 50, "items": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+    "schema": {
+        "type": "array",
+        "maxItems": MAX_JOB_TYPE_IDS,
+        "items": {"type": "integer", "minimum": 0, "maximum": MAX_JOB_TYPE_ID},
+    },
 }
 NODE_ID = {"name": "node_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 

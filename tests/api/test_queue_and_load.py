@@ -181,7 +181,8 @@ async def test_the_load_of_some_job_types_as_the_dashboards_favorites_ask_for_it
         ("job_type_id=x", "job_type_id must be a job type's id, a whole number"),
         ("job_type_id=-1", "job_type_id must be a job type's id, a whole number"),
         ("job_type_id=" + "9" * 19, "job_type_id must be a job type's id, a whole number"),
-        ("&".join(["job_type_id=1"] * 501), "at most 500 job_type_id values"),
+        ("&".join(["job_type_id=1"] * 51), "at most 50 job_type_id values"),
+        ("job_type_id=2147483648", "job_type_id must be a job type's id, a whole number"),
         ("job_type_name=a", "job_type_name is not supported here: filter by job_type_id"),
     ],
 )
