@@ -99,7 +99,14 @@ def kill(framework_id: str, task_id: str, agent_id: str | None = None) -> JSON:
 def acknowledge(framework_id: str, status: TaskStatus) -> JSON:
     if not status.uuid or not status.agent_id:
         raise ValueError("only updates with a uuid and an agent id are acknowledged")
-    payload = {"agent_id": _value(status.agent_id), "task_id": _value(status.task_id), "uuid": status.uuid}
+    return acknowledge_update(framework_id, status.agent_id, status.task_id, status.uuid)
+
+
+def acknowledge_update(framework_id: str, agent_id: str, task_id: str, uuid: str) -> JSON:
+    """The acknowledgement of the update ``uuid`` (base64, as the master sent it) of a task."""
+    if not uuid or not agent_id:
+        raise ValueError("only updates with a uuid and an agent id are acknowledged")
+    payload = {"agent_id": _value(agent_id), "task_id": _value(task_id), "uuid": uuid}
     return _call("ACKNOWLEDGE", framework_id, payload)
 
 

@@ -570,8 +570,14 @@ class MesosDriver:
         """Acknowledge an update that carries a uuid; master-generated ones (no uuid) are skipped."""
         if not status.uuid or not status.agent_id:
             return False
-        await self._post(calls.acknowledge(self._framework("ACKNOWLEDGE"), status), "ACKNOWLEDGE")
+        await self.acknowledge_update(status.agent_id, status.task_id, status.uuid)
         return True
+
+    async def acknowledge_update(self, agent_id: str, task_id: str, uuid: str) -> None:
+        """Acknowledge the update ``uuid`` of a task (what ``acknowledge`` sends, from its ids)."""
+        await self._post(
+            calls.acknowledge_update(self._framework("ACKNOWLEDGE"), agent_id, task_id, uuid), "ACKNOWLEDGE"
+        )
 
     async def reconcile(self, tasks: Sequence[tuple[str, str | None]] = ()) -> None:
         await self._post(calls.reconcile(self._framework("RECONCILE"), tasks), "RECONCILE")

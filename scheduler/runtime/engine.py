@@ -52,7 +52,7 @@ from scheduler.mesos.driver import CallError
 from scheduler.offers.surplus_returns import MAX_S as SURPLUS_MAX_S
 from scheduler.offers.surplus_returns import MIN_S as SURPLUS_MIN_S
 from scheduler.offers.surplus_returns import SurplusReturns
-from scheduler.runtime.call_pool import BackgroundCalls
+from scheduler.runtime.call_pool import BackgroundCalls, acknowledgement_key
 from scheduler.runtime.master_listings import MasterListings
 from scheduler.runtime.state_store import NewJobIds, StateStore
 from scheduler.runtime.writer import MAX_RECORDS_PER_WRITE, RecordWriter
@@ -86,12 +86,6 @@ INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run o
 # request and every call waited out (the loop's lag is a goal of its own: p99 under 50 ms).
 
 
-def acknowledgement_key(status) -> tuple:
-    # The uuid names the update; its state too, so that a master reusing a uuid cannot have a new
-    # state taken for a resend.
-    return ("ack", status.task_id, status.uuid, status.state)
-
-
 class Engine:
     def __init__(
         self,
@@ -120,6 +114,7 @@ class Engine:
         self.status_builder = StatusBuilder()
         self.view_builder = ViewBuilder()
         self.calls = calls if calls is not None else BackgroundCalls()
+        self.calls.acknowledger = self._acknowledge
         self.writer = writer if writer is not None else RecordWriter(database, settings.secret_values())
         self.store = store if store is not None else StateStore(database)
         self.handlers = None  # InProcessHandlers when message handlers run inside this process
@@ -215,7 +210,7 @@ class Engine:
         """The master sent this update again while our acknowledgement of it waits its turn: it was
         applied already (an update with the same uuid is the same update), and it is acknowledged once."""
         status = item.status
-        return bool(status.uuid) and self.calls.waiting(acknowledgement_key(status))
+        return bool(status.uuid) and self.calls.waiting(acknowledgement_key(status.task_id, status.uuid, status.state))
 
     async def _consume(self) -> None:
         while True:
@@ -329,8 +324,16 @@ class Engine:
             return  # only launch batches are given up; an update not acknowledged is resent
         for status in actions.acknowledge:
             # The master resends an update until it is acknowledged: one acknowledgement is enough.
-            key = acknowledgement_key(status)
-            self.calls.spawn(partial(driver.acknowledge, status), f"ACKNOWLEDGE {status.task_id}", key=key)
+            # Master-generated updates (no uuid) are not acknowledged.
+            if status.uuid and status.agent_id:
+                self.calls.acknowledge(status.agent_id, status.task_id, status.uuid, status.state)
+
+    async def _acknowledge(self, agent_id: str, task_id: str, uuid: str) -> None:
+        """An acknowledgement queued in ``calls``, made by the driver attached when its turn comes."""
+        driver = self.driver
+        if driver is None:
+            raise CallError("ACKNOWLEDGE", 0, "no connection to the master")
+        await driver.acknowledge_update(agent_id, task_id, uuid)
 
     async def _launch(self, driver, launch: Launch) -> None:
         """Make the ACCEPT; whatever happens, the core hears that it is over (it counts launches in

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable
 from dataclasses import dataclass, field
+from functools import partial
 
 from scheduler.config import load_settings
 from scheduler.core.events import OffersReceived, Subscribed, TaskUpdate
@@ -31,6 +32,7 @@ from scheduler.jobs.definitions import JobType
 from scheduler.jobs.queue import QueuedJob
 from scheduler.mesos.driver import CallError
 from scheduler.offers.offer import Offer, Resource
+from scheduler.runtime.call_pool import acknowledgement_key
 from scheduler.runtime.engine import Engine
 from scheduler.tasks.status import TaskState, TaskStatus
 
@@ -109,8 +111,8 @@ class RecordingDriver:
     async def reconcile(self, tasks) -> None:
         self.calls.append(Call("RECONCILE", task_ids=tuple(task_id for task_id, _ in tasks)))
 
-    async def acknowledge(self, status) -> None:
-        self.calls.append(Call("ACKNOWLEDGE", task_ids=(status.task_id,)))
+    async def acknowledge_update(self, agent_id, task_id, uuid) -> None:
+        self.calls.append(Call("ACKNOWLEDGE", task_ids=(task_id,), agent_id=agent_id))
 
     async def operator_call(self, call, read=None):
         answer = self.operator_answers.get(call["type"], 404)
@@ -218,6 +220,12 @@ class InlineCalls:
         if key is not None and self.waiting(key):
             return
         self.queue.append((call, what, key, self.clock()))
+
+    acknowledger = None  # set by the engine, as on BackgroundCalls
+
+    def acknowledge(self, agent_id: str, task_id: str, uuid: str, state: str) -> None:
+        call = partial(self.acknowledger, agent_id, task_id, uuid)
+        self.spawn(call, f"ACKNOWLEDGE {task_id}", key=acknowledgement_key(task_id, uuid, state))
 
     async def flush(self) -> int:
         made = 0
