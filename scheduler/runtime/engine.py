@@ -80,7 +80,11 @@ WRITER_BACKLOG_RECORDS = 10 * MAX_RECORDS_PER_WRITE
 # (at 100,000 tasks they outnumbered the updates) and its acknowledgements fall further behind.
 CALLS_WAIT_HOLD_S = 3.0
 AGENTS_PER_INPUT = 1000  # agents of a listing per input (about 3 ms to take in on the reference machine)
-JOBS_PER_INPUT = 5000  # new queued jobs per input (about 12 ms to queue on the reference machine)
+# New queued jobs per input. At 5,000 an input took 25 ms at the median and up to 136 ms at the start
+# of a 100,000-job burst (bench-scale, 2-core VM): that many new entries rebuild their type's whole
+# heap (``JobQueue.add_many``), a cost that grows with the queue. At 1,000 they are pushed one by one
+# once a type holds some 17,000, and an input costs a few milliseconds whatever the queue's length.
+JOBS_PER_INPUT = 1000
 INPUTS_PER_TURN = 5000  # inputs applied before the consumer lets the loop run other work
 # ... or once its slice is over (``loop_turns``): 5,000 status updates take half a second, which every
 # request and every call waited out (the loop's lag is a goal of its own: p99 under 50 ms).
