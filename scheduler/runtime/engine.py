@@ -265,7 +265,20 @@ class Engine:
             # Only a launch may be given up (its offers will not wait). The end of a try is written,
             # however long that takes, whether or not its update carries an acknowledgement.
             droppable = bool(actions.launch) and all(isinstance(r, ExeLaunched) for r in actions.records)
-            self.writer.submit(actions.records, partial(self._written, actions), droppable=droppable)
+            # What waits for the write is only what comes after it: the launches, and each
+            # acknowledgement as strings (as ``BackgroundCalls`` keeps them). Each update's Actions
+            # (ten lists) and its status waited too, thousands of them under load, walked by every
+            # young collection meanwhile.
+            # One flat tuple of strings (four per acknowledgement): a tuple of tuples would stay in
+            # sight until a middle collection.
+            acknowledgements = tuple(
+                part
+                for status in actions.acknowledge
+                if status.uuid and status.agent_id  # master-generated updates are not acknowledged
+                for part in (status.agent_id, status.task_id, status.uuid, str(status.state))
+            )
+            then = partial(self._written, tuple(actions.launch), acknowledgements)
+            self.writer.submit(actions.records, then, droppable=droppable)
 
     def _refuse_s(self) -> float:
         # With work waiting, declined resources should come back at the next allocation, not later;
@@ -319,18 +332,17 @@ class Engine:
             self.post(OffersHeld(count, longest_s if count else 0.0, limit_s))
         self._offers_held_warned = bool(count)
 
-    def _written(self, actions: Actions, ok: bool) -> None:
-        """The records are written (or given up): launches go back to the core, acknowledgements out."""
-        if actions.launch:
-            self.post(WriteDone(tuple(actions.launch), ok))
-        driver = self.driver
-        if not ok or driver is None:
+    def _written(self, launches: tuple[Launch, ...], acknowledgements: tuple[str, ...], ok: bool) -> None:
+        """The records are written (or given up): launches go back to the core, acknowledgements
+        (agent id, task id, uuid and state of each, in a row) out."""
+        if launches:
+            self.post(WriteDone(launches, ok))
+        if not ok or self.driver is None:
             return  # only launch batches are given up; an update not acknowledged is resent
-        for status in actions.acknowledge:
+        for at in range(0, len(acknowledgements), 4):
             # The master resends an update until it is acknowledged: one acknowledgement is enough.
-            # Master-generated updates (no uuid) are not acknowledged.
-            if status.uuid and status.agent_id:
-                self.calls.acknowledge(status.agent_id, status.task_id, status.uuid, status.state)
+            agent_id, task_id, uuid, state = acknowledgements[at : at + 4]
+            self.calls.acknowledge(agent_id, task_id, uuid, state)
 
     async def _acknowledge(self, agent_id: str, task_id: str, uuid: str) -> None:
         """An acknowledgement queued in ``calls``, made by the driver attached when its turn comes."""

@@ -3,6 +3,8 @@ waits is not applied twice, and launches wait while a call to the master has wai
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from harness import Harness
 from prometheus_client import CollectorRegistry, Counter
@@ -94,3 +96,26 @@ async def test_each_cycle_is_counted_with_the_reason_its_launches_waited(h):
 
 async def _made(made: list[int], n: int) -> None:
     made.append(n)
+
+
+async def test_an_update_waiting_for_its_write_keeps_only_its_acknowledgement_as_strings(h):
+    # Thousands of updates wait for their write under load: what waits must leave the collector's
+    # sight (no Actions and its lists, no TaskStatus), and the acknowledgement must still go out.
+    (job,) = h.queue_jobs(1)
+    await h.sync()
+    await h.offer_all()
+    await h.cycle()
+    h.writer.flush()
+    task_id = f"scale-job-{job}-1"
+    update = h.update(task_id, TaskState.RUNNING)
+    h.post(update)
+    h.engine.apply_pending()
+    (batch,) = h.writer.pending
+    gc.collect()
+    launches, acknowledgements = batch.done.args
+    assert launches == ()
+    assert acknowledgements == (update.status.agent_id, task_id, update.status.uuid, "TASK_RUNNING")
+    assert not gc.is_tracked(acknowledgements)
+    h.writer.flush()
+    await h.run_until_idle()
+    assert acknowledged(h, task_id) == 1
