@@ -28,8 +28,15 @@ class QueuedJob:
 
 
 # A heap entry: the job's order, the number of the entry (a job removed and added again gets a new
-# one, so its old entry is known to be stale), and the job.
-_Entry = tuple[int, float, int, int, QueuedJob]
+# one, so its old entry is known to be stale), then the job's type and tries. Numbers only: a tuple of
+# numbers leaves the garbage collector's sight at its first collection, so 100,000 queued jobs cost
+# no collection anything (as objects, each was walked by a young and a middle collection as it
+# came, tens of milliseconds in the first seconds of a burst). ``QueuedJob``s are made when asked for.
+_Entry = tuple[int, float, int, int, int, int]  # priority, queued_at, job_id, number, job_type_id, num_exes
+
+
+def _job(entry: _Entry) -> QueuedJob:
+    return QueuedJob(entry[2], entry[4], entry[0], entry[1], entry[5])
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +48,7 @@ class TypeSummary:
 
 class JobQueue:
     def __init__(self) -> None:
-        self._jobs: dict[int, tuple[QueuedJob, int]] = {}  # job id -> (job, the number of its live entry)
+        self._jobs: dict[int, _Entry] = {}  # job id -> its live entry
         self._heaps: dict[int, list[_Entry]] = {}  # job type id -> its jobs' entries (some may be stale)
         self._counts: dict[int, int] = {}  # job type id -> its jobs queued
         # job type id -> (queued at, job id, entry number) heaps: the oldest job of a type whatever its
@@ -56,18 +63,17 @@ class JobQueue:
         return job_id in self._jobs
 
     def _enter(self, job: QueuedJob) -> _Entry:
-        number = next(self._numbers)
-        self._jobs[job.job_id] = (job, number)
+        entry = (job.priority, job.queued_at, job.job_id, next(self._numbers), job.job_type_id, job.num_exes)
+        self._jobs[job.job_id] = entry
         self._counts[job.job_type_id] = self._counts.get(job.job_type_id, 0) + 1
-        return (job.priority, job.queued_at, job.job_id, number, job)
+        return entry
 
     def _live(self, entry: _Entry) -> bool:
-        current = self._jobs.get(entry[2])
-        return current is not None and current[1] == entry[3]
+        return self._jobs.get(entry[2]) is entry
 
     def _live_number(self, job_id: int, number: int) -> bool:
         current = self._jobs.get(job_id)
-        return current is not None and current[1] == number
+        return current is not None and current[3] == number
 
     def add(self, job: QueuedJob) -> bool:
         if job.job_id in self._jobs:
@@ -104,7 +110,7 @@ class JobQueue:
         entry = self._jobs.pop(job_id, None)
         if entry is None:
             return None
-        job = entry[0]
+        job = _job(entry)
         count = self._counts[job.job_type_id] - 1
         if count == 0:
             # Its stale entries go with it.
@@ -135,24 +141,29 @@ class JobQueue:
         return dict(self._counts)
 
     def head(self, job_type_id: int) -> QueuedJob | None:
-        """The job of this type to run first (stale entries on top are dropped on the way)."""
+        """The job of this type to run first."""
+        entry = self._head_entry(job_type_id)
+        return _job(entry) if entry is not None else None
+
+    def _head_entry(self, job_type_id: int) -> _Entry | None:
+        """The entry of this type's first job (stale entries on top are dropped on the way)."""
         heap = self._heaps.get(job_type_id)
         if heap is None:
             return None
         while heap and not self._live(heap[0]):
             heapq.heappop(heap)
-        return heap[0][4] if heap else None
+        return heap[0] if heap else None
 
     def summaries(self) -> dict[int, TypeSummary]:
         """Per job type: how many, queued since when, at the best priority (from the heads of the
         type's two heaps: no walk of its jobs)."""
         result = {}
         for job_type_id, count in self._counts.items():
-            first = self.head(job_type_id)
+            first = self._head_entry(job_type_id)
             oldest = self._oldest[job_type_id]
             while not self._live_number(oldest[0][1], oldest[0][2]):
                 heapq.heappop(oldest)
-            result[job_type_id] = TypeSummary(count, oldest[0][0], first.priority)
+            result[job_type_id] = TypeSummary(count, oldest[0][0], first[0])
         return result
 
     def heads(self, job_type_ids: Iterable[int] | None = None) -> Heads:
@@ -160,10 +171,10 @@ class JobQueue:
 
     def __iter__(self) -> Iterator[QueuedJob]:
         """Every job in running order: a full walk and a sort, for tests and reads, not for a pass."""
-        live = sorted(entry[:4] + (entry[4],) for heap in self._heaps.values() for entry in heap if self._live(entry))
+        live = sorted(entry for heap in self._heaps.values() for entry in heap if self._live(entry))
         for entry in live:
             if self._live(entry):  # it may have been removed meanwhile
-                yield entry[4]
+                yield _job(entry)
 
 
 class Heads:
@@ -177,22 +188,22 @@ class Heads:
         self._queue = queue
         self._heap: list[tuple[int, float, int, int]] = []
         for job_type_id in job_type_ids:
-            job = queue.head(job_type_id)
-            if job is not None:
-                self._heap.append((*job.order, job_type_id))
+            entry = queue._head_entry(job_type_id)
+            if entry is not None:
+                self._heap.append((*entry[:3], job_type_id))
         heapq.heapify(self._heap)
 
     def next(self) -> QueuedJob | None:
         heap = self._heap
         while heap:
             job_type_id = heap[0][3]
-            job = self._queue.head(job_type_id)
-            if job is None:
+            entry = self._queue._head_entry(job_type_id)
+            if entry is None:
                 heapq.heappop(heap)
-            elif job.order != heap[0][:3]:  # its head changed (placed, or a better job came)
-                heapq.heapreplace(heap, (*job.order, job_type_id))
+            elif entry[:3] != heap[0][:3]:  # its head changed (placed, or a better job came)
+                heapq.heapreplace(heap, (*entry[:3], job_type_id))
             else:
-                return job
+                return _job(entry)
         return None
 
     def drop(self, job_type_id: int) -> None:

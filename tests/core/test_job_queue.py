@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 
 from scheduler.jobs.queue import JobQueue, QueuedJob
@@ -109,7 +110,7 @@ def test_summaries_match_a_walk_of_the_queue_through_random_adds_and_removes():
     for step in range(3000):
         if queued and rng.random() < 0.45:
             job_id = rng.choice(list(queued))
-            assert queue.remove(job_id) is queued.pop(job_id)
+            assert queue.remove(job_id) == queued.pop(job_id)  # the same job (kept as numbers, made again)
         else:
             batch = [
                 job(next_id + k, rng.randint(1, 4), rng.choice((10, 50, 100)), rng.uniform(0, 1000))
@@ -126,3 +127,16 @@ def test_summaries_match_a_walk_of_the_queue_through_random_adds_and_removes():
             got = {t: (s.count, s.oldest_queued_at, s.best_priority) for t, s in queue.summaries().items()}
             assert got == expected
     assert all(len(heap) <= 2 * queue.count(t) + 64 for t, heap in queue._oldest.items())
+
+
+def test_the_queue_keeps_its_jobs_out_of_the_collectors_sight():
+    # 100,000 queued jobs as objects were walked by a young and a middle collection as they came.
+    queue = JobQueue()
+    queue.add_many([job(i, 1 + i % 3, 100, float(i)) for i in range(1, 1001)])
+    queue.add(job(5000, 1, 10, 1.0))
+    queue.remove(7)
+    gc.collect()
+    entries = [entry for heaps in (queue._heaps, queue._oldest) for heap in heaps.values() for entry in heap]
+    entries += queue._jobs.values()
+    assert len(entries) > 2000 and not any(gc.is_tracked(entry) for entry in entries)
+    assert queue.head(1) == job(5000, 1, 10, 1.0) and len(queue) == 1000
