@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scheduler.offers.offer import ECHOED_FIELDS, Resource
+from scheduler.offers.offer import Resource
 from scheduler.tasks.spec import TaskSpec
 from scheduler.tasks.status import TaskStatus
 
@@ -140,7 +140,7 @@ def scalar_resource(name: str, amount: float, like: Resource | None = None) -> J
     """A scalar resource of ``amount``, carrying the role/reservation fields of the offered one."""
     resource: JSON = {"name": name, "type": "SCALAR", "scalar": {"value": round(float(amount), 6)}}
     if like is not None:
-        for key in ECHOED_FIELDS:
+        for key in ("role", "reservation", "reservations", "allocation_info", "disk", "revocable"):
             if key in like.raw:
                 resource[key] = like.raw[key]
     return resource

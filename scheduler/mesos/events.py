@@ -26,7 +26,7 @@ from scheduler.core.events import (
     Subscribed,
     TaskUpdate,
 )
-from scheduler.offers.offer import Offer, Resource, shared_echo
+from scheduler.offers.offer import Offer, Resource
 from scheduler.tasks.status import TaskState, TaskStatus
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def parse_resource(data: Any, where: str = "resource") -> Resource:
         value = _number(_obj(data.get("scalar"), f"{where}.scalar").get("value"), f"{where}.scalar.value")
         if value < 0:
             raise MalformedEvent(f"{where}.scalar.value is negative")
-        return Resource(name, kind, scalar=value, role=role, raw=shared_echo(data))
+        return Resource(name, kind, scalar=value, role=role, raw=data)
     if kind == "RANGES":
         ranges = []
         for item in _obj(data.get("ranges", {}), f"{where}.ranges").get("range", []) or []:
@@ -125,13 +125,13 @@ def parse_resource(data: Any, where: str = "resource") -> Resource:
             if begin > end:
                 raise MalformedEvent(f"{where} has a range that ends before it begins")
             ranges.append((begin, end))
-        return Resource(name, kind, ranges=tuple(ranges), role=role, raw=shared_echo(data))
+        return Resource(name, kind, ranges=tuple(ranges), role=role, raw=data)
     if kind == "SET":
         items = _obj(data.get("set", {}), f"{where}.set").get("item", []) or []
         if not all(isinstance(i, str) for i in items):
             raise MalformedEvent(f"{where}.set.item holds a non-string")
-        return Resource(name, kind, items=tuple(items), role=role, raw=shared_echo(data))
-    return Resource(name, kind, role=role, raw=shared_echo(data))
+        return Resource(name, kind, items=tuple(items), role=role, raw=data)
+    return Resource(name, kind, role=role, raw=data)
 
 
 def parse_offer(data: Any) -> Offer:

@@ -159,37 +159,3 @@ def test_only_an_offers_event_larger_than_the_slice_is_split_and_its_slices_keep
     # Shapes parse_event refuses are left to it, whole (it says why).
     assert split_offers({"type": "OFFERS", "offers": offers}, 2) is None
     assert split_offers(["not", "an", "event"], 2) is None
-
-
-def test_offered_resources_keep_only_their_echoed_fields_shared_by_equal_ones():
-    # Thousands of offers a second carry the same role fields: one dict for all, not the parsed JSON.
-    import copy
-
-    from scheduler.offers import offer as offer_module
-
-    resource = {
-        "name": "cpus",
-        "type": "SCALAR",
-        "scalar": {"value": 1.0},
-        "role": "*",
-        "allocation_info": {"role": "*"},
-    }
-    first, second = (
-        parse_event({"type": "OFFERS", "offers": {"offers": [dict(OFFER, resources=[copy.deepcopy(resource)])]}})
-        for _ in range(2)
-    )
-    one, other = first.offers[0].resources[0], second.offers[0].resources[0]
-    assert one.raw == {"role": "*", "allocation_info": {"role": "*"}} and one.raw is other.raw
-    reserved = parse_event({"type": "OFFERS", "offers": {"offers": [OFFER]}}).offers[0].resources[3]
-    assert reserved.raw == {"reservations": [{"type": "STATIC", "role": "scale"}]} and reserved.role == "scale"
-    # A master with more distinct reservations than the table holds: each keeps its own, still right.
-    before = dict(offer_module._shared_echoes)
-    try:
-        offer_module._shared_echoes.update({str(n).encode(): {} for n in range(offer_module.MAX_SHARED_ECHOES)})
-        unique = dict(resource, role="unique-role")
-        kept = offer_module.shared_echo(unique)
-        assert kept == {"role": "unique-role", "allocation_info": {"role": "*"}}
-        assert kept is not offer_module.shared_echo(dict(unique))
-    finally:
-        offer_module._shared_echoes.clear()
-        offer_module._shared_echoes.update(before)
