@@ -265,12 +265,10 @@ class Engine:
             # Only a launch may be given up (its offers will not wait). The end of a try is written,
             # however long that takes, whether or not its update carries an acknowledgement.
             droppable = bool(actions.launch) and all(isinstance(r, ExeLaunched) for r in actions.records)
-            # What waits for the write is only what comes after it: the launches, and each
-            # acknowledgement as strings (as ``BackgroundCalls`` keeps them). Each update's Actions
-            # (ten lists) and its status waited too, thousands of them under load, walked by every
-            # young collection meanwhile.
-            # One flat tuple of strings (four per acknowledgement): a tuple of tuples would stay in
-            # sight until a middle collection.
+            # What waits for the write is only what comes after it: the launches, and the
+            # acknowledgements as one flat tuple of strings, four each (a tuple of tuples would stay in
+            # the collector's sight until a middle collection). Each update's Actions (ten lists) and
+            # its status waited too, thousands of them under load, walked by every young collection.
             acknowledgements = tuple(
                 part
                 for status in actions.acknowledge
