@@ -32,7 +32,10 @@ while a client polls ``/v6/status/`` with ``Accept-Encoding: gzip`` every 100 ms
 
 ``--turn-probe`` has the scheduler note the event loop's slow turns (``bench/turn_probe``) and reports
 them over the burst (``slow_turns``): how many, their time in all, the collector's share, and the
-callbacks that took it, to say which work made the loop late.
+callbacks that took it, to say which work made the loop late. ``--gc-census`` has it count, every
+third middle collection, what the collector's middle generation holds by type (``gc_census``: the
+generation's size and the commonest types), to say what to keep out of the collector's sight; its
+walk costs the loop as much as the collection, so such a run's other figures compare with no other.
 
 ``--slow-master-ms`` asks the simulator for that latency per call (``PUT /sim/master/latency``) and
 reports it missing when the simulator does not answer it. Results go to bench/results/ as JSON.
@@ -425,6 +428,26 @@ def turn_probe_env(env: dict, workdir: str) -> dict[str, str]:
     return {"PYTHONPATH": os.pathsep.join(path), "BENCH_TURN_PROBE": str(Path(workdir) / "turns")}
 
 
+def gc_census_env(workdir: str, every: int = 3) -> dict[str, str]:
+    """The scheduler's environment additions for ``--gc-census`` (with ``turn_probe_env``'s path)."""
+    return {"BENCH_GC_CENSUS": str(Path(workdir) / "census"), "BENCH_GC_CENSUS_EVERY": str(every)}
+
+
+def gc_census(lines: list[str], began: float, ended: float, top: int = 12) -> dict:
+    """The census' counts between ``began`` and ``ended`` (wall clock): how many censuses, the middle
+    generation's size (least, median, most), and the commonest types by their mean count per census."""
+    counts = [line for line in map(json.loads, lines) if began <= line["t"] <= ended]
+    sizes = sorted(line["objects"] for line in counts)
+    by_type: Counter = Counter()
+    for line in counts:
+        by_type.update(dict(line["types"]))
+    return {
+        "censuses": len(counts),
+        "objects": {"least": sizes[0], "median": sizes[len(sizes) // 2], "most": sizes[-1]} if sizes else None,
+        "types_mean": {name: round(total / len(counts)) for name, total in by_type.most_common(top)},
+    }
+
+
 def slow_turns(lines: list[str], began: float, ended: float, top: int = 8) -> dict:
     """The probe's slow turns between ``began`` and ``ended`` (wall clock): how many, their time, the
     collector's share of it, and per callback (a task by its coroutine) the time it took in them,
@@ -466,6 +489,11 @@ def main() -> int:
     parser.add_argument(
         "--turn-probe", action="store_true", help="note the scheduler's slow event-loop turns (bench/turn_probe)"
     )
+    parser.add_argument(
+        "--gc-census",
+        action="store_true",
+        help="count by type what the collector's middle generation holds, every third middle collection (bench/turn_probe)",
+    )
     args = parser.parse_args()
     if not 1 <= args.agents <= 100_000 or not 1 <= args.jobs <= 1_000_000:
         parser.error("--agents must be 1..100000 and --jobs 1..1000000")
@@ -486,8 +514,12 @@ def main() -> int:
         Run(args.agents, args.jobs, workdir, args.agent_cpus, args.agent_mem) as r,
     ):
         r.start_sim()
-        if args.turn_probe:
+        if args.turn_probe or args.gc_census:
             r.scheduler_env = turn_probe_env(r.env, workdir)
+            if not args.turn_probe:
+                del r.scheduler_env["BENCH_TURN_PROBE"]
+            if args.gc_census:
+                r.scheduler_env |= gc_census_env(workdir)
         job_types = Path(workdir) / "job-types.yaml"
         job_types.write_text(JOB_TYPE.format(cpus=args.job_cpus, mem=args.job_mem))
         cli(r.env, "job-types", "apply", str(job_types))
@@ -508,6 +540,9 @@ def main() -> int:
         if args.turn_probe:
             lines = [line for path in Path(workdir).glob("turns.*.jsonl") for line in path.read_text().splitlines()]
             report["slow_turns"] = slow_turns(lines, published, published + report["burst_s"])
+        if args.gc_census:
+            lines = [line for path in Path(workdir).glob("census.*.jsonl") for line in path.read_text().splitlines()]
+            report["gc_census"] = gc_census(lines, published, published + report["burst_s"])
     report["failures"] = failures
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)

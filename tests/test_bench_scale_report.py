@@ -169,3 +169,57 @@ def test_slow_turns_are_summed_per_callback_within_the_burst():
         "task Engine._consume": {"ms": 70.0, "turns": 2, "longest_in": 1},
     }
     assert list(summary["by_callback"]) == ["task MesosDriver._subscribe_once", "task Engine._consume"]
+
+
+CENSUS_PROGRAM = """
+import gc
+
+class Kept:
+    pass
+
+kept = [Kept() for _ in range(3000)]
+gc.collect(0)  # the young generation's survivors go to the middle one
+for _ in range(2):
+    gc.collect(1)  # each middle collection is counted first
+"""
+
+
+def test_the_gc_census_counts_by_type_what_the_middle_generation_holds(tmp_path):
+    """Loaded as the scheduler would load it, alone (no turn probe), one census per middle collection."""
+    import json
+    import subprocess
+    import sys
+
+    from bench.scale import gc_census_env, turn_probe_env
+
+    env = {**os.environ, "PYTHONPATH": ""}
+    env |= turn_probe_env(env, str(tmp_path))
+    del env["BENCH_TURN_PROBE"]
+    env |= gc_census_env(str(tmp_path), every=1)
+    subprocess.run([sys.executable, "-c", CENSUS_PROGRAM], env=env, check=True, timeout=60)
+    (path,) = tmp_path.glob("census.*.jsonl")
+    censuses = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(censuses) == 2 and not list(tmp_path.glob("turns.*.jsonl"))
+    first = dict(censuses[0]["types"])
+    assert first["__main__.Kept"] == 3000 and censuses[0]["objects"] >= 3000
+    assert "__main__.Kept" not in dict(censuses[1]["types"])  # the first collection moved them on
+
+
+def test_the_gc_census_is_summed_within_the_burst():
+    import json
+
+    from bench.scale import gc_census
+
+    def census(t, objects, *types):
+        return json.dumps({"t": t, "objects": objects, "types": [list(x) for x in types]})
+
+    lines = [
+        census(5.0, 90_000, ("nodes.Node", 80_000)),  # before the burst: not counted
+        census(11.0, 40_000, ("tasks.Task", 20_000), ("builtins.tuple", 10_000)),
+        census(12.0, 10_000, ("tasks.Task", 4_000), ("functools.partial", 3_001)),
+        census(13.0, 20_000, ("builtins.tuple", 8_000)),
+    ]
+    summary = gc_census(lines, 10.0, 20.0)
+    assert summary["censuses"] == 3 and summary["objects"] == {"least": 10_000, "median": 20_000, "most": 40_000}
+    assert summary["types_mean"] == {"tasks.Task": 8_000, "builtins.tuple": 6_000, "functools.partial": 1_000}
+    assert gc_census([], 0.0, 1.0) == {"censuses": 0, "objects": None, "types_mean": {}}

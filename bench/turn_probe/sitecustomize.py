@@ -1,4 +1,5 @@
-"""The event loop's slow turns, for ``python -m bench.scale --turn-probe`` (never loaded otherwise).
+"""The event loop's slow turns and the collector's census, for ``python -m bench.scale --turn-probe``
+and ``--gc-census`` (never loaded otherwise).
 
 bench.scale puts this directory first on the scheduler's ``PYTHONPATH`` and names a file prefix in
 ``BENCH_TURN_PROBE``; Python imports ``sitecustomize`` at start-up. Every turn of the loop whose
@@ -8,7 +9,8 @@ loop's thread, and the six longest callbacks (a task by its coroutine's name, an
 says how late timers were; this says which work made them late.
 
 It replaces two methods of asyncio's pure-Python classes (``Handle._run``, ``BaseEventLoop._run_once``):
-a diagnostic of the bench, costing a clock read per callback.
+a diagnostic of the bench, costing a clock read per callback. The census (``BENCH_GC_CENSUS``, below)
+is independent of it.
 """
 
 import os
@@ -72,3 +74,36 @@ if os.environ.get("BENCH_TURN_PROBE"):
     gc.callbacks.append(_on_collection)
     asyncio.events.Handle._run = _timed_run
     asyncio.base_events.BaseEventLoop._run_once = _timed_run_once
+
+if os.environ.get("BENCH_GC_CENSUS"):
+    # ``python -m bench.scale --gc-census``: what the collector's middle generation holds when it is
+    # collected, by type, every ``BENCH_GC_CENSUS_EVERY``th middle collection (3 by default). Its
+    # walk of the generation costs the loop as much as the collection, so the run's figures are not
+    # comparable with others; it says what to keep out of the collector's sight.
+    import collections
+    import gc
+    import json
+    import time
+
+    _census_file = open(f"{os.environ['BENCH_GC_CENSUS']}.{os.getpid()}.jsonl", "a")  # noqa: SIM115 (the process' life)
+    _census_every = max(1, int(os.environ.get("BENCH_GC_CENSUS_EVERY", "3")))
+    _census_state = {"middle": 0, "busy": False}
+
+    def _census(phase, info):
+        if phase != "start" or info.get("generation") != 1 or _census_state["busy"]:
+            return
+        _census_state["middle"] += 1
+        if _census_state["middle"] % _census_every:
+            return
+        _census_state["busy"] = True
+        try:
+            objects = gc.get_objects(1)
+            kinds = collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in objects)
+            line = {"t": time.time(), "objects": len(objects), "types": kinds.most_common(25)}
+            del objects
+            _census_file.write(json.dumps(line) + "\n")
+            _census_file.flush()
+        finally:
+            _census_state["busy"] = False
+
+    gc.callbacks.insert(0, _census)  # before the turn probe's: its walk is not the collection's time
