@@ -97,8 +97,6 @@ def kill(framework_id: str, task_id: str, agent_id: str | None = None) -> JSON:
 
 
 def acknowledge(framework_id: str, status: TaskStatus) -> JSON:
-    if not status.uuid or not status.agent_id:
-        raise ValueError("only updates with a uuid and an agent id are acknowledged")
     return acknowledge_update(framework_id, status.agent_id, status.task_id, status.uuid)
 
 

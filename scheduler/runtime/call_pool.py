@@ -88,9 +88,7 @@ class BackgroundCalls:
                 return
             self._keys.add(key)
         (self._first if first else self._queue).append((call, what, key, self._clock()))
-        self._ready.set()
-        if not self._workers:
-            self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._size)]
+        self._wake()
 
     def acknowledge(self, agent_id: str, task_id: str, uuid: str, state: str) -> None:
         """Queue the acknowledgement of an update (made by ``acknowledger``), once per update."""
@@ -99,6 +97,10 @@ class BackgroundCalls:
             return
         self._keys.add(key)
         self._acks.append((agent_id, task_id, uuid, key[3], self._clock()))
+        self._wake()
+
+    def _wake(self) -> None:
+        """A call was queued: a worker takes it (the workers are started with the first call)."""
         self._ready.set()
         if not self._workers:
             self._workers = [asyncio.ensure_future(self._work()) for _ in range(self._size)]
